@@ -1,0 +1,101 @@
+"""The registry of network architectures DigitPad can train.
+
+Each architecture takes a (N, 28, 28) float32 batch in [0, 1] and returns (N, 10)
+softmax probabilities, so every model in the store has the same interface.
+
+TensorFlow/Keras is imported only inside :func:`build_model`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_ARCH = "cnn"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    title: str
+    description: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    optimizer: str  # "sgd" or "adam"
+    schedule: str  # "constant" or "cosine"
+    augment: bool
+    builder: Callable[[Any], Any]  # keras module -> uncompiled keras.Model
+
+
+def _build_mlp(keras: Any) -> Any:
+    """The classic Keras MNIST network: 784 -> Dense 512 sigmoid -> Dense 10 softmax."""
+    inputs = keras.Input(shape=(28, 28), name="image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    x = keras.layers.Dense(512, activation="sigmoid", name="hidden")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def _build_cnn(keras: Any) -> Any:
+    """A small, fast convnet: strided convolutions instead of pooling, then a dense layer."""
+    L = keras.layers
+    inputs = keras.Input(shape=(28, 28), name="image")
+    x = L.Reshape((28, 28, 1), name="add_channel")(inputs)
+    x = L.Conv2D(16, 5, strides=2, padding="same", activation="relu", name="conv1")(x)  # 14x14
+    x = L.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(x)  # 14x14
+    x = L.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv3")(x)  # 7x7
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(128, activation="relu", name="dense")(x)
+    x = L.Dropout(0.25, name="dropout")(x)
+    outputs = L.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "cnn": Architecture(
+        name="cnn",
+        title="Convnet (default)",
+        description="Three convolutions (two with stride 2 instead of pooling), Dense 128, "
+        "softmax. Adam with a warm-up and cosine learning-rate schedule.",
+        epochs=3,
+        batch_size=128,
+        learning_rate=3e-3,
+        optimizer="adam",
+        schedule="cosine",
+        augment=False,
+        builder=_build_cnn,
+    ),
+    "mlp": Architecture(
+        name="mlp",
+        title="Classic MLP (Dense 512 sigmoid)",
+        description="The classic Keras MNIST example: Dense 512 sigmoid -> Dense 10 softmax, "
+        "plain SGD (learning rate 0.01), batch 200, 20 epochs; about 89 % on MNIST.",
+        epochs=20,
+        batch_size=200,
+        learning_rate=0.01,
+        optimizer="sgd",
+        schedule="constant",
+        augment=False,
+        builder=_build_mlp,
+    ),
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        known = ", ".join(sorted(ARCHITECTURES))
+        from app.core.errors import TrainingError
+
+        raise TrainingError(f"Unknown architecture {name!r}; choose one of: {known}.") from None
+
+
+def build_model(name: str) -> Any:
+    """Build the (uncompiled) Keras model of architecture ``name``."""
+    arch = get_architecture(name)
+    from app.core.tf import import_keras
+
+    return arch.builder(import_keras())
