@@ -19,3 +19,25 @@ def digitpad_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     home = tmp_path_factory.mktemp("digitpad-home")
     monkeypatch.setenv("DIGITPAD_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def tiny_result():  # type: ignore[no-untyped-def]
+    """A small MLP trained for two epochs on 600 MNIST images (seconds, not minutes)."""
+    from app.core.training import TrainConfig, train
+
+    return train(TrainConfig(arch="mlp", epochs=2, batch_size=32, limit=600, learning_rate=0.5, seed=1))
+
+
+def model_meta(result) -> dict:  # type: ignore[no-untyped-def]
+    """The metadata the app stores with a trained model."""
+    ev = result.evaluation
+    return {
+        "arch": result.config.arch,
+        "title": "test model",
+        "training": result.config.to_dict(),
+        "seconds": result.seconds,
+        "history": result.history,
+        "test_accuracy": ev.accuracy if ev else None,
+        "per_class_accuracy": ev.per_class if ev else None,
+    }

@@ -95,7 +95,8 @@ def convert(src: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--src", type=Path, default=None)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "resources" / "mnist.npz")
+    default_out = Path(__file__).resolve().parent.parent / "resources" / "mnist.npz"
+    ap.add_argument("--out", type=Path, default=default_out)
     args = ap.parse_args(argv)
     convert(args.src or default_source(), args.out)
     return 0

@@ -18,6 +18,7 @@ entry is reported in :attr:`ModelStore.problems` and skipped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -384,10 +385,8 @@ class ModelStore:
         self.refresh()
         meta = dict(self.get(new).meta)
         meta["name"] = new
-        try:
+        with contextlib.suppress(OSError):  # the directory name is what counts
             atomic_write_json(self.models_dir / new / META_FILE, meta)
-        except OSError:
-            pass  # the directory name is what counts
         self.refresh()
         if was_active:
             self.set_active(new)

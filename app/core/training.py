@@ -21,11 +21,14 @@ from app.core.models import DEFAULT_ARCH, get_architecture
 
 Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
+# A cross-entropy this large on ten classes means the weights have blown up.
+DIVERGED_LOSS = 1000.0
+
 # Bounds on the settings a user may choose (the Retrain dialog and the CLI use these).
 LIMITS = {
     "epochs": (1, 200),
     "batch_size": (1, 8192),
-    "learning_rate": (1e-6, 10.0),
+    "learning_rate": (1e-6, 1000.0),
     "limit": (10, 60000),
 }
 
@@ -209,7 +212,7 @@ def _augment_fn(tf: Any, seed: int) -> Any:
 
 
 def _make_listener_callback(keras: Any, listener: TrainingListener, steps: int) -> Any:
-    class ListenerCallback(keras.callbacks.Callback):  # type: ignore[misc]
+    class ListenerCallback(keras.callbacks.Callback):
         """Reports to a Qt-free listener; stops within one batch on cancel or NaN loss."""
 
         def __init__(self) -> None:
@@ -217,6 +220,7 @@ def _make_listener_callback(keras: Any, listener: TrainingListener, steps: int) 
             self.epoch = 0
             self.cancelled = False
             self.nan_at: tuple[int, int] | None = None
+            self.bad_loss = 0.0
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self.epoch = epoch
@@ -224,8 +228,9 @@ def _make_listener_callback(keras: Any, listener: TrainingListener, steps: int) 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             clean = {k: float(v) for k, v in (logs or {}).items()}
             loss = clean.get("loss")
-            if loss is not None and not math.isfinite(loss):
+            if loss is not None and (not math.isfinite(loss) or loss > DIVERGED_LOSS):
                 self.nan_at = (self.epoch, batch)
+                self.bad_loss = loss
                 self.model.stop_training = True
                 return
             listener.on_batch(self.epoch, batch, steps, clean)
@@ -244,6 +249,7 @@ def _make_listener_callback(keras: Any, listener: TrainingListener, steps: int) 
 def compile_model(model: Any, cfg: TrainConfig, total_steps: int) -> None:
     keras = import_keras_lazy()
     arch = get_architecture(cfg.arch)
+    assert cfg.learning_rate is not None, "call compile_model with a resolved config"
     lr: Any = cfg.learning_rate
     if arch.schedule == "cosine":
         warmup = max(1, min(total_steps // 10, 300))
@@ -315,15 +321,16 @@ def train(
     cb = _make_listener_callback(keras, listener, steps)
     listener.on_start(cfg, cfg.epochs, steps)
     listener.on_status("Training…")
-    hist = model.fit(ds, epochs=cfg.epochs, validation_data=val, verbose=0, callbacks=[cb],
+    hist = model.fit(ds, epochs=cfg.epochs, validation_data=val, verbose=0, callbacks=[cb], shuffle=False,
                      validation_batch_size=1000)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     done = len(history.get("loss", []))
     if cb.nan_at is not None:
         e, b = cb.nan_at
+        what = "became NaN" if not math.isfinite(cb.bad_loss) else f"exploded to {cb.bad_loss:.3g}"
         raise TrainingError(
-            f"Training diverged: the loss became NaN in epoch {e + 1}, batch {b + 1}. "
-            "Try a lower learning rate."
+            f"Training diverged: the loss {what} in epoch {e + 1}, batch {b + 1}. "
+            "Try a lower learning rate. The previous model is unchanged."
         )
     if cb.cancelled:
         return TrainResult(model=model, config=cfg, history=history, cancelled=True,

@@ -1,0 +1,83 @@
+"""Architecture rules: the core is Qt-free, and nothing on the start/predict path imports TF."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "app" / "core"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_core_never_imports_qt() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(_imports(p) & {"PySide6", "PyQt5", "PyQt6", "qtpy", "shiboken6"})
+        for p in CORE.rglob("*.py")
+    }
+    offenders = {k: v for k, v in offenders.items() if v}
+    assert offenders == {}
+    assert len(list(CORE.rglob("*.py"))) >= 8  # the check really looked at the core
+
+
+def test_core_and_ui_import_tensorflow_only_inside_functions() -> None:
+    """A module-level `import tensorflow`/`keras` would put TF on the start-up path."""
+    bad = []
+    for p in list(CORE.rglob("*.py")) + list((ROOT / "app" / "ui").rglob("*.py")) + [ROOT / "app" / "cli.py"]:
+        if not p.exists():
+            continue
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        for node in tree.body:  # top level only
+            mods = []
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                mods = [node.module]
+            if any(m.split(".")[0] in {"tensorflow", "keras"} for m in mods):
+                bad.append(str(p.relative_to(ROOT)))
+    assert bad == []
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_import_app_and_predict_without_tensorflow(tiny_result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from app.core.store import ModelStore
+    from tests.conftest import model_meta
+
+    store = ModelStore(home=tmp_path)
+    entry = store.save(tiny_result.model, model_meta(tiny_result), name="tiny")
+    code = f"""
+import sys
+import numpy as np
+import app, app.core.paths, app.core.preprocess, app.core.inference, app.core.store, app.core.data
+from app.core.store import ModelStore
+from app.core.preprocess import preprocess
+from app.core.data import load_mnist
+store = ModelStore(home={str(tmp_path)!r})
+pred = store.get("tiny").predictor()
+(_, _), (x, y) = load_mnist()
+p = pred.predict(preprocess(x[0], ink="light"))
+assert p.shape == (10,) and abs(float(p.sum()) - 1) < 1e-4
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
+print("TF-MODULES", loaded)
+assert not loaded, loaded
+"""
+    res = _run(code)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "TF-MODULES []" in res.stdout
+    assert entry.tflite_path.is_file()

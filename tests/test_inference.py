@@ -1,0 +1,80 @@
+"""LiteRT inference agrees with Keras; corrupt or wrong models are refused clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.data import load_mnist
+from app.core.errors import ModelError
+from app.core.inference import Predictor
+from app.core.store import ModelStore
+from tests.conftest import model_meta
+
+
+@pytest.fixture()
+def entry(tiny_result, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return ModelStore(home=tmp_path).save(tiny_result.model, model_meta(tiny_result), name="tiny")
+
+
+def test_litert_matches_keras_on_real_test_digits(tiny_result, entry) -> None:  # type: ignore[no-untyped-def]
+    (_, _), (x_test, _) = load_mnist()
+    x = x_test[:200].astype(np.float32) / 255.0
+    keras_probs = np.asarray(tiny_result.model(x, training=False))
+    lite = entry.predictor()
+    one_by_one = np.stack([lite.predict(img) for img in x[:50]])
+    batched = lite.predict_batch(x)
+    assert np.abs(batched - keras_probs).max() < 1e-5
+    assert np.abs(one_by_one - keras_probs[:50]).max() < 1e-5
+    assert np.allclose(batched.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_shipped_model_litert_matches_keras() -> None:
+    store = ModelStore()
+    if "default" not in store:
+        pytest.skip("model_store/default is not present")
+    entry = store.get("default")
+    (_, _), (x_test, _) = load_mnist()
+    x = x_test[:300].astype(np.float32) / 255.0
+    ref = np.asarray(entry.load_keras()(x, training=False))
+    assert np.abs(entry.predictor().predict_batch(x) - ref).max() < 1e-5
+
+
+def test_predict_batch_accepts_uint8(entry) -> None:  # type: ignore[no-untyped-def]
+    (_, _), (x_test, _) = load_mnist()
+    p = entry.predictor()
+    assert np.allclose(p.predict_batch(x_test[:10]), p.predict_batch(x_test[:10] / 255.0), atol=1e-6)
+
+
+def test_corrupt_tflite_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\x00" * 10)
+    with pytest.raises(ModelError, match=r"bad\.tflite"):
+        Predictor(bad)
+    bad.write_bytes(b"not a flatbuffer at all, but long enough" * 10)
+    with pytest.raises(ModelError, match=r"not a valid \.tflite"):
+        Predictor(bad)
+    with pytest.raises(ModelError, match="cannot read"):
+        Predictor(tmp_path / "missing.tflite")
+
+
+def test_truncated_tflite_is_refused(entry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = entry.tflite_path.read_bytes()
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ModelError):
+        Predictor(cut)
+
+
+def test_wrong_input_size_is_refused(tmp_path: Path) -> None:
+    from app.core.export import export_tflite
+    from app.core.tf import import_keras
+
+    keras = import_keras()
+    inp = keras.Input((32, 32))
+    out = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inp))
+    path = export_tflite(keras.Model(inp, out), tmp_path / "wrong.tflite")
+    with pytest.raises(ModelError, match="not 28x28"):
+        Predictor(path)

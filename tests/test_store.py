@@ -1,0 +1,170 @@
+"""The model store: atomic saves, metadata, active choice, broken entries skipped."""
+
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.errors import ModelError
+from app.core.store import DEFAULT_MODEL, ModelStore, load_keras_model
+from tests.conftest import model_meta
+
+SHIPPED = Path(__file__).resolve().parent.parent / "model_store" / DEFAULT_MODEL
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> ModelStore:
+    return ModelStore(home=tmp_path / "home")
+
+
+@pytest.fixture()
+def saved(store: ModelStore, tiny_result):  # type: ignore[no-untyped-def]
+    return store.save(tiny_result.model, model_meta(tiny_result), name="tiny")
+
+
+def test_save_writes_keras_tflite_and_metadata(store: ModelStore, saved, tiny_result) -> None:  # type: ignore[no-untyped-def]
+    assert saved.keras_path.is_file() and saved.tflite_path.is_file()
+    meta = json.loads((saved.path / "meta.json").read_text())
+    for key in ("arch", "params", "training", "test_accuracy", "per_class_accuracy", "created", "files"):
+        assert key in meta, key
+    assert meta["arch"] == "mlp"
+    assert meta["params"] == 784 * 512 + 512 + 512 * 10 + 10
+    assert meta["training"]["seed"] == 1
+    assert 0.5 < meta["test_accuracy"] <= 1.0
+    assert "tiny" in store.names()
+    # nothing temporary is left behind
+    assert [p.name for p in store.models_dir.iterdir()] == ["tiny"]
+
+
+def test_active_model_persists_and_falls_back(store: ModelStore, saved, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store.set_active("tiny")
+    again = ModelStore(home=tmp_path / "home")
+    assert again.active_name() == "tiny"
+    shutil.rmtree(saved.path)
+    again.refresh()
+    expected = DEFAULT_MODEL if (SHIPPED / "meta.json").exists() else None
+    if expected:
+        assert again.active_name() == expected
+    else:
+        with pytest.raises(ModelError):
+            again.active_name()
+
+
+def test_save_name_clash_and_invalid_names(store: ModelStore, saved, tiny_result) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ModelError, match="already exists"):
+        store.save(tiny_result.model, model_meta(tiny_result), name="tiny")
+    for bad in ("../evil", "a/b", "", ".hidden"):
+        with pytest.raises(ModelError, match="not a valid model name"):
+            store.save(tiny_result.model, model_meta(tiny_result), name=bad)
+    auto = store.save(tiny_result.model, model_meta(tiny_result))
+    assert auto.name.startswith("mlp-")
+
+
+def test_rename_delete_export(store: ModelStore, saved, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store.set_active("tiny")
+    entry = store.rename("tiny", "renamed")
+    assert store.names().count("renamed") == 1 and "tiny" not in store
+    assert store.active_name() == "renamed"
+    assert entry.meta["name"] == "renamed"
+    out = store.export("renamed", tmp_path / "out" / "m.tflite")
+    assert out.read_bytes() == entry.tflite_path.read_bytes()
+    out2 = store.export("renamed", tmp_path / "m.keras")
+    assert load_keras_model(out2).count_params() == entry.meta["params"]
+    with pytest.raises(ModelError, match=r"\.keras or \.tflite"):
+        store.export("renamed", tmp_path / "m.txt")
+    store.delete("renamed")
+    assert "renamed" not in store
+    assert not any(store.models_dir.iterdir())
+
+
+def test_broken_entries_are_reported_and_skipped(store: ModelStore, saved) -> None:  # type: ignore[no-untyped-def]
+    models = store.models_dir
+    shutil.copytree(saved.path, models / "malformed")
+    (models / "malformed" / "meta.json").write_text("{not json")
+    shutil.copytree(saved.path, models / "nometa")
+    (models / "nometa" / "meta.json").unlink()
+    shutil.copytree(saved.path, models / "missingfile")
+    (models / "missingfile" / "model.tflite").unlink()
+    shutil.copytree(saved.path, models / "escape")
+    meta = json.loads((models / "escape" / "meta.json").read_text())
+    meta["files"]["tflite"] = "../tiny/model.tflite"
+    (models / "escape" / "meta.json").write_text(json.dumps(meta))
+    store.refresh()
+    names = [e for e in store.names() if e != DEFAULT_MODEL]
+    assert names == ["tiny"]
+    text = "\n".join(store.problems)
+    for bad in ("malformed", "nometa", "missingfile", "escape"):
+        assert bad in text
+    assert "outside the model folder" in text
+
+
+def test_failed_save_leaves_no_entry(store: ModelStore, tiny_result, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import app.core.export as export
+
+    def disk_full(model):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export, "tflite_bytes", disk_full)
+    with pytest.raises(ModelError, match="No space left"):
+        store.save(tiny_result.model, model_meta(tiny_result), name="full")
+    assert "full" not in store
+    assert not store.models_dir.exists() or not any(store.models_dir.iterdir())
+
+
+def test_lambda_layer_is_refused(tmp_path: Path) -> None:
+    from app.core.tf import import_keras
+
+    keras = import_keras()
+    inp = keras.Input((28, 28))
+    x = keras.layers.Lambda(lambda t: t * 2.0)(inp)
+    out = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
+    path = tmp_path / "lambda.keras"
+    keras.Model(inp, out).save(path)
+    with pytest.raises(ModelError, match="Lambda"):
+        load_keras_model(path)
+    store = ModelStore(home=tmp_path / "home")
+    with pytest.raises(ModelError):
+        store.import_keras(path)
+    assert store.names() == ([DEFAULT_MODEL] if DEFAULT_MODEL in store else [])
+
+
+def test_import_keras_checks_shapes_and_truncation(tmp_path: Path, tiny_result) -> None:  # type: ignore[no-untyped-def]
+    from app.core.tf import import_keras
+
+    keras = import_keras()
+    inp = keras.Input((28, 28))
+    out = keras.layers.Dense(5, activation="softmax")(keras.layers.Flatten()(inp))
+    wrong = tmp_path / "five.keras"
+    keras.Model(inp, out).save(wrong)
+    with pytest.raises(ModelError, match="not 10 digit scores"):
+        load_keras_model(wrong)
+    good = tmp_path / "good.keras"
+    tiny_result.model.save(good)
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(ModelError, match=r"truncated\.keras"):
+        load_keras_model(truncated)
+    store = ModelStore(home=tmp_path / "home")
+    entry = store.import_keras(good, activate=True)
+    assert store.active_name() == entry.name == "good"
+    x = np.zeros((28, 28), np.float32)
+    x[5:20, 13:15] = 1.0
+    assert entry.predictor().predict(x).shape == (10,)
+
+
+def test_shipped_default_model_metadata() -> None:
+    if not (SHIPPED / "meta.json").exists():
+        pytest.skip("model_store/default is not present")
+    entry = ModelStore().get(DEFAULT_MODEL)
+    assert entry.builtin
+    meta = entry.meta
+    assert meta["arch"] == "cnn"
+    assert meta["test_accuracy"] >= 0.995
+    assert len(meta["per_class_accuracy"]) == 10
+    for key in ("params", "training", "seed", "created"):
+        assert key in meta

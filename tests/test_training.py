@@ -1,0 +1,132 @@
+"""The one training function: progress, cancel within one batch, NaN, bad settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.core.data import load_mnist
+from app.core.errors import TrainingError
+from app.core.models import ARCHITECTURES, build_model
+from app.core.training import TrainConfig, TrainingListener, evaluate_predictions, train
+
+
+class Recorder(TrainingListener):
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.batches: list[tuple[int, int]] = []
+        self.epochs: list[dict[str, float]] = []
+        self.started: tuple[int, int] | None = None
+        self.stop_after = stop_after
+        self.statuses: list[str] = []
+
+    def on_start(self, config: TrainConfig, epochs: int, steps_per_epoch: int) -> None:
+        self.started = (epochs, steps_per_epoch)
+
+    def on_batch(self, epoch: int, step: int, steps_per_epoch: int, logs: dict[str, float]) -> None:
+        assert "loss" in logs and "accuracy" in logs
+        self.batches.append((epoch, step))
+
+    def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epochs.append(logs)
+
+    def on_status(self, text: str) -> None:
+        self.statuses.append(text)
+
+    def should_stop(self) -> bool:
+        return self.stop_after is not None and len(self.batches) >= self.stop_after
+
+
+def test_registry_has_classic_mlp_and_default_cnn() -> None:
+    mlp = ARCHITECTURES["mlp"]
+    assert (mlp.epochs, mlp.batch_size, mlp.optimizer, mlp.learning_rate) == (20, 200, "sgd", 0.01)
+    model = build_model("mlp")
+    kinds = [(type(layer).__name__, getattr(layer, "units", None), getattr(layer, "activation", None))
+             for layer in model.layers]
+    dense = [(k, u, a.__name__ if a else None) for k, u, a in kinds if k == "Dense"]
+    assert dense == [("Dense", 512, "sigmoid"), ("Dense", 10, "softmax")]
+    cnn = build_model("cnn")
+    assert cnn.input_shape == (None, 28, 28) and cnn.output_shape == (None, 10)
+    assert any(type(layer).__name__ == "Conv2D" for layer in cnn.layers)
+
+
+def test_progress_per_batch_and_epoch_then_evaluation() -> None:
+    rec = Recorder()
+    result = train(TrainConfig(arch="cnn", epochs=2, batch_size=100, limit=1000), rec)
+    assert rec.started == (2, 9)  # 900 training images (10 % validation), batch 100
+    assert rec.batches == [(e, s) for e in range(2) for s in range(9)]
+    assert len(rec.epochs) == 2 and "val_accuracy" in rec.epochs[0]
+    assert not result.cancelled and result.epochs_completed == 2
+    ev = result.evaluation
+    assert ev is not None and ev.count == 10000
+    assert 0.6 < ev.accuracy <= 1.0  # a real model learned something
+    assert sum(map(sum, ev.confusion)) == 10000
+    assert "Loading TensorFlow…" in rec.statuses
+
+
+def test_cancel_is_honoured_within_one_batch() -> None:
+    rec = Recorder(stop_after=3)
+    result = train(TrainConfig(arch="cnn", epochs=3, batch_size=32, limit=2000), rec)
+    assert result.cancelled
+    assert len(rec.batches) == 3
+    assert result.evaluation is None
+
+
+def test_diverging_loss_stops_with_a_message() -> None:
+    rec = Recorder()
+    with pytest.raises(TrainingError, match=r"diverged.*lower learning rate"):
+        train(TrainConfig(arch="mlp", epochs=3, batch_size=50, limit=1000, learning_rate=1000.0), rec)
+    assert len(rec.batches) < 18  # stopped in the first epoch, not at the end
+
+
+def test_nan_loss_is_caught() -> None:
+    from app.core.tf import import_keras
+    from app.core.training import _make_listener_callback
+
+    keras = import_keras()
+    rec = Recorder()
+    cb = _make_listener_callback(keras, rec, 10)
+    cb.set_model(build_model("mlp"))
+    cb.on_train_batch_end(0, {"loss": float("nan"), "accuracy": 0.1})
+    assert cb.nan_at == (0, 0) and cb.model.stop_training
+    assert rec.batches == []
+
+
+@pytest.mark.parametrize(
+    "cfg, word",
+    [
+        (TrainConfig(epochs=0), "epochs"),
+        (TrainConfig(batch_size=0), "batch size"),
+        (TrainConfig(learning_rate=-1.0), "learning rate"),
+        (TrainConfig(learning_rate=float("nan")), "learning rate"),
+        (TrainConfig(limit=3), "limit"),
+        (TrainConfig(arch="resnet"), "architecture"),
+    ],
+)
+def test_bad_settings_are_refused(cfg: TrainConfig, word: str) -> None:
+    with pytest.raises(TrainingError, match=word):
+        cfg.resolved()
+
+
+def test_augmentation_trains_on_varied_images() -> None:
+    from app.core.tf import import_tf
+    from app.core.training import _augment_fn
+
+    tf = import_tf()
+    (x, y), _ = load_mnist()
+    batch = x[:64].astype(np.float32) / 255.0
+    out, labels = _augment_fn(tf, 0)(tf.constant(batch), tf.constant(y[:64]))
+    out = out.numpy()
+    assert out.shape == batch.shape and np.array_equal(labels.numpy(), y[:64])
+    assert out.min() >= 0.0 and out.max() <= 1.0 + 1e-6
+    assert np.abs(out - batch).mean() > 0.01  # images really changed
+    # ink is kept: no digit is pushed off the canvas or erased (thinning removes some ink)
+    ratio = out.reshape(64, -1).sum(1) / batch.reshape(64, -1).sum(1)
+    assert ratio.min() > 0.15 and 0.6 < float(np.median(ratio)) < 1.6
+
+
+def test_evaluate_predictions() -> None:
+    ev = evaluate_predictions(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 2, 0]))
+    assert ev.accuracy == pytest.approx(4 / 6)
+    assert ev.per_class[:3] == [0.5, 1.0, pytest.approx(2 / 3)]
+    assert ev.confusion[0][:3] == [1, 1, 0] and ev.confusion[2][:3] == [1, 0, 2]
+    assert ev.count == 6
