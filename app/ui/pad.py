@@ -1,0 +1,393 @@
+"""The drawing pad: strokes drawn with the mouse (or a tablet pen) into a fixed-size image.
+
+Two renderings of the same strokes are kept:
+
+* the *model buffer*: a ``BUFFER_SIZE`` x ``BUFFER_SIZE`` ``Format_Grayscale8`` QImage
+  (black background, white ink) that :meth:`DrawingPad.pixels` hands to
+  ``app.core.preprocess`` as a NumPy view without any conversion. Its size does not
+  depend on the widget, so preprocessing always gets the same, cheap input;
+* the *display image*, at the widget's size in device pixels (crisp on High-DPI screens).
+
+Strokes are kept as vectors too (points in normalised 0..1 pad coordinates plus a width),
+so both images can be re-rendered on undo/redo and on resize. Successive points are joined
+by round-capped, antialiased line segments, so fast drags leave no gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QTabletEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+BUFFER_SIZE = 280  # logical resolution of the model buffer (10x MNIST)
+BRUSH_MIN, BRUSH_MAX, BRUSH_DEFAULT = 4, 48, 20  # brush diameters in buffer pixels
+
+PAD_BACKGROUND = QColor("#15181f")
+PAD_INK = QColor("#f4f6fb")
+PAD_FRAME = QColor("#3a4152")
+HINT_COLOR = QColor("#6c7487")
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """One press-drag-release: points in 0..1 pad coordinates and a width (fraction of the pad)."""
+
+    points: tuple[tuple[float, float], ...]
+    width: float
+
+
+@dataclass
+class _LiveStroke:
+    points: list[tuple[float, float]] = field(default_factory=list)
+    width: float = BRUSH_DEFAULT / BUFFER_SIZE
+
+    def frozen(self) -> Stroke:
+        return Stroke(tuple(self.points), self.width)
+
+
+def _pen(color: QColor, width: float) -> QPen:
+    return QPen(color, max(width, 0.5), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                Qt.PenJoinStyle.RoundJoin)
+
+
+def _draw_segment(painter: QPainter, pts: list[tuple[float, float]] | tuple[tuple[float, float], ...],
+                  i: int, scale: float) -> None:
+    """Draw the piece of a stroke that point ``i`` adds (a dot for the first point)."""
+    x, y = pts[i]
+    if i == 0:
+        painter.drawPoint(QPointF(x * scale, y * scale))
+    else:
+        px, py = pts[i - 1]
+        painter.drawLine(QPointF(px * scale, py * scale), QPointF(x * scale, y * scale))
+
+
+def render_strokes(image: QImage, strokes: list[Stroke] | tuple[Stroke, ...], side: float,
+                   ink: QColor, offset: QPointF | None = None) -> None:
+    """Paint ``strokes`` into ``image`` (already cleared) on a square of ``side`` pixels."""
+    if not strokes:
+        return
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    if offset is not None:
+        painter.translate(offset)
+    for stroke in strokes:
+        painter.setPen(_pen(ink, stroke.width * side))
+        for i in range(len(stroke.points)):
+            _draw_segment(painter, stroke.points, i, side)
+    painter.end()
+
+
+class DrawingPad(QWidget):
+    """A square pad to draw digits on. Emits :attr:`changed` whenever the drawing changes."""
+
+    changed = Signal()  # any change of the pixels (new point, undo, redo, clear, resize)
+    strokeFinished = Signal()
+    historyChanged = Signal()  # undo/redo availability may have changed
+    brushSizeChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("drawingPad")
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TabletTracking, False)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(220, 220)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("Draw a digit with the mouse. [ and ] change the brush, "
+                        "Ctrl+Z undoes a stroke, Esc clears.")
+
+        self._brush = BRUSH_DEFAULT
+        # history of states: each a tuple of finished strokes; _index points at the current one
+        self._history: list[tuple[Stroke, ...]] = [()]
+        self._index = 0
+        self._live: _LiveStroke | None = None
+        self._background: QImage | None = None  # an opened image shown instead of strokes
+        self._background_label = ""
+        self.moves_received = 0  # mouse/tablet moves handled while drawing (tests check it)
+
+        self._buffer = QImage(BUFFER_SIZE, BUFFER_SIZE, QImage.Format.Format_Grayscale8)
+        self._buffer.fill(0)
+        self._display = QImage()
+        self._square = QRectF()
+
+    # -- public API -------------------------------------------------------
+    def sizeHint(self) -> QSize:
+        return QSize(420, 420)
+
+    def square(self) -> QRectF:
+        """Where the pad's square drawing area is, in widget coordinates."""
+        return QRectF(self._square)
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        """Widget coordinates of the pad point (x, y) in 0..1 pad coordinates."""
+        sq = self._square
+        return QPointF(sq.x() + x * sq.width(), sq.y() + y * sq.height())
+
+    def brush_size(self) -> int:
+        return self._brush
+
+    def set_brush_size(self, size: int) -> None:
+        size = max(BRUSH_MIN, min(BRUSH_MAX, int(size)))
+        if size != self._brush:
+            self._brush = size
+            self.brushSizeChanged.emit(size)
+
+    def strokes(self) -> tuple[Stroke, ...]:
+        """The finished strokes (plus none of the one being drawn)."""
+        return self._history[self._index]
+
+    def is_drawing(self) -> bool:
+        return self._live is not None
+
+    def is_empty(self) -> bool:
+        return not self.strokes() and self._live is None
+
+    def has_background(self) -> bool:
+        return self._background is not None
+
+    def can_undo(self) -> bool:
+        return self._index > 0
+
+    def can_redo(self) -> bool:
+        return self._index < len(self._history) - 1
+
+    def image(self) -> QImage:
+        """The model buffer (``Format_Grayscale8``, black background, white ink)."""
+        return self._buffer
+
+    def pixels(self) -> np.ndarray:
+        """A read-only NumPy view (BUFFER_SIZE, BUFFER_SIZE) uint8 of the model buffer."""
+        img = self._buffer
+        bpl = img.bytesPerLine()
+        data = np.frombuffer(img.constBits(), dtype=np.uint8, count=bpl * img.height())
+        return data.reshape(img.height(), bpl)[:, : img.width()]
+
+    def undo(self) -> None:
+        if self._live is not None:
+            self._finish_stroke()
+        if self.can_undo():
+            self._index -= 1
+            self._rerender()
+
+    def redo(self) -> None:
+        if self.can_redo() and self._live is None:
+            self._index += 1
+            self._rerender()
+
+    def clear(self) -> None:
+        """Wipe the pad (undoable with Ctrl+Z) and any opened image."""
+        self._live = None
+        had_background = self._background is not None
+        self._background = None
+        self._background_label = ""
+        if self.strokes():
+            self._push(())
+        elif not had_background:
+            return
+        self._rerender()
+
+    def set_strokes(self, strokes: list[Stroke] | tuple[Stroke, ...]) -> None:
+        """Replace the drawing by ``strokes`` (undoable)."""
+        self._live = None
+        self._background = None
+        self._push(tuple(strokes))
+        self._rerender()
+
+    def show_image(self, image: QImage, label: str = "") -> None:
+        """Show an opened image on the pad (the strokes are cleared; drawing replaces it)."""
+        self._live = None
+        if self.strokes():
+            self._push(())
+        self._background = image
+        self._background_label = label
+        self._rerender()
+
+    # -- state ------------------------------------------------------------
+    def _push(self, state: tuple[Stroke, ...]) -> None:
+        del self._history[self._index + 1:]
+        self._history.append(state)
+        self._index = len(self._history) - 1
+        if len(self._history) > 500:  # keep memory bounded on very long sessions
+            drop = len(self._history) - 500
+            del self._history[:drop]
+            self._index -= drop
+        self.historyChanged.emit()
+
+    def _rerender(self) -> None:
+        strokes = self.strokes()
+        self._buffer.fill(0)
+        render_strokes(self._buffer, strokes, BUFFER_SIZE, QColor(255, 255, 255))
+        self._render_display()
+        self.update()
+        self.historyChanged.emit()
+        self.changed.emit()
+
+    def _render_display(self) -> None:
+        dpr = self.devicePixelRatioF()
+        side = self._square.width()
+        if side <= 0:
+            self._display = QImage()
+            return
+        px = max(1, round(side * dpr))
+        img = QImage(px, px, QImage.Format.Format_ARGB32_Premultiplied)
+        img.fill(PAD_BACKGROUND)
+        if self._background is not None:
+            p = QPainter(img)
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            bg = self._background.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.SmoothTransformation)
+            p.drawImage(QPointF((px - bg.width()) / 2, (px - bg.height()) / 2), bg)
+            p.end()
+        render_strokes(img, self.strokes(), px, PAD_INK)
+        if self._live is not None and self._live.points:
+            render_strokes(img, (self._live.frozen(),), px, PAD_INK)
+        img.setDevicePixelRatio(dpr)
+        self._display = img
+
+    def _update_square(self) -> None:
+        side = float(min(self.width(), self.height()) - 2)
+        side = max(side, 1.0)
+        self._square = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+
+    # -- drawing ----------------------------------------------------------
+    def _to_pad(self, pos: QPointF) -> tuple[float, float]:
+        sq = self._square
+        return ((pos.x() - sq.x()) / sq.width(), (pos.y() - sq.y()) / sq.height())
+
+    def _begin_stroke(self, pos: QPointF) -> None:
+        if self._background is not None:  # drawing replaces an opened image
+            self._background = None
+            self._background_label = ""
+            self._render_display()
+        self._live = _LiveStroke(width=self._brush / BUFFER_SIZE)
+        self._add_point(pos)
+
+    def _add_point(self, pos: QPointF) -> None:
+        live = self._live
+        if live is None:
+            return
+        pt = self._to_pad(pos)
+        if live.points and abs(pt[0] - live.points[-1][0]) < 1e-4 \
+                and abs(pt[1] - live.points[-1][1]) < 1e-4:
+            return
+        live.points.append(pt)
+        i = len(live.points) - 1
+        # model buffer
+        p = QPainter(self._buffer)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(_pen(QColor(255, 255, 255), live.width * BUFFER_SIZE))
+        _draw_segment(p, live.points, i, BUFFER_SIZE)
+        p.end()
+        # display image
+        if not self._display.isNull():
+            side = self._display.width()
+            p = QPainter(self._display)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.scale(1.0 / self._display.devicePixelRatio(), 1.0 / self._display.devicePixelRatio())
+            p.setPen(_pen(PAD_INK, live.width * side))
+            _draw_segment(p, live.points, i, side)
+            p.end()
+        self.update(self._dirty_rect(live, i))
+        self.changed.emit()
+
+    def _dirty_rect(self, live: _LiveStroke, i: int) -> QRect:
+        sq = self._square
+        pts = live.points[max(0, i - 1): i + 1]
+        xs = [sq.x() + x * sq.width() for x, _ in pts]
+        ys = [sq.y() + y * sq.height() for _, y in pts]
+        pad = live.width * sq.width() / 2 + 3
+        return QRectF(min(xs) - pad, min(ys) - pad, max(xs) - min(xs) + 2 * pad,
+                      max(ys) - min(ys) + 2 * pad).toAlignedRect()
+
+    def _finish_stroke(self) -> None:
+        live = self._live
+        self._live = None
+        if live is None or not live.points:
+            return
+        self._push((*self.strokes(), live.frozen()))
+        self.strokeFinished.emit()
+
+    # -- events -----------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._begin_stroke(event.position())
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._live is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            self.moves_received += 1
+            self._add_point(event.position())
+            event.accept()
+        else:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._live is not None:
+            self._add_point(event.position())
+            self._finish_stroke()
+            event.accept()
+        else:
+            super().mouseReleaseEvent(event)
+
+    def tabletEvent(self, event: QTabletEvent) -> None:
+        kind = event.type()
+        if kind == QTabletEvent.Type.TabletPress:
+            self._begin_stroke(event.position())
+        elif kind == QTabletEvent.Type.TabletMove:
+            if self._live is not None:
+                self.moves_received += 1
+                self._add_point(event.position())
+        elif kind == QTabletEvent.Type.TabletRelease and self._live is not None:
+            self._add_point(event.position())
+            self._finish_stroke()
+        event.accept()  # no synthesised mouse events for the pen
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._update_square()
+        self._render_display()
+        super().resizeEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(event.rect(), self.palette().window())
+        sq = self._square
+        if self._display.isNull() or abs(self._display.devicePixelRatio()
+                                         - self.devicePixelRatioF()) > 1e-3:
+            self._render_display()
+        if not self._display.isNull():
+            p.drawImage(sq.topLeft(), self._display)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(QPen(PAD_FRAME, 1.0))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(sq.adjusted(0.5, 0.5, -0.5, -0.5))
+        if self.is_empty() and self._background is None:
+            font = QFont(self.font())
+            font.setPointSizeF(max(11.0, sq.width() / 22))
+            p.setFont(font)
+            p.setPen(HINT_COLOR)
+            p.drawText(sq, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
+        elif self._background is not None and self._background_label:
+            font = QFont(self.font())
+            font.setPointSizeF(9.5)
+            p.setFont(font)
+            p.setPen(HINT_COLOR)
+            p.drawText(sq.adjusted(8, 6, -8, -6),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+                       self._background_label)
+        p.end()

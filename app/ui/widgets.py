@@ -1,0 +1,250 @@
+"""Small custom-painted widgets: probability bars, the 28x28 preview, training curves."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TypeVar
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+ACCENT = QColor("#2f9e7e")
+BAR_BG = QColor(127, 127, 127, 40)
+BAR_FG = QColor("#6b7a99")
+LOSS_COLOR = QColor("#e07a3f")
+ACC_COLOR = QColor("#3f7fe0")
+GRID = QColor(127, 127, 127, 60)
+
+
+W = TypeVar("W", bound=QObject)
+
+
+def named(obj: W, name: str) -> W:
+    """Set ``obj``'s objectName (tests and style sheets find widgets by it) and return it."""
+    obj.setObjectName(name)
+    return obj
+
+
+class ProbabilityView(QWidget):
+    """Ten horizontal bars, one per digit; the most likely digit is highlighted."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("probabilityView")
+        self._probs: list[float] | None = None
+        self.setMinimumSize(220, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAccessibleName("Probabilities of the ten digits")
+
+    def sizeHint(self) -> QSize:
+        return QSize(280, 260)
+
+    def probabilities(self) -> list[float] | None:
+        """The ten values shown (None while nothing is drawn)."""
+        return None if self._probs is None else list(self._probs)
+
+    def set_probabilities(self, probs: Sequence[float] | np.ndarray | None) -> None:
+        self._probs = None if probs is None else [float(v) for v in probs]
+        if self._probs is not None:
+            self.setToolTip("  ".join(f"{d}: {p * 100:.1f} %" for d, p in enumerate(self._probs)))
+        else:
+            self.setToolTip("")
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = self.width(), self.height()
+        row = h / 10.0
+        font = QFont(self.font())
+        font.setPointSizeF(max(8.0, min(13.0, row * 0.42)))
+        p.setFont(font)
+        fm = p.fontMetrics()
+        label_w = fm.horizontalAdvance("0") + 12
+        pct_w = fm.horizontalAdvance("100.0 %") + 10
+        bar_x = label_w
+        bar_w = max(10.0, w - label_w - pct_w)
+        probs = self._probs
+        top = int(np.argmax(probs)) if probs is not None else -1
+        text = self.palette().windowText().color()
+        for d in range(10):
+            y = d * row
+            bar_h = max(4.0, row * 0.62)
+            by = y + (row - bar_h) / 2
+            p.setPen(ACCENT if d == top else text)
+            f = QFont(font)
+            f.setBold(d == top)
+            p.setFont(f)
+            p.drawText(QRectF(0, y, label_w - 6, row),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(d))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(BAR_BG)
+            p.drawRoundedRect(QRectF(bar_x, by, bar_w, bar_h), 3, 3)
+            if probs is not None:
+                v = min(1.0, max(0.0, probs[d]))
+                if v > 0:
+                    p.setBrush(ACCENT if d == top else BAR_FG)
+                    p.drawRoundedRect(QRectF(bar_x, by, max(bar_h * 0.5, bar_w * v), bar_h), 3, 3)
+                p.setPen(text)
+                p.drawText(QRectF(bar_x + bar_w, y, pct_w, row),
+                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                           f"{v * 100:.1f} %")
+        p.end()
+
+
+class PreviewView(QWidget):
+    """What the model sees: the 28x28 input, scaled up without smoothing."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("previewView")
+        self._x: np.ndarray | None = None
+        self._qimage = QImage()
+        self.setFixedSize(112, 112)
+        self.setToolTip("What the model sees: the drawing cropped, scaled to 20x20 pixels and "
+                        "centred in 28x28, like the MNIST images it learned from.")
+
+    def image(self) -> np.ndarray | None:
+        """The (28, 28) float image shown, or None."""
+        return None if self._x is None else self._x.copy()
+
+    def set_image(self, x: np.ndarray | None) -> None:
+        if x is None:
+            self._x = None
+            self._qimage = QImage()
+        else:
+            arr = np.asarray(x, dtype=np.float32).reshape(28, 28)
+            self._x = arr
+            u8 = np.ascontiguousarray(np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8))
+            self._qimage = QImage(u8.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        r = QRectF(0, 0, self.width(), self.height())
+        p.fillRect(r, QColor("#000000"))
+        if not self._qimage.isNull():
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            p.drawImage(r, self._qimage)
+        p.setPen(QPen(QColor("#3a4152"), 1))
+        p.drawRect(r.adjusted(0, 0, -1, -1))
+        p.end()
+
+
+class TrainingCurves(QWidget):
+    """Loss (left axis, orange) and accuracy (right axis 0..1, blue) per batch;
+    validation values per epoch as dots."""
+
+    MAX_POINTS = 4000
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trainingCurves")
+        self.setMinimumSize(260, 110)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.reset()
+
+    def sizeHint(self) -> QSize:
+        return QSize(480, 150)
+
+    def reset(self, epochs: int = 1) -> None:
+        self.epochs = max(1, epochs)
+        self.loss: list[tuple[float, float]] = []  # (x in epochs, loss)
+        self.acc: list[tuple[float, float]] = []
+        self.val_loss: list[tuple[float, float]] = []
+        self.val_acc: list[tuple[float, float]] = []
+        self.update()
+
+    def add_batches(self, points: Sequence[tuple[float, float | None, float | None]]) -> None:
+        for x, loss, acc in points:
+            if loss is not None and math.isfinite(loss):
+                self.loss.append((x, loss))
+            if acc is not None and math.isfinite(acc):
+                self.acc.append((x, acc))
+        if len(self.loss) > self.MAX_POINTS:  # thin out: keep every other point
+            self.loss = self.loss[::2]
+            self.acc = self.acc[::2]
+        self.update()
+
+    def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        x = float(epoch + 1)
+        if "val_loss" in logs:
+            self.val_loss.append((x, logs["val_loss"]))
+        if "val_accuracy" in logs:
+            self.val_acc.append((x, logs["val_accuracy"]))
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.5, font.pointSizeF() - 1.5))
+        p.setFont(font)
+        fm = p.fontMetrics()
+        text = self.palette().windowText().color()
+        left, right = fm.horizontalAdvance("0.00") + 10, fm.horizontalAdvance("100%") + 10
+        top, bottom = fm.height() + 4, fm.height() + 6
+        plot = QRectF(left, top, max(10, self.width() - left - right),
+                      max(10, self.height() - top - bottom))
+        p.fillRect(self.rect(), self.palette().base())
+        # legend
+        x = plot.left()
+        for label, color in (("loss", LOSS_COLOR), ("accuracy", ACC_COLOR),
+                             ("● validation (per epoch)", text)):
+            p.setPen(color)
+            p.drawText(QPointF(x, fm.ascent() + 1), label)
+            x += fm.horizontalAdvance(label) + 14
+        max_loss = max([v for _, v in self.loss + self.val_loss] + [0.5])
+        max_loss = min(max_loss, 5.0) * 1.05
+        xmax = float(self.epochs)
+
+        def pt(xv: float, yv: float, ymax: float) -> QPointF:
+            return QPointF(plot.left() + plot.width() * min(xv, xmax) / xmax,
+                           plot.bottom() - plot.height() * min(yv, ymax) / ymax)
+
+        # grid + axes labels
+        p.setPen(QPen(GRID, 1))
+        for i in range(5):
+            y = plot.top() + plot.height() * i / 4
+            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+        for e in range(1, self.epochs + 1):
+            xe = plot.left() + plot.width() * e / xmax
+            p.drawLine(QPointF(xe, plot.top()), QPointF(xe, plot.bottom()))
+        p.setPen(text)
+        for i in range(5):
+            y = plot.top() + plot.height() * i / 4
+            frac = 1 - i / 4
+            p.drawText(QRectF(0, y - fm.height() / 2, left - 4, fm.height()),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       f"{max_loss * frac:.2f}")
+            p.drawText(QRectF(plot.right() + 4, y - fm.height() / 2, right, fm.height()),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                       f"{frac * 100:.0f}%")
+        step = max(1, math.ceil(self.epochs / 10))
+        for e in range(0, self.epochs + 1, step):
+            xe = plot.left() + plot.width() * e / xmax
+            p.drawText(QRectF(xe - 20, plot.bottom() + 2, 40, fm.height()),
+                       Qt.AlignmentFlag.AlignHCenter, str(e))
+        if not self.loss and not self.val_loss:
+            p.setPen(GRID.darker(150))
+            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "Loss and accuracy appear here while training")
+
+        for series, color, ymax in ((self.loss, LOSS_COLOR, max_loss), (self.acc, ACC_COLOR, 1.0)):
+            if len(series) < 2:
+                continue
+            path = QPainterPath(pt(*series[0], ymax))
+            for xv, yv in series[1:]:
+                path.lineTo(pt(xv, yv, ymax))
+            p.setPen(QPen(color, 1.6))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(path)
+        for series, color, ymax in ((self.val_loss, LOSS_COLOR, max_loss),
+                                    (self.val_acc, ACC_COLOR, 1.0)):
+            p.setPen(QPen(color.darker(130), 1.5))
+            p.setBrush(color)
+            for xv, yv in series:
+                p.drawEllipse(pt(xv, yv, ymax), 4, 4)
+        p.end()

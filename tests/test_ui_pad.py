@@ -1,0 +1,226 @@
+"""The drawing pad, driven with real mouse and keyboard events (no model needed)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage, QPointingDevice, QTabletEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app.ui.pad import BUFFER_SIZE
+from tests.ui_helpers import (  # noqa: F401  (fixtures)
+    draw_digit,
+    draw_polylines,
+    no_threads_left,
+    window,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_pad_is_found_by_object_name(window) -> None:  # type: ignore[no-untyped-def]
+    from app.ui.pad import DrawingPad
+
+    pad = window.findChild(DrawingPad, "drawingPad")
+    assert pad is window.pad
+    assert pad.is_empty()
+    assert window.probability_view.probabilities() is None
+    assert window.hint_label.isVisible()
+    assert window.top_digit_label.text() == ""
+
+
+def test_drawing_keeps_vectors_and_pixels(window) -> None:  # type: ignore[no-untyped-def]
+    pad = window.pad
+    moves = draw_digit(pad, "7")
+    assert moves > 20  # the drag really reached the pad with the button held
+    strokes = pad.strokes()
+    assert len(strokes) == 1
+    pts = np.array(strokes[0].points)
+    assert pts.min() >= 0.0 and pts.max() <= 1.0  # normalised pad coordinates
+    assert strokes[0].width == pytest.approx(pad.brush_size() / BUFFER_SIZE)
+    px = pad.pixels()
+    assert px.shape == (BUFFER_SIZE, BUFFER_SIZE) and px.dtype == np.uint8
+    assert px.max() == 255 and px[0, 0] == 0 and px[-1, -1] == 0  # white ink on black
+    # antialiased: there are intermediate grey levels on the stroke edges
+    assert ((px > 0) & (px < 255)).sum() > 50
+    assert pad.image().format() == QImage.Format.Format_Grayscale8
+
+
+def test_fast_drag_leaves_no_gaps(window) -> None:  # type: ignore[no-untyped-def]
+    pad = window.pad
+    # a single huge jump: press at the left, one move to the right, release
+    draw_polylines(pad, [[(0.1, 0.5), (0.9, 0.5)]], dense=False)
+    px = pad.pixels()
+    row = px[BUFFER_SIZE // 2, int(0.12 * BUFFER_SIZE): int(0.88 * BUFFER_SIZE)]
+    assert row.min() == 255  # a solid line between the two points
+
+
+def test_strokes_scale_with_the_window_but_buffer_does_not(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    pad = window.pad
+    draw_digit(pad, "0")
+    before = pad.pixels().copy()
+    window.resize(1300, 980)
+    qtbot.waitUntil(lambda: pad.width() > 500)
+    QApplication.processEvents()
+    sq = pad.square()
+    assert sq.width() == pytest.approx(sq.height())  # always square
+    assert sq.width() == pytest.approx(min(pad.width(), pad.height()) - 2)
+    assert np.array_equal(pad.pixels(), before)  # the model's input does not depend on the size
+    # drawing at the new size lands at the same place in the buffer
+    pad.clear()
+    draw_polylines(pad, [[(0.25, 0.25), (0.75, 0.25)]])
+    ys, xs = np.nonzero(pad.pixels() > 128)
+    assert abs(ys.mean() - 0.25 * BUFFER_SIZE) < 2
+    assert abs(xs.mean() - 0.5 * BUFFER_SIZE) < 2
+
+
+def test_undo_redo_clear_with_keys_and_buttons(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    pad = window.pad
+    draw_digit(pad, "4")  # two strokes
+    assert len(pad.strokes()) == 2
+    full = pad.pixels().copy()
+    QTest.keyClick(pad, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(pad.strokes()) == 1
+    assert pad.pixels().sum() < full.sum()
+    QTest.keyClick(pad, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert len(pad.strokes()) == 2
+    # re-rendered from vectors: the same picture as drawn live
+    assert np.abs(pad.pixels().astype(int) - full.astype(int)).max() <= 2
+    QTest.keyClick(pad, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(pad, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert len(pad.strokes()) == 2
+
+    QTest.keyClick(pad, Qt.Key.Key_Escape)
+    assert pad.is_empty() and pad.pixels().max() == 0
+    qtbot.waitUntil(lambda: window.hint_label.isVisible())
+    assert window.probability_view.probabilities() is None
+    assert window.hint_label.text() == "Draw a digit"
+    assert window.top_digit_label.text() == ""
+    # clearing is undoable too
+    QTest.keyClick(pad, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(pad.strokes()) == 2
+
+    QTest.keyClick(pad, Qt.Key.Key_Delete)
+    assert pad.is_empty()
+    draw_digit(pad, "1")
+    assert window.undo_button.isEnabled()
+    qtbot.mouseClick(window.undo_button, Qt.MouseButton.LeftButton)
+    assert pad.is_empty()
+    assert window.redo_button.isEnabled()
+    qtbot.mouseClick(window.redo_button, Qt.MouseButton.LeftButton)
+    assert len(pad.strokes()) == 1
+    qtbot.mouseClick(window.clear_button, Qt.MouseButton.LeftButton)
+    assert pad.is_empty()
+    assert window.probability_view.probabilities() is None
+
+
+def test_new_stroke_after_undo_drops_redo(window) -> None:  # type: ignore[no-untyped-def]
+    pad = window.pad
+    draw_digit(pad, "1")
+    pad.undo()
+    assert pad.can_redo()
+    draw_digit(pad, "7")
+    assert not pad.can_redo()
+    assert len(pad.strokes()) == 1
+
+
+def test_brush_size_keys_slider_and_persistence(window, qtbot, digitpad_home) -> None:  # type: ignore[no-untyped-def]
+    pad = window.pad
+    start = pad.brush_size()
+    QTest.keyClick(pad, Qt.Key.Key_BracketRight)
+    QTest.keyClick(pad, Qt.Key.Key_BracketRight)
+    assert pad.brush_size() == start + 4
+    assert window.brush_slider.value() == start + 4
+    QTest.keyClick(pad, Qt.Key.Key_BracketLeft)
+    assert pad.brush_size() == start + 2
+    window.brush_slider.setFocus()
+    QTest.keyClick(window.brush_slider, Qt.Key.Key_Home)
+    assert pad.brush_size() == window.brush_slider.minimum()
+    thin = pad.brush_size()
+    draw_polylines(pad, [[(0.2, 0.5), (0.8, 0.5)]])
+    thin_ink = int((pad.pixels() > 128).sum())
+    pad.clear()
+    QTest.keyClick(window.brush_slider, Qt.Key.Key_End)
+    draw_polylines(pad, [[(0.2, 0.5), (0.8, 0.5)]])
+    assert (pad.pixels() > 128).sum() > 4 * thin_ink
+    assert pad.strokes()[0].width > thin / BUFFER_SIZE
+    window.resize(700, 560)  # within the offscreen screen, so restoring does not clamp it
+    window.close()
+
+    from app.ui import MainWindow
+
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.pad.brush_size() == window.brush_slider.maximum()
+    assert again.brush_slider.value() == window.brush_slider.maximum()
+    assert again.size().width() == 700
+    assert (digitpad_home / "settings.ini").is_file()
+
+
+def test_tablet_pen_draws(window) -> None:  # type: ignore[no-untyped-def]
+    pad = window.pad
+    dev = QPointingDevice.primaryPointingDevice()
+
+    def tablet(kind: QTabletEvent.Type, x: float, y: float, buttons: Qt.MouseButton) -> None:
+        pos = pad.to_widget(x, y)
+        ev = QTabletEvent(kind, dev, pos, QPointF(pad.mapToGlobal(pos)), 0.6, 0.0, 0.0, 0.0, 0.0, 0.0,
+                          Qt.KeyboardModifier.NoModifier, Qt.MouseButton.LeftButton, buttons)
+        QApplication.sendEvent(pad, ev)
+
+    tablet(QTabletEvent.Type.TabletPress, 0.3, 0.3, Qt.MouseButton.LeftButton)
+    tablet(QTabletEvent.Type.TabletMove, 0.5, 0.5, Qt.MouseButton.LeftButton)
+    tablet(QTabletEvent.Type.TabletMove, 0.7, 0.7, Qt.MouseButton.LeftButton)
+    tablet(QTabletEvent.Type.TabletRelease, 0.7, 0.7, Qt.MouseButton.NoButton)
+    assert len(pad.strokes()) == 1
+    assert pad.pixels()[BUFFER_SIZE // 2, BUFFER_SIZE // 2] == 255
+
+
+def test_right_button_does_not_draw(window) -> None:  # type: ignore[no-untyped-def]
+    pad = window.pad
+    p = pad.to_widget(0.5, 0.5).toPoint()
+    QTest.mousePress(pad, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, p)
+    QTest.mouseMove(pad, p + QPoint(40, 40))
+    QTest.mouseRelease(pad, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, p + QPoint(40, 40))
+    assert pad.is_empty()
+
+
+def test_save_drawing_as_png(window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    draw_digit(window.pad, "7")
+    out = tmp_path / "seven"
+    assert window.save_drawing(out)
+    saved = QImage(str(tmp_path / "seven.png"))
+    assert saved.width() == BUFFER_SIZE and not saved.isNull()
+    assert window.last_directory() == tmp_path
+
+
+def test_high_dpi_display_is_crisp_and_buffer_unchanged(tmp_path: Path) -> None:
+    """At a device pixel ratio of 2 the pad shows a 2x image; the model buffer stays 280x280."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from app.ui.app import create_application\n"
+        "app = create_application([])\n"
+        "from app.ui import MainWindow\n"
+        "from tests.ui_helpers import draw_digit\n"
+        "w = MainWindow(); w.show(); app.processEvents()\n"
+        "draw_digit(w.pad, '1')\n"
+        "d = w.pad._display\n"
+        "print(w.pad.devicePixelRatioF(), d.devicePixelRatio(), d.width(), round(w.pad.square().width()),"
+        " w.pad.image().width(), w.pad.pixels().max())\n"
+        "w.close()\n"
+    )
+    env = dict(os.environ, QT_SCALE_FACTOR="2", QT_QPA_PLATFORM="offscreen", DIGITPAD_HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    dpr, img_dpr, width, side, buf, ink = out.stdout.split()
+    assert float(dpr) == 2.0 and float(img_dpr) == 2.0
+    assert abs(int(width) - 2 * int(side)) <= 2
+    assert int(buf) == BUFFER_SIZE and int(ink) == 255
