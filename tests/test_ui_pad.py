@@ -15,12 +15,11 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.ui.pad import BUFFER_SIZE
-from tests.ui_helpers import (  # noqa: F401  (fixtures)
-    draw_digit,
-    draw_polylines,
-    no_threads_left,
-    window,
-)
+from tests import ui_helpers
+from tests.ui_helpers import draw_digit, draw_polylines
+
+window = ui_helpers.window
+no_threads_left = ui_helpers.no_threads_left
 
 ROOT = Path(__file__).resolve().parent.parent
 

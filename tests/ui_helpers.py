@@ -7,6 +7,7 @@ drawn with ``QTest.mousePress`` / ``QTest.mouseMove`` (with the left button held
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 from collections.abc import Iterator
@@ -34,14 +35,14 @@ def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: in
 DIGITS: dict[str, list[Polyline]] = {
     "0": [_arc(0.5, 0.5, 0.33, 0.46, -90, 275, 28)],
     "1": [[(0.42, 0.12), (0.55, 0.02), (0.55, 0.98)]],
-    "2": [_arc(0.5, 0.3, 0.3, 0.25, 190, 370, 12) + [(0.2, 0.95), (0.85, 0.95)]],
+    "2": [[*_arc(0.5, 0.3, 0.3, 0.25, 190, 370, 12), (0.2, 0.95), (0.85, 0.95)]],
     "3": [_arc(0.48, 0.27, 0.28, 0.23, 200, 450, 14) + _arc(0.48, 0.73, 0.32, 0.25, -90, 160, 14)],
     "4": [[(0.6, 0.02), (0.12, 0.65), (0.9, 0.65)], [(0.65, 0.3), (0.65, 0.98)]],
-    "5": [[(0.8, 0.04), (0.3, 0.04), (0.25, 0.45)] + _arc(0.5, 0.68, 0.32, 0.28, -110, 150, 14)],
-    "6": [[(0.72, 0.02), (0.45, 0.25), (0.25, 0.55)] + _arc(0.5, 0.7, 0.27, 0.27, 180, 540, 20)],
+    "5": [[(0.8, 0.04), (0.3, 0.04), (0.25, 0.45), *_arc(0.5, 0.68, 0.32, 0.28, -110, 150, 14)]],
+    "6": [[(0.72, 0.02), (0.45, 0.25), (0.25, 0.55), *_arc(0.5, 0.7, 0.27, 0.27, 180, 540, 20)]],
     "7": [[(0.12, 0.05), (0.88, 0.05), (0.4, 0.98)]],
     "8": [_arc(0.5, 0.27, 0.25, 0.23, 90, 450, 18) + _arc(0.5, 0.73, 0.3, 0.25, -90, 270, 18)],
-    "9": [_arc(0.5, 0.3, 0.3, 0.27, 0, 360, 20) + [(0.8, 0.3), (0.75, 0.98)]],
+    "9": [[*_arc(0.5, 0.3, 0.3, 0.27, 0, 360, 20), (0.8, 0.3), (0.75, 0.98)]],
 }
 
 
@@ -55,7 +56,7 @@ def pad_strokes(digit: str, size: float = 0.7, center: tuple[float, float] = (0.
 
 def _densify(stroke: Polyline, step: float) -> Polyline:
     out = [stroke[0]]
-    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
         n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
         out.extend((x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1))
     return out
