@@ -176,9 +176,12 @@ def write_model_dir(model: Any, meta: dict[str, Any], dest: Path) -> Path:
     dest = Path(dest)
     if dest.exists():
         raise ModelError(f"A model named {dest.name!r} already exists.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f"{_TMP_PREFIX}{dest.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as exc:
+        raise ModelError(f"Could not save the model to {dest.parent}: {exc.strerror or exc}.") from None
     try:
         with quiet_stdio():
             model.save(tmp / KERAS_FILE)
@@ -424,13 +427,29 @@ class ModelStore:
             raise ModelError(f"Cannot write {out}: {exc.strerror or exc}.") from None
         return out
 
-    def cleanup_temporaries(self) -> None:
-        """Remove leftovers of interrupted saves (hidden ``.tmp-*`` directories)."""
+    def cleanup_temporaries(self, older_than: float = 3600.0) -> list[str]:
+        """Remove leftovers of interrupted saves (hidden ``.tmp-*`` entries).
+
+        Only leftovers older than ``older_than`` seconds go: another DigitPad sharing this
+        store may be writing a fresh one right now.
+        """
+        import time
+
+        removed: list[str] = []
         if not self.models_dir.is_dir():
-            return
+            return removed
+        now = time.time()
         for child in self.models_dir.iterdir():
-            if child.name.startswith(_TMP_PREFIX):
+            if not child.name.startswith(_TMP_PREFIX):
+                continue
+            try:
+                if now - child.stat().st_mtime < older_than:
+                    continue
                 if child.is_dir():
-                    shutil.rmtree(child, ignore_errors=True)
+                    shutil.rmtree(child)
                 else:
-                    child.unlink(missing_ok=True)
+                    child.unlink()
+                removed.append(child.name)
+            except OSError:
+                continue
+        return removed
