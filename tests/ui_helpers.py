@@ -144,7 +144,30 @@ def window(qtbot, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-d
     return w
 
 
-def copy_model_into_home(src_dir: Path, home: Path, name: str) -> Path:
-    dest = home / "models" / name
-    shutil.copytree(src_dir, dest)
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small MLP (300 images, 1 epoch) saved as a store entry, trained once per session."""
+    from app.core.store import write_model_dir
+    from app.core.training import TrainConfig, train
+
+    result = train(TrainConfig(arch="mlp", epochs=1, limit=300, learning_rate=0.1))
+    ev = result.evaluation
+    assert ev is not None
+    meta = {
+        "arch": "mlp", "title": "tiny test model", "training": result.config.to_dict(),
+        "seconds": result.seconds, "history": result.history, "test_accuracy": ev.accuracy,
+        "per_class_accuracy": ev.per_class, "confusion": ev.confusion,
+    }
+    dest = tmp_path_factory.mktemp("tiny-model") / "tiny"
+    write_model_dir(result.model, meta, dest)
     return dest
+
+
+def add_model(home: Path, src: Path, name: str, activate: bool = False) -> str:
+    """Put a copy of the store entry ``src`` into ``home``'s user models (no TensorFlow needed)."""
+    from app.core.store import ModelStore
+
+    shutil.copytree(src, home / "models" / name)
+    if activate:
+        ModelStore(home=home).set_active(name)
+    return name

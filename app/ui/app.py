@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, __version__
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
 
 
 def configure_application(app: QApplication) -> None:
@@ -46,14 +54,49 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 
 def run_gui(argv: list[str] | None = None) -> int:
-    """Create the QApplication and the main window, show it and run the event loop."""
+    """Create the QApplication and the main window, show it and run the event loop.
+
+    With ``DIGITPAD_SMOKE_TEST=<file>`` in the environment the window draws a "7" itself as
+    soon as the event loop runs, writes what it predicted (JSON) to ``<file>`` and quits:
+    a start-up check for installed copies and bundles (exit status 0 = it predicted a 7).
+    """
     app = create_application(argv)
     from app.ui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
     window.pad.setFocus()
+    smoke = os.environ.get("DIGITPAD_SMOKE_TEST")
+    if smoke:
+        outcome = {"ok": False}
+        QTimer.singleShot(0, lambda: outcome.update(ok=_smoke_test(window, Path(smoke))))
+        QTimer.singleShot(0, window.close)
+        code = int(app.exec())
+        return code if outcome["ok"] else 1
     return int(app.exec())
+
+
+def _smoke_test(window: MainWindow, out: Path) -> bool:
+    """Draw a 7 on the pad (as strokes), predict, and report."""
+    from app.ui.pad import Stroke
+
+    ready = time.time()
+    window.pad.set_strokes([Stroke(((0.3, 0.2), (0.7, 0.2), (0.45, 0.8)), 20 / 280)])
+    window.update_prediction()
+    probs = window.probability_view.probabilities()
+    result = {
+        "ready_time": ready,
+        "model": window.current_model_name(),
+        "digit": window.top_digit_label.text(),
+        "probabilities": probs,
+        "update_ms": window.last_update_ms,
+        "tensorflow_loaded": "tensorflow" in sys.modules,
+    }
+    try:
+        out.write_text(json.dumps(result), encoding="utf-8")
+    except OSError:
+        return False
+    return result["digit"] == "7"
 
 
 if __name__ == "__main__":

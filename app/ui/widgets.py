@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 ACCENT = QColor("#2f9e7e")
@@ -35,6 +35,8 @@ class ProbabilityView(QWidget):
         super().__init__(parent)
         self.setObjectName("probabilityView")
         self._probs: list[float] | None = None
+        self._font_key: tuple[int, str] | None = None
+        self._fonts: tuple[QFont, QFont, int, int] = (QFont(), QFont(), 0, 0)
         self.setMinimumSize(220, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAccessibleName("Probabilities of the ten digits")
@@ -54,32 +56,39 @@ class ProbabilityView(QWidget):
             self.setToolTip("")
         self.update()
 
+    def _layout_fonts(self) -> tuple[QFont, QFont, int, int]:
+        """Fonts and column widths for the current size (cached; painting runs per mouse move)."""
+        key = (self.height(), self.font().key())
+        if self._font_key != key:
+            row = self.height() / 10.0
+            font = QFont(self.font())
+            font.setPointSizeF(max(8.0, min(13.0, row * 0.42)))
+            bold = QFont(font)
+            bold.setBold(True)
+            fm = QFontMetrics(bold)
+            self._fonts = (font, bold, fm.horizontalAdvance("0") + 12, fm.horizontalAdvance("100.0 %") + 10)
+            self._font_key = key
+        return self._fonts
+
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         w, h = self.width(), self.height()
         row = h / 10.0
-        font = QFont(self.font())
-        font.setPointSizeF(max(8.0, min(13.0, row * 0.42)))
-        p.setFont(font)
-        fm = p.fontMetrics()
-        label_w = fm.horizontalAdvance("0") + 12
-        pct_w = fm.horizontalAdvance("100.0 %") + 10
+        font, bold, label_w, pct_w = self._layout_fonts()
         bar_x = label_w
         bar_w = max(10.0, w - label_w - pct_w)
         probs = self._probs
         top = int(np.argmax(probs)) if probs is not None else -1
         text = self.palette().windowText().color()
+        bar_h = max(4.0, row * 0.62)
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for d in range(10):
             y = d * row
-            bar_h = max(4.0, row * 0.62)
             by = y + (row - bar_h) / 2
             p.setPen(ACCENT if d == top else text)
-            f = QFont(font)
-            f.setBold(d == top)
-            p.setFont(f)
-            p.drawText(QRectF(0, y, label_w - 6, row),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(d))
+            p.setFont(bold if d == top else font)
+            p.drawText(QRectF(0, y, label_w - 6, row), right, str(d))
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(BAR_BG)
             p.drawRoundedRect(QRectF(bar_x, by, bar_w, bar_h), 3, 3)
@@ -89,9 +98,7 @@ class ProbabilityView(QWidget):
                     p.setBrush(ACCENT if d == top else BAR_FG)
                     p.drawRoundedRect(QRectF(bar_x, by, max(bar_h * 0.5, bar_w * v), bar_h), 3, 3)
                 p.setPen(text)
-                p.drawText(QRectF(bar_x + bar_w, y, pct_w, row),
-                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                           f"{v * 100:.1f} %")
+                p.drawText(QRectF(bar_x + bar_w, y, pct_w, row), right, f"{v * 100:.1f} %")
         p.end()
 
 
