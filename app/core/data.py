@@ -102,7 +102,7 @@ def load_idx(
     y = _read_idx(labels_path, IDX_LABELS_MAGIC)
     if len(x) != len(y):
         raise DatasetError(
-            f"{images_path.name} holds {len(x)} images but {labels_path.name} holds "
+            f"{images_path} holds {len(x)} images but {labels_path.name} holds "
             f"{len(y)} labels (they must match)"
         )
     return _validate_pair(x, y, str(images_path), str(labels_path))
