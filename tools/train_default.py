@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ev = result.evaluation
     print(f"test accuracy {ev.accuracy:.4f} in {result.seconds:.0f}s", flush=True)
     meta = {
+        "name": args.out.name,
         "arch": cfg.arch,
         "title": "DigitPad default convnet",
         "training": result.config.to_dict(),
