@@ -118,8 +118,13 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]
 
 def test_gui_is_the_default(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
+
+    def run_gui(argv: list[str]) -> int:
+        calls.append(list(argv))
+        return 7
+
     fake = types.ModuleType("app.ui.app")
-    fake.run_gui = lambda argv: calls.append(list(argv)) or 7  # type: ignore[attr-defined]
+    fake.run_gui = run_gui  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "app.ui.app", fake)
     assert main([]) == 7
     assert main(["--debug"]) == 7
