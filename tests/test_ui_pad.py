@@ -150,7 +150,7 @@ def test_brush_size_keys_slider_and_persistence(window, qtbot, digitpad_home) ->
     draw_polylines(pad, [[(0.2, 0.5), (0.8, 0.5)]])
     assert (pad.pixels() > 128).sum() > 4 * thin_ink
     assert pad.strokes()[0].width > thin / BUFFER_SIZE
-    window.resize(700, 560)  # within the offscreen screen, so restoring does not clamp it
+    window.resize(780, 700)  # within the offscreen screen (800x800), so restoring does not clamp it
     window.close()
 
     from app.ui import MainWindow
@@ -159,7 +159,7 @@ def test_brush_size_keys_slider_and_persistence(window, qtbot, digitpad_home) ->
     qtbot.addWidget(again)
     assert again.pad.brush_size() == window.brush_slider.maximum()
     assert again.brush_slider.value() == window.brush_slider.maximum()
-    assert again.size().width() == 700
+    assert again.size().width() == 780
     assert (digitpad_home / "settings.ini").is_file()
 
 

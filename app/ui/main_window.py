@@ -47,6 +47,7 @@ from app import APP_NAME, __version__
 from app.core import paths
 from app.core.errors import DigitPadError
 from app.core.models import ARCHITECTURES
+from app.core.preprocess import load_image, preprocess
 from app.core.store import ModelEntry, ModelStore
 from app.core.training import Evaluation, TrainConfig
 from app.ui.dialogs import (
@@ -117,7 +118,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.store = store if store is not None else ModelStore()
         self.settings = QSettings(str(paths.user_home() / "settings.ini"), QSettings.Format.IniFormat)
-        self.train_config: TrainConfig = self._load_train_config()
+        self._train_config: TrainConfig = self._load_train_config()
         self.predictor: Any = None  # app.core.inference.Predictor of the active model
         self.model_entry: ModelEntry | None = None
         self.last_error: str | None = None
@@ -152,10 +153,22 @@ class MainWindow(QMainWindow):
         self._load_active_model(report=True)
         self._update_edit_actions()
         self._set_training_ui(False)
+        self._show_idle_training_status()
         self.update_prediction()
         if self.store.problems:
             self.statusBar().showMessage("Some models could not be read: " + " ".join(self.store.problems),
                                          15000)
+
+    @property
+    def train_config(self) -> TrainConfig:
+        """The settings the Train button uses (last chosen in the Retrain dialog)."""
+        return self._train_config
+
+    @train_config.setter
+    def train_config(self, config: TrainConfig) -> None:
+        self._train_config = config
+        if hasattr(self, "train_status") and not self.is_training():
+            self._show_idle_training_status()
 
     # ------------------------------------------------------------------ building
     def _build_ui(self) -> None:
@@ -169,6 +182,7 @@ class MainWindow(QMainWindow):
         self.brush_slider.setValue(self.pad.brush_size())
         self.brush_slider.setToolTip("Brush size ([ and ])")
         self.brush_slider.setMaximumWidth(220)
+        self.brush_slider.setMinimumWidth(90)
         self.brush_slider.valueChanged.connect(self.pad.set_brush_size)
         self.pad.brushSizeChanged.connect(self._brush_changed)
         self.brush_value = named(QLabel(str(self.pad.brush_size())), "brushValue")
@@ -210,7 +224,6 @@ class MainWindow(QMainWindow):
         hint_font = QFont(self.font())
         hint_font.setPointSize(15)
         self.hint_label.setFont(hint_font)
-        self.hint_label.setWordWrap(True)
         self.hint_label.setStyleSheet("color: gray;")
         answer_text = QVBoxLayout()
         answer_text.addStretch(1)
@@ -222,18 +235,17 @@ class MainWindow(QMainWindow):
         answer.addLayout(answer_text, 1)
         answer_box = QWidget()
         answer_box.setLayout(answer)
-        answer_box.setFixedHeight(120)
+        answer_box.setFixedHeight(110)
 
         self.probability_view = ProbabilityView()
         self.preview_view = PreviewView()
-        preview_caption = QLabel("What the model sees:\nthe drawing cropped, scaled to 20 px\n"
-                                 "and centred in 28×28 pixels")
+        preview_caption = QLabel("What the model sees:\n28×28 pixels, cropped\nand centred like MNIST")
+        preview_caption.setToolTip(self.preview_view.toolTip())
         preview_caption.setStyleSheet("color: gray;")
         preview_row = QHBoxLayout()
         preview_row.addWidget(self.preview_view)
         preview_row.addWidget(preview_caption, 1)
         self.model_label = named(QLabel(""), "modelLabel")
-        self.model_label.setWordWrap(True)
         right = QVBoxLayout()
         right.addWidget(answer_box)
         right.addWidget(self.probability_view, 1)
@@ -263,6 +275,9 @@ class MainWindow(QMainWindow):
         self.train_progress.setTextVisible(True)
         self.train_status = named(QLabel(""), "trainStatus")
         self.train_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # long messages are clipped rather than widening the window (and no word wrap:
+        # height-for-width labels upset the layout's minimum size)
+        self.train_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.curves = TrainingCurves()
         row = QHBoxLayout()
         row.addWidget(self.train_button)
@@ -276,7 +291,6 @@ class MainWindow(QMainWindow):
         self.training_box = named(QGroupBox("Training"), "trainingBox")
         self.training_box.setLayout(training)
         self.training_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.curves.setFixedHeight(150)
 
         outer = QVBoxLayout(central)
         outer.addLayout(top, 1)
@@ -462,6 +476,11 @@ class MainWindow(QMainWindow):
             except DigitPadError as exc:
                 errors.append(str(exc))
                 continue
+            try:  # the first invoke initialises LiteRT's kernels: not on the user's first stroke
+                predictor.predict(np.zeros((28, 28), np.float32))
+            except Exception as exc:
+                errors.append(f"{name}: the model cannot predict ({exc}).")
+                continue
             self.predictor = predictor
             self.model_entry = entry
             if name != first:
@@ -518,8 +537,9 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(APP_NAME)
             return
         arch = ARCHITECTURES[e.arch].title if e.arch in ARCHITECTURES else e.arch
-        acc = "" if e.test_accuracy is None else f", {e.test_accuracy * 100:.2f} % on the MNIST test set"
+        acc = "" if e.test_accuracy is None else f", {e.test_accuracy * 100:.2f} % on MNIST test"
         self.model_label.setText(f"Model: <b>{e.name}</b><br><span style='color:gray'>{arch}{acc}</span>")
+        self.model_label.setToolTip(str(e.path))
         self.status_model.setText(f"Model: {e.name}")
         self.setWindowTitle(f"{APP_NAME} — {e.name}")
 
@@ -573,8 +593,6 @@ class MainWindow(QMainWindow):
         self.prediction_updated.emit()
 
     def _preprocess_pad(self) -> np.ndarray | None:
-        from app.core.preprocess import preprocess
-
         return preprocess(self.pad.pixels(), ink="light")
 
     def _show_probabilities(self, probs: np.ndarray | None, x: np.ndarray | None) -> None:
@@ -605,8 +623,6 @@ class MainWindow(QMainWindow):
 
     def open_image(self, path: str | Path) -> bool:
         """Classify an image file: show it on the pad, its 28x28 input and the probabilities."""
-        from app.core.preprocess import load_image, preprocess
-
         p = Path(path)
         try:
             img = load_image(p)
@@ -726,6 +742,16 @@ class MainWindow(QMainWindow):
         self._train_thread = start_worker(worker, self, "digitpad-training")
         self.statusBar().showMessage("Training started.", 5000)
         return True
+
+    def _show_idle_training_status(self) -> None:
+        try:
+            cfg = self.train_config.resolved()
+        except DigitPadError:
+            cfg = TrainConfig().resolved()
+        images = "all 60000" if cfg.limit is None else str(cfg.limit)
+        self.train_status.setText(
+            f"Train: {ARCHITECTURES[cfg.arch].title}, {cfg.epochs} epoch(s), {images} MNIST images "
+            "(change with Settings…)")
 
     def cancel_training(self) -> None:
         if self._train_worker is None:

@@ -37,7 +37,7 @@ class ProbabilityView(QWidget):
         self._probs: list[float] | None = None
         self._font_key: tuple[int, str] | None = None
         self._fonts: tuple[QFont, QFont, int, int] = (QFont(), QFont(), 0, 0)
-        self.setMinimumSize(220, 200)
+        self.setMinimumSize(220, 150)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAccessibleName("Probabilities of the ten digits")
 
@@ -150,7 +150,7 @@ class TrainingCurves(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trainingCurves")
-        self.setMinimumSize(260, 110)
+        self.setMinimumSize(260, 90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.reset()
 
@@ -200,6 +200,7 @@ class TrainingCurves(QWidget):
         # legend
         x = plot.left()
         for label, color in (("loss", LOSS_COLOR), ("accuracy", ACC_COLOR),
+                             ("(per batch, smoothed)", GRID.darker(200)),
                              ("● validation (per epoch)", text)):
             p.setPen(color)
             p.drawText(QPointF(x, fm.ascent() + 1), label)
@@ -220,8 +221,9 @@ class TrainingCurves(QWidget):
         for e in range(1, self.epochs + 1):
             xe = plot.left() + plot.width() * e / xmax
             p.drawLine(QPointF(xe, plot.top()), QPointF(xe, plot.bottom()))
+        empty = not self.loss and not self.val_loss
         p.setPen(text)
-        for i in range(5):
+        for i in range(5 if not empty else 0):
             y = plot.top() + plot.height() * i / 4
             frac = 1 - i / 4
             p.drawText(QRectF(0, y - fm.height() / 2, left - 4, fm.height()),
@@ -235,8 +237,8 @@ class TrainingCurves(QWidget):
             xe = plot.left() + plot.width() * e / xmax
             p.drawText(QRectF(xe - 20, plot.bottom() + 2, 40, fm.height()),
                        Qt.AlignmentFlag.AlignHCenter, str(e))
-        if not self.loss and not self.val_loss:
-            p.setPen(GRID.darker(150))
+        if empty:
+            p.setPen(GRID.darker(200))
             p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "Loss and accuracy appear here while training")
 
         for series, color, ymax in ((self.loss, LOSS_COLOR, max_loss), (self.acc, ACC_COLOR, 1.0)):

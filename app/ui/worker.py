@@ -27,6 +27,7 @@ from app.core.training import TrainConfig, TrainingListener
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress signals (the GUI is not flooded)
+SMOOTHING = 0.15  # weight of the newest batch in the curves' moving average
 
 _threads: set[QThread] = set()
 
@@ -126,14 +127,32 @@ class _SignalListener(TrainingListener):
         self.t0 = time.perf_counter()
         self.last_emit = 0.0
         self.pending: list[tuple[float, float | None, float | None]] = []
+        self._means: dict[str, float] = {}
+        self._ema: dict[str, float] = {}
 
     def on_start(self, config: TrainConfig, epochs: int, steps_per_epoch: int) -> None:
         self.epochs, self.steps = max(1, epochs), max(1, steps_per_epoch)
         self.t0 = time.perf_counter()
         self.worker.training_started.emit(self.epochs, self.steps)
 
+    def _smooth(self, key: str, step: int, mean: float | None) -> float | None:
+        """Keras logs the mean over the epoch so far; recover this batch's value
+        (k*m_k - (k-1)*m_(k-1)) and smooth it, so the curve does not jump at each epoch."""
+        if mean is None:
+            return None
+        k = step + 1
+        prev = self._means.get(key, 0.0) if k > 1 else 0.0
+        self._means[key] = mean
+        raw = k * mean - (k - 1) * prev
+        ema = self._ema.get(key)
+        ema = raw if ema is None else ema + SMOOTHING * (raw - ema)
+        self._ema[key] = ema
+        return ema
+
     def on_batch(self, epoch: int, step: int, steps_per_epoch: int, logs: dict[str, float]) -> None:
-        self.pending.append(((epoch + (step + 1) / self.steps), logs.get("loss"), logs.get("accuracy")))
+        loss = self._smooth("loss", step, logs.get("loss"))
+        acc = self._smooth("accuracy", step, logs.get("accuracy"))
+        self.pending.append(((epoch + (step + 1) / self.steps), loss, acc))
         now = time.perf_counter()
         last_of_epoch = step + 1 >= steps_per_epoch
         if now - self.last_emit >= PROGRESS_INTERVAL or last_of_epoch:
