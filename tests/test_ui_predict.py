@@ -187,3 +187,14 @@ def test_window_starts_and_predicts_without_tensorflow(tmp_path: Path) -> None:
     assert digit == "7"
     assert tf == "False" and keras == "False"
     assert not_loaded == "True"
+
+
+def test_undo_after_opening_an_image_brings_the_drawing_back(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    draw_digit(window.pad, "1")
+    qtbot.waitUntil(lambda: window.top_digit_label.text() == "1")
+    seven = next(p for p in DIGIT_PNGS if p.name.startswith("7"))
+    window.open_image(seven)
+    assert window.top_digit_label.text() == "7" and window.pad.is_empty()
+    QTest.keyClick(window.pad, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.top_digit_label.text() == "1")
+    assert not window.pad.has_background() and len(window.pad.strokes()) == 1

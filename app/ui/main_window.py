@@ -29,6 +29,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -492,6 +493,8 @@ class MainWindow(QMainWindow):
                 self.show_error("Model problem", " ".join(errors) + f" Using {name!r} instead.")
             self._show_model_info()
             self.update_prediction()
+            if self.manage_dialog is not None and self.manage_dialog.isVisible():
+                self.manage_dialog.populate()
             self.model_changed.emit(name)
             return True
         self.predictor = None
@@ -1070,9 +1073,8 @@ class MainWindow(QMainWindow):
             return
         self.shutdown()
         self.save_settings()
-        for dlg in (self.retrain_dialog, self.manage_dialog, self.evaluation_dialog, self.shortcuts_dialog):
-            if dlg is not None:
-                dlg.close()
+        for dlg in self.findChildren(QDialog):  # dialogs and message boxes: let the app quit
+            dlg.close()
         super().closeEvent(event)
 
 

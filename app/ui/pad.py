@@ -181,11 +181,13 @@ class DrawingPad(QWidget):
             self._finish_stroke()
         if self.can_undo():
             self._index -= 1
+            self._background = None  # an opened image is not part of the drawing's history
             self._rerender()
 
     def redo(self) -> None:
         if self.can_redo() and self._live is None:
             self._index += 1
+            self._background = None
             self._rerender()
 
     def clear(self) -> None:
