@@ -29,7 +29,9 @@ def configure_application(app: QApplication) -> None:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("digitpad")
     app.setWindowIcon(app_icon())
-    if "fusion" in [s.lower() for s in _styles()]:
+    # Native styles on Windows and macOS; on Linux the default depends on the desktop, so
+    # use Fusion for a consistent look.
+    if sys.platform.startswith("linux") and "fusion" in [s.lower() for s in _styles()]:
         app.setStyle("Fusion")
 
 
