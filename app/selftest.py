@@ -1,0 +1,615 @@
+"""``DigitPad --self-test``: check that this installation really works, end to end.
+
+It opens the real main window (offscreen unless ``QT_QPA_PLATFORM`` says otherwise), draws
+digits on the pad with real mouse events, checks the live prediction, trains a tiny model
+through the window's Train button (TensorFlow and Keras inside the bundle), and checks that
+the new model is saved in the user's folder, made active and predicts through LiteRT.
+
+The user's data is not touched: unless ``DIGITPAD_HOME`` is set, a temporary DigitPad home
+is used and removed afterwards. One line per check (PASS/FAIL/SKIP and its time) goes to
+stdout when there is one and always to a report file (``--report PATH``; by default
+``$DIGITPAD_HOME/selftest-report.txt`` when ``DIGITPAD_HOME`` is set, else
+``<temp dir>/digitpad-selftest-report.txt``), since a windowed bundle has no stdout.
+Exit status 0 when every check passed, 1 otherwise (2 for a usage error).
+
+``DigitPad --startup-probe [FILE]`` is for ``bench/bench_bundle.py``: it opens the window,
+draws a 7, waits for the live prediction, writes timings as JSON to FILE (or stdout) and quits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import itertools
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app import APP_NAME, __version__
+
+REPORT_NAME = "selftest-report.txt"
+DEFAULT_TIMEOUT = 600.0  # seconds allowed for the tiny training (TensorFlow start included)
+# The tiny training: the classic MLP on 600 images, 2 epochs (seconds once TensorFlow is up).
+# It must learn something (MIN_ACCURACY on the MNIST test set), which shows that the
+# bundled TensorFlow really trains, not merely that it imports.
+TINY_TRAINING_ARGS = {"arch": "mlp", "epochs": 2, "batch_size": 32, "learning_rate": 0.5,
+                      "limit": 600, "seed": 1}
+MIN_ACCURACY = 0.5
+
+# Digits as strokes in a unit box (x right, y down); drawn 70 % of the pad high.
+Polyline = list[tuple[float, float]]
+STROKES: dict[str, list[Polyline]] = {
+    "1": [[(0.42, 0.12), (0.55, 0.02), (0.55, 0.98)]],
+    "7": [[(0.12, 0.05), (0.88, 0.05), (0.4, 0.98)]],
+    "4": [[(0.6, 0.02), (0.12, 0.65), (0.9, 0.65)], [(0.65, 0.3), (0.65, 0.98)]],
+}
+
+# The widgets the self-test drives, by objectName (the window's public contract).
+WIDGETS = ("drawingPad", "probabilityView", "topDigitLabel", "trainButton", "trainProgress",
+           "cancelButton")
+
+
+def _say(text: str) -> None:
+    stream = sys.stdout
+    if stream is None:
+        return
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except (OSError, ValueError, UnicodeEncodeError):
+        pass
+
+
+class CheckFailed(Exception):
+    """A check did not hold; ``str()`` says what was seen."""
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # PASS, FAIL or SKIP
+    seconds: float
+    detail: str = ""
+
+    def line(self) -> str:
+        text = f"{self.status:4}  {self.name:<48} {self.seconds:7.2f} s"
+        return f"{text}  {self.detail}" if self.detail else text
+
+
+class Report:
+    """Runs checks in order; after a failed *required* check the rest are skipped."""
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+        self.header: list[str] = []
+        self.t0 = time.perf_counter()
+        self.blocked: str | None = None
+
+    def check(self, name: str, fn: Callable[[], str | None], required: bool = True) -> bool:
+        if self.blocked is not None:
+            self._add(Check(name, "SKIP", 0.0, f"after: {self.blocked}"))
+            return False
+        t = time.perf_counter()
+        try:
+            detail = fn() or ""
+            status = "PASS"
+        except CheckFailed as exc:
+            status, detail = "FAIL", str(exc)
+        except Exception as exc:
+            status = "FAIL"
+            detail = f"{type(exc).__name__}: {exc}"
+            tb = traceback.format_exc().rstrip().splitlines()
+            detail += "\n        " + "\n        ".join(tb[-8:])
+        self._add(Check(name, status, time.perf_counter() - t, detail))
+        if status == "FAIL" and required:
+            self.blocked = name
+        return status == "PASS"
+
+    def skip(self, name: str, why: str) -> None:
+        self._add(Check(name, "SKIP", 0.0, why))
+
+    def _add(self, c: Check) -> None:
+        self.checks.append(c)
+        _say(c.line())
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.status == "PASS" for c in self.checks)
+
+    def text(self) -> str:
+        total = time.perf_counter() - self.t0
+        failed = [c.name for c in self.checks if c.status == "FAIL"]
+        verdict = ("ALL CHECKS PASSED" if self.ok
+                   else "SELF-TEST FAILED: " + ("; ".join(failed) or "no checks"))
+        lines = [*self.header, "", *(c.line() for c in self.checks), "",
+                 f"{verdict} ({len(self.checks)} checks, {total:.1f} s)"]
+        return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _has_display() -> bool:
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+@contextlib.contextmanager
+def _environment(offscreen: bool, keep_home: bool) -> Iterator[tuple[Path, bool]]:
+    """Set QT_QPA_PLATFORM and DIGITPAD_HOME for the run; restore both afterwards.
+
+    Yields (home, temporary).
+    """
+    saved = {k: os.environ.get(k) for k in ("QT_QPA_PLATFORM", "DIGITPAD_HOME")}
+    if not os.environ.get("QT_QPA_PLATFORM") and (offscreen or not _has_display()):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    temporary = not os.environ.get("DIGITPAD_HOME")
+    if temporary:
+        os.environ["DIGITPAD_HOME"] = tempfile.mkdtemp(prefix="digitpad-selftest-")
+    home = Path(os.environ["DIGITPAD_HOME"]).expanduser()
+    try:
+        yield home, temporary
+    finally:
+        if temporary and not keep_home:
+            shutil.rmtree(home, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _application() -> Any:
+    from app.ui.app import create_application
+
+    return create_application([])
+
+
+def _process_events(ms: float = 0.0) -> None:
+    """Run the event loop for ``ms`` milliseconds (at least one pass)."""
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+
+    end = time.perf_counter() + ms / 1000.0
+    while True:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        QCoreApplication.sendPostedEvents()
+        if time.perf_counter() >= end:
+            break
+
+
+def _open_window() -> Any:
+    from app.ui import MainWindow
+
+    window = MainWindow()
+    window.resize(1000, 760)
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    _process_events()
+    return window
+
+
+def _widget(window: Any, name: str) -> Any:
+    from PySide6.QtWidgets import QWidget
+
+    w = window.findChild(QWidget, name)
+    if w is None:
+        raise CheckFailed(f"the window has no widget named {name!r}")
+    return w
+
+
+# --------------------------------------------------------------------------- mouse input
+
+
+def _send_mouse(widget: Any, kind: str, pos: Any, buttons_down: bool = True) -> None:
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    p = QPointF(pos)
+    left = Qt.MouseButton.LeftButton
+    none = Qt.MouseButton.NoButton
+    if kind == "press":
+        ev = QMouseEvent(QEvent.Type.MouseButtonPress, p, widget.mapToGlobal(p), left, left,
+                         Qt.KeyboardModifier.NoModifier)
+    elif kind == "move":
+        ev = QMouseEvent(QEvent.Type.MouseMove, p, widget.mapToGlobal(p), none,
+                         left if buttons_down else none, Qt.KeyboardModifier.NoModifier)
+    else:
+        ev = QMouseEvent(QEvent.Type.MouseButtonRelease, p, widget.mapToGlobal(p), left, none,
+                         Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def _densify(stroke: Polyline, step: float) -> Polyline:
+    out = [stroke[0]]
+    for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
+        n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
+        out.extend((x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1))
+    return out
+
+
+def draw_digit(pad: Any, digit: str, size: float = 0.7, aspect: float = 0.7) -> int:
+    """Draw ``digit`` on the pad with mouse press/move/release events; returns the moves sent."""
+    side = max(1.0, float(pad.square().width()))
+    sent = 0
+    for stroke in STROKES[digit]:
+        placed = [(0.5 + (x - 0.5) * size * aspect, 0.5 + (y - 0.5) * size) for x, y in stroke]
+        pts = [pad.to_widget(x, y) for x, y in _densify(placed, 6.0 / side)]
+        _send_mouse(pad, "press", pts[0])
+        for p in pts[1:]:
+            _send_mouse(pad, "move", p)
+            sent += 1
+        _send_mouse(pad, "release", pts[-1])
+    _process_events()
+    return sent
+
+
+def click(button: Any) -> None:
+    """Click a button with a real mouse press and release in its middle."""
+    from PySide6.QtCore import QPointF
+
+    centre = QPointF(button.width() / 2.0, button.height() / 2.0)
+    _send_mouse(button, "press", centre)
+    _send_mouse(button, "release", centre)
+    _process_events()
+
+
+def _clear(window: Any) -> None:
+    window.clear_pad()
+    _process_events()
+
+
+def _shown_prediction(window: Any) -> tuple[str, list[float] | None]:
+    label = _widget(window, "topDigitLabel").text().strip()
+    probs = _widget(window, "probabilityView").probabilities()
+    return label, probs
+
+
+def _check_drawn(window: Any, digit: str) -> str:
+    _clear(window)
+    pad = _widget(window, "drawingPad")
+    moves = draw_digit(pad, digit)
+    _process_events(10)
+    label, probs = _shown_prediction(window)
+    if probs is None or len(probs) != 10:
+        raise CheckFailed(f"no probabilities shown after drawing a {digit} ({moves} mouse moves)")
+    if not (abs(sum(probs) - 1.0) < 1e-3 and all(math.isfinite(p) and p >= 0 for p in probs)):
+        raise CheckFailed(f"the probabilities shown are not a distribution: {probs}")
+    top = max(range(10), key=lambda d: probs[d])
+    if label != str(top):
+        raise CheckFailed(f"the label shows {label!r} but the bars say {top}")
+    if label != digit:
+        raise CheckFailed(f"drew a {digit}, the window says {label!r} ({probs[top] * 100:.0f} %)")
+    return f"{moves} mouse moves, shows {label} at {probs[top] * 100:.1f} %"
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def _describe_install() -> list[str]:
+    from app._frozen import bundle_dir
+    from app.core import paths
+
+    where = f"bundle {bundle_dir()}" if bundle_dir() else f"source {Path(__file__).resolve().parent}"
+    return [
+        f"{APP_NAME} {__version__} self-test, {time.strftime('%Y-%m-%d %H:%M:%S')}",
+        f"running from: {where}",
+        f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPU(s)",
+        f"Qt platform: {os.environ.get('QT_QPA_PLATFORM', '(default)')}",
+        f"resources: {paths.resources_dir()}",
+        f"shipped models: {paths.bundled_store_dir()}",
+        f"user data (DIGITPAD_HOME): {paths.user_home()}",
+    ]
+
+
+def _check_resources() -> str:
+    from app.core import paths
+
+    missing = [str(p) for p in (paths.bundled_mnist_path(),
+                                paths.resources_dir() / "icons" / "digitpad.png",
+                                paths.bundled_store_dir() / "default" / "model.tflite",
+                                paths.bundled_store_dir() / "default" / "model.keras",
+                                paths.bundled_store_dir() / "default" / "meta.json")
+               if not p.is_file()]
+    if missing:
+        raise CheckFailed("missing: " + ", ".join(missing))
+    mb = paths.bundled_mnist_path().stat().st_size / 1e6
+    return f"MNIST ({mb:.1f} MB), icons and the default model are there"
+
+
+class _Run:
+    """State shared by the checks of one self-test run."""
+
+    def __init__(self, home: Path, timeout: float, digits: list[str]) -> None:
+        self.home = home
+        self.timeout = timeout
+        self.digits = digits
+        self.app: Any = None
+        self.window: Any = None
+        self.new_model: str | None = None
+
+    def open_window(self) -> str:
+        self.app = _application()
+        self.window = _open_window()
+        for name in WIDGETS:
+            _widget(self.window, name)
+        if self.window.predictor is None:
+            raise CheckFailed(f"no model loaded ({self.window.last_error or 'no error shown'})")
+        return f"model {self.window.current_model_name()!r}, all {len(WIDGETS)} widgets found"
+
+    def tf_not_loaded(self) -> str:
+        if "tensorflow" in sys.modules:
+            raise CheckFailed("TensorFlow was imported before any training (slow start)")
+        from app.core.inference import backend_name
+
+        return f"predicting with {backend_name()}"
+
+    def draw(self, digit: str) -> str:
+        return _check_drawn(self.window, digit)
+
+    def train(self) -> str:
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        from app.core.training import TrainConfig
+
+        w = self.window
+        tiny = TrainConfig(**TINY_TRAINING_ARGS)  # type: ignore[arg-type]
+        w.train_config = tiny
+        loop = QEventLoop()
+        finished: list[object] = []
+
+        def done(name: object) -> None:
+            finished.append(name)
+            loop.quit()
+
+        w.training_finished.connect(done)
+        button = _widget(w, "trainButton")
+        if not button.isEnabled():
+            raise CheckFailed("the Train button is disabled")
+        t = time.perf_counter()
+        click(button)
+        if not w.is_training():
+            raise CheckFailed(f"clicking Train did not start training ({w.last_error or 'no error shown'})")
+        if not _widget(w, "cancelButton").isEnabled():
+            raise CheckFailed("the Cancel button is not enabled while training")
+        timer = QTimer()
+        timer.setSingleShot(True)
+        timer.timeout.connect(loop.quit)
+        timer.start(int(self.timeout * 1000))
+        if not finished:
+            loop.exec()
+        timer.stop()
+        with contextlib.suppress(RuntimeError, TypeError):
+            w.training_finished.disconnect(done)
+        if not finished:
+            w.cancel_training()
+            self._wait_idle(60.0)
+            raise CheckFailed(f"training did not finish within {self.timeout:.0f} s")
+        name = finished[0]
+        if not name:
+            raise CheckFailed(f"training ended without a model: {w.last_error or 'cancelled?'}")
+        self.new_model = str(name)
+        progress = _widget(w, "trainProgress")
+        if progress.value() != progress.maximum():
+            raise CheckFailed(f"progress bar at {progress.value()}/{progress.maximum()} after training")
+        tf = sys.modules.get("tensorflow")
+        keras = sys.modules.get("keras")
+        return (f"model {name!r} in {time.perf_counter() - t:.1f} s "
+                f"(TensorFlow {getattr(tf, '__version__', '?')}, Keras {getattr(keras, '__version__', '?')})")
+
+    def _wait_idle(self, seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while self.window.is_training() and time.perf_counter() < end:
+            _process_events(50)
+
+    def new_model_active(self) -> str:
+        from app.core import paths
+        from app.core.store import ModelStore
+
+        w = self.window
+        name = self.new_model
+        if w.current_model_name() != name:
+            raise CheckFailed(f"the window uses {w.current_model_name()!r}, not the new {name!r}")
+        store = ModelStore()
+        if store.active_name() != name:
+            raise CheckFailed(f"the store's active model is {store.active_name()!r}, not {name!r}")
+        entry = store.get(str(name))
+        home = paths.user_home().resolve()
+        if home not in entry.path.resolve().parents:
+            raise CheckFailed(f"the new model was saved in {entry.path}, outside {home}")
+        bundle = getattr(sys, "_MEIPASS", None)
+        if bundle and Path(bundle).resolve() in entry.path.resolve().parents:
+            raise CheckFailed(f"the new model was saved inside the bundle ({entry.path})")
+        acc = entry.test_accuracy
+        if acc is None or acc < MIN_ACCURACY:
+            raise CheckFailed(f"the new model did not learn: test accuracy {acc} "
+                              f"(expected at least {MIN_ACCURACY})")
+        return f"saved in {entry.path}, test accuracy {acc * 100:.1f} %"
+
+    def new_model_predicts(self) -> str:
+        from app.core.inference import Predictor, backend_name
+
+        w = self.window
+        pred = w.predictor
+        if not isinstance(pred, Predictor):
+            raise CheckFailed(f"the window's predictor is {type(pred).__name__}, not a LiteRT Predictor")
+        entry = w.model_entry
+        if entry is None or pred.path.resolve() != entry.tflite_path.resolve():
+            raise CheckFailed(f"the predictor runs {pred.path}, not the new model's .tflite")
+        interp = type(getattr(pred, "_interp", None)).__module__
+        if sys.platform in ("linux", "darwin") and not interp.startswith("ai_edge_litert"):
+            raise CheckFailed(f"the interpreter comes from {interp}, not LiteRT")
+        digit = self.digits[0]
+        _clear(w)
+        draw_digit(_widget(w, "drawingPad"), digit)
+        _process_events(10)
+        label, probs = _shown_prediction(w)
+        if probs is None or abs(sum(probs) - 1.0) > 1e-3 or not label:
+            raise CheckFailed(f"no valid prediction from the new model (label {label!r}, {probs})")
+        return f"{backend_name()} ({interp}); a drawn {digit} reads as {label}"
+
+    def close(self) -> None:
+        w = self.window
+        if w is None:
+            return
+        with contextlib.suppress(Exception):
+            if w.is_training():
+                w.cancel_training()
+                self._wait_idle(120.0)
+        with contextlib.suppress(Exception):
+            w.shutdown()
+        with contextlib.suppress(Exception):
+            w.close()
+            w.deleteLater()
+        with contextlib.suppress(Exception):
+            _process_events(20)
+        self.window = None
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog=f"{APP_NAME} --self-test",
+        description="Check this DigitPad installation: window, drawing, live prediction, training.")
+    ap.add_argument("--report", type=Path, help="write the report here (default: see below)")
+    ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                    help="seconds allowed for the tiny training (default %(default)s)")
+    ap.add_argument("--quick", action="store_true", help="skip the training (no TensorFlow)")
+    ap.add_argument("--keep-home", action="store_true", help="keep the temporary DigitPad home")
+    ap.add_argument("--visible", action="store_true",
+                    help="use the real display instead of Qt's offscreen platform")
+    ap.epilog = (f"The report goes to --report, else $DIGITPAD_HOME/{REPORT_NAME} when DIGITPAD_HOME "
+                 f"is set, else {Path(tempfile.gettempdir()) / ('digitpad-' + REPORT_NAME)}.")
+    return ap
+
+
+def _report_path(args: argparse.Namespace) -> Path:
+    if args.report is not None:
+        return Path(args.report).expanduser()
+    env = os.environ.get("DIGITPAD_HOME")
+    if env:
+        return Path(env).expanduser() / REPORT_NAME
+    return Path(tempfile.gettempdir()) / f"digitpad-{REPORT_NAME}"
+
+
+def run_self_test(argv: list[str] | None = None) -> int:
+    """Run the self-test; 0 when every check passed, 1 otherwise (2 for bad arguments)."""
+    try:
+        args = _parser().parse_args(list(argv or []))
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else 2
+    report_path = _report_path(args)
+    report = Report()
+    digits = ["7", "1"]
+    with _environment(offscreen=not args.visible, keep_home=args.keep_home) as (home, temporary):
+        report.header = _describe_install()
+        if temporary:
+            report.header.append("(a temporary DigitPad home, "
+                                 + ("kept afterwards)" if args.keep_home else "removed afterwards)"))
+        for line in report.header:
+            _say(line)
+        _say("")
+        run = _Run(home, args.timeout, digits)
+        try:
+            report.check("bundled resources present", _check_resources)
+            report.check("window opens with the shipped model", run.open_window)
+            report.check("TensorFlow not loaded at start", run.tf_not_loaded, required=False)
+            for d in digits:
+                report.check(f"draw a {d} with the mouse: predicts {d}", functools.partial(run.draw, d),
+                             required=False)
+            if args.quick:
+                report.skip("train a tiny model with the Train button", "--quick")
+            else:
+                if report.check("train a tiny model with the Train button", run.train):
+                    report.check("new model learned, saved in user folder, active", run.new_model_active)
+                    report.check("new model predicts through LiteRT", run.new_model_predicts)
+        finally:
+            run.close()
+    text = report.text()
+    _say(text.rstrip().splitlines()[-1])
+    try:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(text, encoding="utf-8")
+        _say(f"report: {report_path}")
+    except OSError as exc:
+        _say(f"cannot write the report to {report_path}: {exc}")
+        return 1
+    if args.quick:
+        return 0 if all(c.status in ("PASS", "SKIP") for c in report.checks) and report.checks else 1
+    return 0 if report.ok else 1
+
+
+# --------------------------------------------------------------------------- startup probe
+
+
+def _seconds_since_process_start() -> float | None:
+    """Wall time since this process started (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])  # field 22 (starttime), counted after "pid (comm)"
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def run_startup_probe(argv: list[str] | None = None) -> int:
+    """Open the window, draw a 7, wait for the live prediction, write timings, quit.
+
+    The JSON written has ``predicted_at`` (``time.time()`` when the window showed the
+    prediction) so a caller can measure from the moment it started the process.
+    """
+    args = list(argv or [])
+    out = Path(args[0]) if args else None
+    t_import = time.time()
+    if not os.environ.get("QT_QPA_PLATFORM") and not _has_display():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    result: dict[str, Any] = {"frozen": bool(getattr(sys, "frozen", False)), "started_probe_at": t_import}
+    window = None
+    try:
+        _application()
+        window = _open_window()
+        result["window_shown_at"] = time.time()
+        pad = _widget(window, "drawingPad")
+        draw_digit(pad, "7")
+        _process_events()
+        label, probs = _shown_prediction(window)
+        result["predicted_at"] = time.time()
+        result["since_process_start"] = _seconds_since_process_start()
+        result["predicted"] = label
+        result["confidence"] = None if probs is None else max(probs)
+        result["model"] = window.current_model_name()
+        result["tensorflow_loaded"] = "tensorflow" in sys.modules
+        result["ok"] = label == "7"
+    except Exception as exc:  # report, don't hide
+        result["ok"] = False
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        if window is not None:
+            with contextlib.suppress(Exception):
+                window.shutdown()
+                window.close()
+    text = json.dumps(result, indent=2)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+    else:
+        _say(text)
+    return 0 if result.get("ok") else 1
+
+
+if __name__ == "__main__":  # python -m app.selftest
+    sys.exit(run_self_test(sys.argv[1:]))
