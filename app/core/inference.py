@@ -36,8 +36,12 @@ def backend_name() -> str:
 
 def _softmax_if_needed(p: np.ndarray) -> np.ndarray:
     """Models may end in logits; show probabilities either way."""
-    sums = p.sum(axis=-1, keepdims=True)
-    if np.all(p >= 0) and np.allclose(sums, 1.0, atol=1e-3):
+    # Cheap checks: the live path predicts one digit in ~0.1 ms (np.allclose alone took 0.05).
+    if len(p) == 1:
+        row = p[0].tolist()
+        if min(row) >= 0.0 and abs(sum(row) - 1.0) <= 1.001e-3:
+            return p
+    elif p.size and float(p.min()) >= 0.0 and float(np.abs(p.sum(axis=-1) - 1.0).max()) <= 1.001e-3:
         return p
     e = np.exp(p - p.max(axis=-1, keepdims=True))
     out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
@@ -79,19 +83,21 @@ class Predictor:
             raise ModelError(f"{self.path.name}: the model's input is not float32.")
         self._item_shape = shape[1:]
         self._batch = shape[0]
+        self._in_index = int(self._in["index"])
+        self._out_index = int(self._out["index"])
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
         x = np.ascontiguousarray(x.reshape((n, *self._item_shape)), dtype=np.float32)
         with self._lock:
             if n != self._batch:
-                self._interp.resize_tensor_input(self._in["index"], [n, *self._item_shape])
+                self._interp.resize_tensor_input(self._in_index, [n, *self._item_shape])
                 self._interp.allocate_tensors()
                 self._batch = n
-            self._interp.set_tensor(self._in["index"], x)
+            self._interp.set_tensor(self._in_index, x)
             self._interp.invoke()
-            out = self._interp.get_tensor(self._out["index"]).copy()
-        return _softmax_if_needed(out.reshape(n, 10).astype(np.float32))
+            out = self._interp.get_tensor(self._out_index)  # (a copy)
+        return _softmax_if_needed(out.reshape(n, 10).astype(np.float32, copy=False))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (10,) for one preprocessed (28, 28) float32 image in [0, 1]."""
