@@ -271,6 +271,8 @@ class DrawingPad(QWidget):
         return ((pos.x() - sq.x()) / sq.width(), (pos.y() - sq.y()) / sq.height())
 
     def _begin_stroke(self, pos: QPointF) -> None:
+        if self._live is not None:  # the release was lost (e.g. outside the app): keep that stroke
+            self._finish_stroke()
         if self._background is not None:  # drawing replaces an opened image
             self._background = None
             self._background_label = ""
