@@ -677,13 +677,15 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
+        """The dropped local file: the first with an image suffix, else the first of any kind
+        (its content decides; a file that is not an image gets a clear message, not a silent
+        refusal)."""
         md = event.mimeData()
         if md is None or not md.hasUrls():
             return None
-        for url in md.urls():
-            if url.isLocalFile() and url.toLocalFile().lower().endswith(IMAGE_SUFFIXES):
-                return str(url.toLocalFile())
-        return None
+        local = [str(url.toLocalFile()) for url in md.urls() if url.isLocalFile()]
+        images = [p for p in local if p.lower().endswith(IMAGE_SUFFIXES)]
+        return (images or local or [None])[0]
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_file(event):
