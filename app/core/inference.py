@@ -6,6 +6,7 @@ well under a millisecond. Where it has no wheel, TensorFlow's own interpreter is
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -52,35 +53,39 @@ class Predictor:
     """Runs one ``.tflite`` digit model. Thread-safe (one call at a time)."""
 
     def __init__(self, path: str | os.PathLike[str], num_threads: int = 1,
-                 name: str | None = None) -> None:
+                 name: str | None = None, sha256: str | None = None) -> None:
+        """``sha256``: the checksum recorded when the model was saved; a file that does not
+        match is refused before LiteRT sees it (a corrupt flatbuffer can crash LiteRT)."""
         self.path = Path(path)
         self.name = name or self.path.stem
         self._lock = threading.Lock()
+        label = self.path.name if self.name == self.path.stem else f"{self.name}/{self.path.name}"
         try:
             content = self.path.read_bytes()
         except OSError as exc:
-            raise ModelError(f"{self.path.name}: cannot read the model ({exc.strerror or exc}).") \
-                from None
+            raise ModelError(f"{label}: cannot read the model ({exc.strerror or exc}).") from None
         if len(content) < 16:
-            raise ModelError(f"{self.path.name}: the model file is empty or truncated.")
+            raise ModelError(f"{label}: the model file is empty or truncated.")
+        if sha256 is not None and hashlib.sha256(content).hexdigest() != sha256:
+            raise ModelError(f"{label}: the model file is corrupt (it changed since it was saved).")
         try:
             self._interp = _interpreter_class()(model_content=content, num_threads=num_threads)
             self._interp.allocate_tensors()
         except Exception as exc:
-            raise ModelError(f"{self.path.name}: not a valid .tflite model ({exc}).") from None
+            raise ModelError(f"{label}: not a valid .tflite model ({exc}).") from None
         inp = self._interp.get_input_details()
         out = self._interp.get_output_details()
         if len(inp) != 1 or len(out) != 1:
-            raise ModelError(f"{self.path.name}: expected one input and one output.")
+            raise ModelError(f"{label}: expected one input and one output.")
         self._in = inp[0]
         self._out = out[0]
         shape = tuple(int(v) for v in self._in["shape"])
         if shape[1:] not in ((28, 28), (28, 28, 1), (784,)):
-            raise ModelError(f"{self.path.name}: the model takes input {shape}, not 28x28 images.")
+            raise ModelError(f"{label}: the model takes input {shape}, not 28x28 images.")
         if tuple(int(v) for v in self._out["shape"])[-1:] != (10,):
-            raise ModelError(f"{self.path.name}: the model does not give 10 digit scores.")
+            raise ModelError(f"{label}: the model does not give 10 digit scores.")
         if self._in["dtype"] != np.float32:
-            raise ModelError(f"{self.path.name}: the model's input is not float32.")
+            raise ModelError(f"{label}: the model's input is not float32.")
         self._item_shape = shape[1:]
         self._batch = shape[0]
         self._in_index = int(self._in["index"])

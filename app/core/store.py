@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import json
 import os
 import re
@@ -111,18 +112,49 @@ class ModelEntry:
     def title(self) -> str:
         return str(self.meta.get("title") or self.name)
 
+    def checksum(self, key: str) -> str | None:
+        """The SHA-256 recorded for file ``key`` ("keras"/"tflite") when saved (None for
+        models saved before checksums were kept)."""
+        sums = self.meta.get("sha256")
+        value = sums.get(key) if isinstance(sums, dict) else None
+        return value.lower() if isinstance(value, str) and _SHA256_RE.match(value) else None
+
     def predictor(self, num_threads: int = 1) -> Any:
         from app.core.inference import Predictor
 
-        return Predictor(self.tflite_path, num_threads=num_threads, name=self.name)
+        return Predictor(self.tflite_path, num_threads=num_threads, name=self.name,
+                         sha256=self.checksum("tflite"))
 
     def load_keras(self) -> Any:
-        return load_keras_model(self.keras_path)
+        path, expected = self.keras_path, self.checksum("keras")
+        if expected is not None:
+            try:
+                actual = _sha256_file(path)
+            except OSError as exc:
+                raise ModelError(f"{self.name}/{path.name}: cannot read the model "
+                                 f"({exc.strerror or exc}).") from None
+            if actual != expected:
+                raise ModelError(f"{self.name}/{path.name}: the model file is corrupt "
+                                 "(it changed since it was saved).")
+        return load_keras_model(path)
+
+
+_SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _confined(base: Path, rel: object) -> Path:
-    """``base / rel``, refusing anything that escapes ``base`` (``../``, absolute paths)."""
-    if not isinstance(rel, str) or not rel or rel.startswith(("/", "\\")) or ":" in rel:
+    """``base / rel``, refusing anything that escapes ``base`` (``../``, absolute paths,
+    symlinks pointing outside: the path is resolved before the check)."""
+    if (not isinstance(rel, str) or not rel or rel.startswith(("/", "\\")) or ":" in rel
+            or "\0" in rel):
         raise ModelError(f"{base.name}: metadata names an invalid file {rel!r}.")
     target = (base / rel).resolve()
     if base.resolve() not in target.parents:
@@ -146,6 +178,8 @@ def load_keras_model(path: str | os.PathLike[str]) -> Any:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "safe_mode" in str(exc) or "Lambda" in str(exc):
             msg = "it contains code (a Lambda layer) that DigitPad refuses to run"
+        elif "could not be deserialized" in str(exc) or "Could not locate" in str(exc):
+            msg = "it uses layers or code that are not standard Keras (refused for safety)"
         raise ModelError(f"{p.name}: cannot load this Keras model: {msg[:300]}") from None
     check_model_shape(model, p.name)
     return model
@@ -164,18 +198,29 @@ def count_params(model: Any) -> int:
     return int(model.count_params())
 
 
-def write_model_dir(model: Any, meta: dict[str, Any], dest: Path) -> Path:
+def _free_name(dest: Path) -> Path:
+    i = 2
+    while (dest.parent / f"{dest.name}-{i}").exists():
+        i += 1
+    return dest.parent / f"{dest.name}-{i}"
+
+
+def write_model_dir(model: Any, meta: dict[str, Any], dest: Path, rename_if_taken: bool = False) -> Path:
     """Write ``model`` (.keras + .tflite + meta.json) to the new directory ``dest``, atomically.
 
     Everything is written to a hidden sibling directory first and checked; ``dest`` appears
-    only complete. ``dest`` must not exist yet.
+    only complete. ``dest`` must not exist yet, unless ``rename_if_taken``: then a name that
+    is taken (even meanwhile, by another DigitPad sharing the store) becomes ``<name>-2``…
+    instead of an error. Returns the directory written.
     """
     from app.core.export import quiet_stdio, tflite_bytes
     from app.core.inference import Predictor
 
     dest = Path(dest)
     if dest.exists():
-        raise ModelError(f"A model named {dest.name!r} already exists.")
+        if not rename_if_taken:
+            raise ModelError(f"A model named {dest.name!r} already exists.")
+        dest = _free_name(dest)
     tmp = dest.parent / f"{_TMP_PREFIX}{dest.name}-{uuid.uuid4().hex[:8]}"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -199,19 +244,43 @@ def write_model_dir(model: Any, meta: dict[str, Any], dest: Path) -> Path:
         full.setdefault("created", _dt.datetime.now().astimezone().isoformat(timespec="seconds"))
         full["params"] = count_params(model)
         full["files"] = {"keras": KERAS_FILE, "tflite": TFLITE_FILE}
+        full["sha256"] = {"keras": _sha256_file(tmp / KERAS_FILE), "tflite": _sha256_file(tmp / TFLITE_FILE)}
         full["format"] = 1
         full["digitpad_version"] = __version__
         atomic_write_json(tmp / META_FILE, full)
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        os.rename(tmp, dest)
+        while True:
+            try:
+                os.rename(tmp, dest)
+                break
+            except OSError:
+                if not (rename_if_taken and dest.exists()):
+                    raise
+                dest = _free_name(dest)  # another instance took the name while we exported
+                if "name" not in meta:
+                    full["name"] = dest.name
+                    atomic_write_json(tmp / META_FILE, full)
     except OSError as exc:
         raise ModelError(f"Could not save the model to {dest.parent}: {exc.strerror or exc}.") from None
+    except ModelError:
+        raise
+    except Exception as exc:  # TensorFlow's own I/O errors (tf.errors.OpError: disk full …)
+        raise ModelError(f"Could not save the model to {dest.parent}: {_short_reason(exc)}.") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _short_reason(exc: BaseException) -> str:
+    """The gist of an error: TensorFlow's "{{function_node …}} /tmp/…; File too large [Op:SaveV2]"
+    becomes "File too large"."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    text = re.sub(r"\s*\[Op:[^\]]*\]\s*$", "", text).rsplit("; ", 1)[-1].strip()
+    return text[:200] or type(exc).__name__
 
 
 @dataclass
@@ -276,7 +345,7 @@ class ModelStore:
             meta = json.loads(raw)
             if not isinstance(meta, dict):
                 raise ValueError("not a JSON object")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             self.problems.append(f"{path.name}: {META_FILE} is malformed ({exc}); skipped.")
             return None
         entry = ModelEntry(name=path.name, path=path, meta=meta, builtin=builtin)
@@ -311,7 +380,7 @@ class ModelStore:
         try:
             data = json.loads(self._settings_path.read_text(encoding="utf-8"))
             return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return {}
 
     def active_name(self) -> str:
@@ -351,6 +420,7 @@ class ModelStore:
     def save(self, model: Any, meta: dict[str, Any], name: str | None = None,
              activate: bool = False) -> ModelEntry:
         """Save a Keras model as a new user model (atomically) and return its entry."""
+        auto = name is None
         if name is None:
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             name = self.unique_name(f"{meta.get('arch', 'model')}-{stamp}")
@@ -358,7 +428,7 @@ class ModelStore:
             raise ModelError(f"{name!r} is not a valid model name (letters, digits, . _ - ( ) +).")
         if name in self._entries:
             raise ModelError(f"A model named {name!r} already exists.")
-        write_model_dir(model, meta, self.models_dir / name)
+        name = write_model_dir(model, meta, self.models_dir / name, rename_if_taken=auto).name
         self.refresh()
         if activate:
             self.set_active(name)

@@ -468,7 +468,10 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(str(exc), 20000)
             self.update_prediction()
             return False
-        names = [first] + [e.name for e in entries if e.name != first]
+        # the chosen model, else the one in use (switching to a broken model keeps it), else any
+        current = self.current_model_name()
+        names = [first] + [n for n in (current,) if n is not None and n in self.store and n != first] \
+            + [e.name for e in entries if e.name not in (first, current)]
         errors = []
         for name in names:
             entry = self.store.get(name)
@@ -520,7 +523,8 @@ class MainWindow(QMainWindow):
         return ok and self.current_model_name() == name
 
     def model_store_changed(self) -> None:
-        """The store changed on disk (rename, delete, import …): reload what is needed."""
+        """The store changed on disk (rename, delete, import, another DigitPad sharing it …):
+        reload what is needed."""
         self.store.refresh()
         current = self.current_model_name()
         try:
@@ -528,7 +532,12 @@ class MainWindow(QMainWindow):
         except DigitPadError:
             active = None
         if current is None or active != current or current not in self.store:
+            vanished = current is not None and current not in self.store
             self._load_active_model()
+            if vanished and self.current_model_name() != current:
+                self.statusBar().showMessage(
+                    f"The model {current!r} is no longer in the store; now using "
+                    f"{self.current_model_name() or 'no model'!r}.", 15000)
         else:
             self._show_model_info()
 
@@ -685,7 +694,7 @@ class MainWindow(QMainWindow):
             return None
         local = [str(url.toLocalFile()) for url in md.urls() if url.isLocalFile()]
         images = [p for p in local if p.lower().endswith(IMAGE_SUFFIXES)]
-        return (images or local or [None])[0]
+        return (images or local)[0] if local else None
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_file(event):
@@ -879,6 +888,7 @@ class MainWindow(QMainWindow):
     def open_manage_dialog(self) -> ManageModelsDialog:
         if self.manage_dialog is not None:
             self.manage_dialog.close()
+        self.model_store_changed()  # another DigitPad may have changed the store
         dlg = ManageModelsDialog(self)
         self.manage_dialog = dlg
         dlg.finished.connect(lambda _r: setattr(self, "manage_dialog", None))
@@ -972,16 +982,15 @@ class MainWindow(QMainWindow):
         if entry is None:
             self.show_error("Cannot evaluate", "No model is loaded.")
             return False
-        tflite, name = entry.tflite_path, entry.name
+        name = entry.name
 
         def work(w: Worker) -> tuple[str, Evaluation] | None:
             from app.core.data import load_mnist
-            from app.core.inference import Predictor
             from app.core.training import evaluate_predictions
 
             w.status.emit("Loading the MNIST test set…")
             _, (x_test, y_test) = load_mnist()
-            predictor = Predictor(tflite)
+            predictor = entry.predictor()  # checks the file's checksum
             w.status.emit(f"Evaluating {name} on {len(x_test)} test images…")
             preds = []
             for i in range(0, len(x_test), 500):
