@@ -303,7 +303,7 @@ def _describe_install() -> list[str]:
     from app._frozen import bundle_dir
     from app.core import paths
 
-    where = f"bundle {bundle_dir()}" if bundle_dir() else f"source {Path(__file__).resolve().parent}"
+    where = f"bundle {bundle_dir()}" if bundle_dir() else f"python package {Path(__file__).resolve().parent}"
     return [
         f"{APP_NAME} {__version__} self-test, {time.strftime('%Y-%m-%d %H:%M:%S')}",
         f"running from: {where}",

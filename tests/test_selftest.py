@@ -49,7 +49,7 @@ def test_self_test_end_to_end_from_source(tmp_path: Path) -> None:
     assert proc.returncode == 0, text + proc.stderr[-3000:]
     assert "ALL CHECKS PASSED" in proc.stdout and "ALL CHECKS PASSED" in text
     assert len(_lines(text, "PASS")) == 8 and not _lines(text, "FAIL") and not _lines(text, "SKIP")
-    assert "running from: source" in text
+    assert "running from: python package" in text
     # without DIGITPAD_HOME it used (and removed) a temporary home: the user's data is untouched
     home_line = next(line for line in text.splitlines() if line.startswith("user data"))
     tmp_home = Path(home_line.split(": ", 1)[1])
