@@ -576,33 +576,34 @@ def run_startup_probe(argv: list[str] | None = None) -> int:
     args = list(argv or [])
     out = Path(args[0]) if args else None
     t_import = time.time()
-    if not os.environ.get("QT_QPA_PLATFORM") and not _has_display():
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     result: dict[str, Any] = {"frozen": bool(getattr(sys, "frozen", False)), "started_probe_at": t_import}
     window = None
-    try:
-        _application()
-        window = _open_window()
-        result["window_shown_at"] = time.time()
-        pad = _widget(window, "drawingPad")
-        draw_digit(pad, "7")
-        _process_events()
-        label, probs = _shown_prediction(window)
-        result["predicted_at"] = time.time()
-        result["since_process_start"] = _seconds_since_process_start()
-        result["predicted"] = label
-        result["confidence"] = None if probs is None else max(probs)
-        result["model"] = window.current_model_name()
-        result["tensorflow_loaded"] = "tensorflow" in sys.modules
-        result["ok"] = label == "7"
-    except Exception as exc:  # report, don't hide
-        result["ok"] = False
-        result["error"] = f"{type(exc).__name__}: {exc}"
-    finally:
-        if window is not None:
-            with contextlib.suppress(Exception):
-                window.shutdown()
-                window.close()
+    # Like the self-test: a temporary DigitPad home unless DIGITPAD_HOME is set (the window
+    # writes its settings on closing); the display is used when there is one.
+    with _environment(offscreen=False, keep_home=False):
+        try:
+            _application()
+            window = _open_window()
+            result["window_shown_at"] = time.time()
+            pad = _widget(window, "drawingPad")
+            draw_digit(pad, "7")
+            _process_events()
+            label, probs = _shown_prediction(window)
+            result["predicted_at"] = time.time()
+            result["since_process_start"] = _seconds_since_process_start()
+            result["predicted"] = label
+            result["confidence"] = None if probs is None else max(probs)
+            result["model"] = window.current_model_name()
+            result["tensorflow_loaded"] = "tensorflow" in sys.modules
+            result["ok"] = label == "7"
+        except Exception as exc:  # report, don't hide
+            result["ok"] = False
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            if window is not None:
+                with contextlib.suppress(Exception):
+                    window.shutdown()
+                    window.close()
     text = json.dumps(result, indent=2)
     if out is not None:
         out.write_text(text + "\n", encoding="utf-8")
