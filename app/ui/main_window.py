@@ -52,12 +52,13 @@ from app.core.preprocess import load_image, preprocess
 from app.core.store import ModelEntry, ModelStore
 from app.core.training import Evaluation, TrainConfig
 from app.ui.dialogs import (
-    EvaluationDialog,
     ManageModelsDialog,
     RetrainDialog,
     ShortcutsDialog,
     format_duration,
 )
+from app.ui.evaluation import EvalDetails, EvaluationView
+from app.ui.learning import LearningController
 from app.ui.pad import BRUSH_DEFAULT, BRUSH_MAX, BRUSH_MIN, DrawingPad
 from app.ui.widgets import PreviewView, ProbabilityView, TrainingCurves, named
 from app.ui.worker import CallWorker, TrainingWorker, Worker, join_thread, start_worker
@@ -127,7 +128,7 @@ class MainWindow(QMainWindow):
         self.progress_history: list[int] = []  # progress-bar values of the current training
         self.retrain_dialog: RetrainDialog | None = None
         self.manage_dialog: ManageModelsDialog | None = None
-        self.evaluation_dialog: EvaluationDialog | None = None
+        self.evaluation_dialog: EvaluationView | None = None
         self.shortcuts_dialog: ShortcutsDialog | None = None
         self.message_box: QMessageBox | None = None
         self._image_input: np.ndarray | None = None  # preprocessed opened image
@@ -138,12 +139,14 @@ class MainWindow(QMainWindow):
         self._train_config_running: TrainConfig | None = None
         self._jobs: dict[str, tuple[Worker, Any]] = {}  # "evaluate"/"import" -> (worker, thread)
         self._closing = False
+        self.live_predictor: Any = None  # the weights in training, while watching it learn
 
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self._build_ui()
         self._build_actions()
+        self.learning = LearningController(self)  # corrections, samples, fine-tuning, explain, live
         self._predict_timer = QTimer(self)
         self._predict_timer.setSingleShot(True)
         self._predict_timer.setInterval(0)
@@ -593,12 +596,16 @@ class MainWindow(QMainWindow):
         self._current_input = x
         self.preview_view.set_image(x)
         probs: np.ndarray | None = None
-        if x is not None and self.predictor is not None:
+        predictor = self.live_predictor if self.live_predictor is not None else self.predictor
+        if x is not None and predictor is not None:
             try:
-                probs = np.asarray(self.predictor.predict(x), dtype=np.float64)
+                probs = np.asarray(predictor.predict(x), dtype=np.float64)
             except Exception as exc:  # a broken model must not kill the window
                 log.exception("prediction failed")
-                self.predictor = None
+                if predictor is self.live_predictor:
+                    self.live_predictor = None
+                else:
+                    self.predictor = None
                 self.show_error("Prediction failed", f"The model could not predict: {exc}")
         self._show_probabilities(probs, x)
         self.last_update_ms = (time.perf_counter() - t0) * 1000.0
@@ -724,8 +731,10 @@ class MainWindow(QMainWindow):
     def _train_clicked(self) -> None:
         self.start_training()
 
-    def start_training(self, config: TrainConfig | None = None) -> bool:
-        """Train a new model in a worker thread with ``config`` (default: :attr:`train_config`)."""
+    def start_training(self, config: TrainConfig | None = None, worker: TrainingWorker | None = None,
+                       title: str | None = None) -> bool:
+        """Train a new model in a worker thread with ``config`` (default: :attr:`train_config`),
+        or run ``worker`` (e.g. fine-tuning) with the same progress bar and Cancel."""
         if self.is_busy():
             self.statusBar().showMessage("Busy: wait for the current job to finish.", 6000)
             return False
@@ -741,8 +750,9 @@ class MainWindow(QMainWindow):
         self.train_progress.setRange(0, 0)  # busy until TensorFlow is loaded
         arch = ARCHITECTURES[cfg.arch].title
         n = cfg.limit or 60000
-        self.train_status.setText(f"Starting: {arch}, {cfg.epochs} epoch(s), {n} images…")
-        worker = TrainingWorker(cfg, self.store.home, self.store.bundled_dir)
+        self.train_status.setText(title or f"Starting: {arch}, {cfg.epochs} epoch(s), {n} images…")
+        if worker is None:
+            worker = TrainingWorker(cfg, self.store.home, self.store.bundled_dir)
         q = Qt.ConnectionType.QueuedConnection
         worker.training_started.connect(self._on_training_started, q)
         worker.progress.connect(self._on_training_progress, q)
@@ -753,6 +763,7 @@ class MainWindow(QMainWindow):
         worker.done.connect(self._on_training_done, q)
         self._train_worker = worker
         self._set_training_ui(True)
+        self.learning.training_started(worker)
         self._train_thread = start_worker(worker, self, "digitpad-training")
         self.statusBar().showMessage("Training started.", 5000)
         return True
@@ -862,6 +873,7 @@ class MainWindow(QMainWindow):
         self.train_progress.setRange(0, 100)
         self.train_progress.setValue(100 if result else 0)
         self._set_training_ui(False)
+        self.learning.training_ended()
         self.training_finished.emit(result)
 
     # ------------------------------------------------------------------ dialogs
@@ -984,7 +996,7 @@ class MainWindow(QMainWindow):
             return False
         name = entry.name
 
-        def work(w: Worker) -> tuple[str, Evaluation] | None:
+        def work(w: Worker) -> tuple[str, Evaluation, EvalDetails] | None:
             from app.core.data import load_mnist
             from app.core.training import evaluate_predictions
 
@@ -992,12 +1004,13 @@ class MainWindow(QMainWindow):
             _, (x_test, y_test) = load_mnist()
             predictor = entry.predictor()  # checks the file's checksum
             w.status.emit(f"Evaluating {name} on {len(x_test)} test images…")
-            preds = []
+            probs = []
             for i in range(0, len(x_test), 500):
                 if w.is_cancelled():
                     return None
-                preds.append(np.argmax(predictor.predict_batch(x_test[i:i + 500]), axis=1))
-            return name, evaluate_predictions(y_test, np.concatenate(preds))
+                probs.append(predictor.predict_batch(x_test[i:i + 500]))
+            p = np.concatenate(probs)
+            return name, evaluate_predictions(y_test, np.argmax(p, axis=1)), EvalDetails(x_test, y_test, p)
 
         self._start_job("evaluate", CallWorker(work), self._on_evaluated, "Evaluation failed",
                         self.evaluation_finished)
@@ -1011,9 +1024,10 @@ class MainWindow(QMainWindow):
         assert isinstance(result, tuple)
         name: str = result[0]
         ev: Evaluation = result[1]
+        details = result[2] if len(result) > 2 else None
         if self.evaluation_dialog is not None:
             self.evaluation_dialog.close()
-        dlg = EvaluationDialog(name, ev, self)
+        dlg = EvaluationView(name, ev, details, self)
         self.evaluation_dialog = dlg
         dlg.show()
         self.statusBar().showMessage(f"{name}: test accuracy {ev.accuracy * 100:.2f} %", 15000)
@@ -1061,6 +1075,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Cancel every job and wait for its thread (nothing is left half-saved: saves are atomic)."""
         self._closing = True
+        self.learning.shutdown()
         if self._train_worker is not None:
             self._train_worker.cancel()
         for worker, _thread in list(self._jobs.values()):

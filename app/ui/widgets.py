@@ -7,8 +7,18 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 ACCENT = QColor("#2f9e7e")
@@ -29,7 +39,10 @@ def named(obj: W, name: str) -> W:
 
 
 class ProbabilityView(QWidget):
-    """Ten horizontal bars, one per digit; the most likely digit is highlighted."""
+    """Ten horizontal bars, one per digit; the most likely digit is highlighted.
+    Clicking a bar emits :attr:`digitClicked` (the window uses it to correct the model)."""
+
+    digitClicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,6 +56,25 @@ class ProbabilityView(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(280, 260)
+
+    def digit_at(self, y: float) -> int | None:
+        """The digit whose bar row is at height ``y`` (widget coordinates)."""
+        if self.height() <= 0 or not 0 <= y < self.height():
+            return None
+        return min(9, int(y / (self.height() / 10.0)))
+
+    def bar_center(self, digit: int) -> QPointF:
+        """The middle of ``digit``'s bar (for tests and tooltips)."""
+        row = self.height() / 10.0
+        return QPointF(self.width() / 2.0, (digit + 0.5) * row)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        digit = self.digit_at(event.position().y())
+        if event.button() == Qt.MouseButton.LeftButton and digit is not None:
+            self.digitClicked.emit(digit)
+            event.accept()
+        else:
+            super().mousePressEvent(event)
 
     def probabilities(self) -> list[float] | None:
         """The ten values shown (None while nothing is drawn)."""

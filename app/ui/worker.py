@@ -188,20 +188,36 @@ class TrainingWorker(Worker):
     training_started = Signal(int, int)  # epochs, steps per epoch
     progress = Signal(object)  # dict, see _SignalListener._emit
     epoch_done = Signal(int, object)  # epoch (0-based), logs
+    live_weights = Signal(object)  # app.core.live.LiveWeights: the weights in training, exported
 
     def __init__(self, config: TrainConfig, home: Path, bundled_dir: Path) -> None:
         super().__init__()
         self.config = config
         self.home = home
         self.bundled_dir = bundled_dir
+        self.watch_learning = False  # set before start: export the weights now and then (watch it learn)
+
+    def make_listener(self) -> TrainingListener:
+        """The listener for the core: progress signals, plus live exports when watching."""
+        listener: TrainingListener = _SignalListener(self)
+        if self.watch_learning:
+            from app.core.live import LiveExportListener
+
+            listener = LiveExportListener(listener, self.live_weights.emit)
+        return listener
 
     def work(self) -> str | None:
         from app.core.models import get_architecture
         from app.core.store import ModelStore
         from app.core.training import train
 
-        listener = _SignalListener(self)
-        result = train(self.config, listener)
+        listener = self.make_listener()
+        try:
+            result = train(self.config, listener)
+        finally:
+            close = getattr(listener, "close", None)
+            if close is not None:
+                close()  # the live exports' temporary files
         if result.cancelled or self.is_cancelled() or result.evaluation is None:
             return None
         ev = result.evaluation

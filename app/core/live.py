@@ -1,0 +1,137 @@
+"""Watch it learn: export the weights being trained, now and then, for live prediction (Qt-free).
+
+:class:`LiveExportListener` wraps the training listener. Between batches (on the training
+thread) it exports the model in training to a temporary ``.tflite`` file every
+``every_batches`` batches and at the end of every epoch but the last, and hands a
+:class:`LiveWeights` to ``on_export``; the window then predicts the drawing with those
+weights. An export costs a second or two (TensorFlow's converter), so exports are spaced
+at least ``min_interval`` seconds and three export durations apart: watching costs at
+most about a quarter of the training time, usually much less.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.core.training import TrainConfig, TrainingListener
+
+log = logging.getLogger(__name__)
+
+EVERY_BATCHES = 300
+MIN_INTERVAL = 5.0  # seconds between the end of one export and the start of the next
+KEEP_FILES = 3
+
+
+@dataclass
+class LiveWeights:
+    path: Path  # the exported .tflite (deleted when training ends)
+    epoch: int  # 0-based
+    step: int  # 0-based batch within the epoch (the last one at an epoch's end)
+    steps: int  # batches per epoch
+    epochs: int
+    epoch_end: bool
+    seconds: float  # how long the export took
+    anatomy: Any = None  # app.core.explain.Anatomy of the weights, if it could be read
+
+    def describe(self) -> str:
+        if self.epoch_end:
+            return f"epoch {self.epoch + 1} done"
+        return f"epoch {self.epoch + 1}, batch {self.step + 1}"
+
+
+class LiveExportListener(TrainingListener):
+    """Forwards everything to ``inner`` and exports the weights in training now and then."""
+
+    def __init__(self, inner: TrainingListener, on_export: Callable[[LiveWeights], None],
+                 every_batches: int | None = None, min_interval: float | None = None,
+                 enabled: Callable[[], bool] = lambda: True) -> None:
+        self.inner = inner
+        self.on_export = on_export
+        self.every = max(1, int(EVERY_BATCHES if every_batches is None else every_batches))
+        self.min_interval = float(MIN_INTERVAL if min_interval is None else min_interval)
+        self.enabled = enabled
+        self.model: Any = None
+        self.epochs = 1
+        self.exports = 0
+        self.failed = False
+        self._last_end = float("-inf")
+        self._last_cost = 0.0
+        self._folder: Path | None = None
+        self._files: list[Path] = []
+
+    # -- forwarding ----------------------------------------------------------------
+    def on_model(self, model: Any) -> None:
+        self.model = model
+        self.inner.on_model(model)
+
+    def on_start(self, config: TrainConfig, epochs: int, steps_per_epoch: int) -> None:
+        self.epochs = max(1, epochs)
+        self._last_end = time.perf_counter()  # the first export comes after some training
+        self.inner.on_start(config, epochs, steps_per_epoch)
+
+    def on_batch(self, epoch: int, step: int, steps_per_epoch: int, logs: dict[str, float]) -> None:
+        self.inner.on_batch(epoch, step, steps_per_epoch, logs)
+        if (step + 1) % self.every == 0 and step + 1 < steps_per_epoch:
+            self._maybe_export(epoch, step, steps_per_epoch, epoch_end=False)
+
+    def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        self.inner.on_epoch(epoch, logs)
+        if epoch + 1 < self.epochs:  # the last epoch's weights become the saved model anyway
+            steps = getattr(self.inner, "steps", 0) or 1
+            self._maybe_export(epoch, steps - 1, steps, epoch_end=True)
+
+    def on_status(self, text: str) -> None:
+        self.inner.on_status(text)
+
+    def should_stop(self) -> bool:
+        return self.inner.should_stop()
+
+    # -- exporting -----------------------------------------------------------------
+    def _maybe_export(self, epoch: int, step: int, steps: int, epoch_end: bool) -> None:
+        if self.model is None or self.failed or not self.enabled() or self.should_stop():
+            return
+        now = time.perf_counter()
+        if now - self._last_end < max(self.min_interval, 3.0 * self._last_cost):
+            return
+        try:
+            from app.core.export import export_tflite
+
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="digitpad-live-"))
+            self.exports += 1
+            path = self._folder / f"live-{self.exports}.tflite"
+            export_tflite(self.model, path)
+            anatomy = None
+            try:
+                from app.core.explain import anatomy_from_keras
+
+                anatomy = anatomy_from_keras(self.model)
+            except Exception:  # the explanation is optional
+                log.debug("no anatomy for the live weights", exc_info=True)
+        except Exception:  # watching must never break training
+            log.exception("exporting the weights in training failed; live view off")
+            self.failed = True
+            return
+        finally:
+            end = time.perf_counter()
+            self._last_cost, self._last_end = end - now, end
+        self._files.append(path)
+        while len(self._files) > KEEP_FILES:
+            old = self._files.pop(0)
+            old.unlink(missing_ok=True)
+        self.on_export(LiveWeights(path=path, epoch=epoch, step=step, steps=steps, epochs=self.epochs,
+                                   epoch_end=epoch_end, seconds=self._last_cost, anatomy=anatomy))
+
+    def close(self) -> None:
+        """Delete the exported files (call when training is over)."""
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+            self._files = []

@@ -1,0 +1,404 @@
+"""Personal samples: the user's own drawings, labelled by correcting the model (Qt-free).
+
+When the model misreads a drawing and the user presses the right digit, the drawing is
+kept here as a labelled sample: the 28x28 preprocessed input (what the model sees) plus
+the vector strokes it was drawn with. Fine-tuning (:mod:`app.core.finetune`) learns from
+them.
+
+Layout in ``<user_home>/samples/``::
+
+    samples.npz    x (N, 28, 28) uint8, y (N,) uint8, ids (N,) int64   (numbers only)
+    strokes.json   {"format": 1, "samples": {"<id>": {"strokes": [...], "created": ...}}}
+
+``samples.npz`` is the authority: a strokes entry without a sample is ignored (and
+dropped at the next save). Both files are written atomically (temp file + rename), the
+``.npz`` last. Files are read with ``np.load(allow_pickle=False)``: nothing is ever
+unpickled. Import and export use Keras' MNIST layout (``x_train``/``y_train``, or
+``x``/``y``), so a sample set can be shared or inspected with plain NumPy.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import zipfile
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core import paths
+from app.core.errors import DatasetError
+from app.core.store import atomic_write_bytes, atomic_write_json
+
+SAMPLES_FILE = "samples.npz"
+STROKES_FILE = "strokes.json"
+MAX_IMPORT = 20000  # a personal sample set, not a dataset: refuse bigger imports
+
+# A stroke: points in 0..1 pad coordinates (x right, y down) and a width (pad fraction).
+StrokeData = tuple[Sequence[tuple[float, float]], float]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled drawing."""
+
+    id: int
+    label: int
+    image: np.ndarray  # (28, 28) uint8, ink = 255
+    strokes: tuple[StrokeData, ...] | None = None
+    created: str = ""
+
+    def as_float(self) -> np.ndarray:
+        return self.image.astype(np.float32) / np.float32(255.0)
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """A preprocessed (28, 28) float image in [0, 1] (or uint8) as uint8 0..255."""
+    a = np.asarray(x)
+    if a.size != 784:
+        raise ValueError(f"expected a 28x28 image, got shape {a.shape}")
+    a = a.reshape(28, 28)
+    if a.dtype == np.uint8:
+        return a.copy()
+    return np.clip(np.rint(a.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _check_label(label: object) -> int:
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= int(label) <= 9:
+        raise DatasetError(f"A sample's label must be a digit 0–9, not {label!r}.")
+    return int(label)
+
+
+def _strokes_to_json(strokes: Iterable[StrokeData] | None) -> list[dict[str, Any]] | None:
+    if strokes is None:
+        return None
+    out = []
+    for points, width in strokes:
+        out.append({"w": round(float(width), 5),
+                    "p": [[round(float(x), 4), round(float(y), 4)] for x, y in points]})
+    return out
+
+
+def _strokes_from_json(raw: object) -> tuple[StrokeData, ...] | None:
+    if not isinstance(raw, list):
+        return None
+    out: list[StrokeData] = []
+    try:
+        for s in raw:
+            pts = tuple((float(p[0]), float(p[1])) for p in s["p"])
+            out.append((pts, float(s["w"])))
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
+    return tuple(out)
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def _read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """All arrays of an .npz file, numbers only (never unpickles); DatasetError otherwise."""
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise DatasetError(f"{path.name} is a single .npy array, not an .npz archive.")
+        with npz:
+            out: dict[str, np.ndarray] = {}
+            for key in npz.files:
+                try:
+                    out[key] = npz[key]
+                except ValueError as exc:
+                    if "pickle" in str(exc) or "Object arrays" in str(exc):
+                        raise DatasetError(
+                            f"{path.name}: array {key!r} holds Python objects; DigitPad refuses to "
+                            "unpickle it (only arrays of numbers can be imported).") from None
+                    raise
+            return out
+    except DatasetError:
+        raise
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file.") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path} is a folder, not an .npz file.") from None
+    except (zipfile.BadZipFile, EOFError, zlib.error):
+        raise DatasetError(f"{path.name} is not a valid .npz file (truncated or corrupt).") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DatasetError(f"{path.name} is not an .npz file; DigitPad refuses to unpickle it.") \
+                from None
+        raise DatasetError(f"{path.name}: {what} is corrupt ({str(exc)[:200]}).") from None
+    except OSError as exc:
+        raise DatasetError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+
+
+def _images_labels(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and convert imported images/labels to uint8 (N, 28, 28) / (N,)."""
+    if x.dtype == object or y.dtype == object:
+        raise DatasetError(f"{name}: the arrays must hold numbers.")
+    if x.ndim == 2 and x.shape[1] == 784:
+        x = x.reshape(-1, 28, 28)
+    if x.ndim == 4 and x.shape[1:] == (28, 28, 1):
+        x = x.reshape(-1, 28, 28)
+    if x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise DatasetError(f"{name}: the images have shape {x.shape}, expected (N, 28, 28).")
+    if y.ndim == 2 and y.shape[1] == 10 and len(y) == len(x):  # one-hot labels
+        y = np.argmax(y, axis=1)
+    if y.ndim != 1 or len(y) != len(x):
+        raise DatasetError(f"{name}: {len(x)} images but labels of shape {y.shape} "
+                           "(expected one label per image).")
+    if len(x) == 0:
+        raise DatasetError(f"{name} holds no images.")
+    if len(x) > MAX_IMPORT:
+        raise DatasetError(f"{name} holds {len(x)} images; personal samples are limited to {MAX_IMPORT}.")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise DatasetError(f"{name}: the labels must be whole numbers 0–9.")
+    elif not np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        raise DatasetError(f"{name}: the labels have type {y.dtype}, expected integers 0–9.")
+    if int(y.min()) < 0 or int(y.max()) > 9:
+        raise DatasetError(f"{name}: labels range {int(y.min())}..{int(y.max())}, expected 0–9.")
+    if np.issubdtype(x.dtype, np.floating):
+        if not np.all(np.isfinite(x)):
+            raise DatasetError(f"{name}: the images contain NaN or infinite values.")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0.0 or hi > 255.0:
+            raise DatasetError(f"{name}: pixel values {lo:g}..{hi:g}, expected 0..1 or 0..255.")
+        scale = 255.0 if hi <= 1.0 else 1.0
+        xu = np.clip(np.rint(x * scale), 0, 255).astype(np.uint8)
+    elif np.issubdtype(x.dtype, np.integer) and x.dtype != np.bool_:
+        if int(x.min()) < 0 or int(x.max()) > 255:
+            raise DatasetError(f"{name}: pixel values {int(x.min())}..{int(x.max())}, expected 0..255.")
+        xu = x.astype(np.uint8)
+    else:
+        raise DatasetError(f"{name}: the images have type {x.dtype}, expected numbers.")
+    return np.ascontiguousarray(xu), y.astype(np.uint8)
+
+
+def load_sample_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of an .npz in Keras layout (``x_train``/``y_train`` [+ ``x_test``/
+    ``y_test``]) or ``x``/``y``; uint8 (N, 28, 28) and (N,). Never unpickles."""
+    p = Path(path)
+    arrays = _read_npz(p, "the file")
+    pairs = [("x_train", "y_train"), ("x_test", "y_test")]
+    found = [(xk, yk) for xk, yk in pairs if xk in arrays and yk in arrays]
+    if not found and "x" in arrays and "y" in arrays:
+        found = [("x", "y")]
+    if not found:
+        keys = ", ".join(sorted(arrays)) or "none"
+        raise DatasetError(f"{p.name}: expected arrays x_train/y_train (Keras' MNIST layout) or x/y; "
+                           f"found {keys}.")
+    xs, ys = [], []
+    for xk, yk in found:
+        x, y = _images_labels(arrays[xk], arrays[yk], f"{p.name} ({xk}/{yk})")
+        xs.append(x)
+        ys.append(y)
+    x_all, y_all = np.concatenate(xs), np.concatenate(ys)
+    if len(x_all) > MAX_IMPORT:
+        raise DatasetError(f"{p.name} holds {len(x_all)} images; personal samples are limited to "
+                           f"{MAX_IMPORT}.")
+    return x_all, y_all
+
+
+class SampleStore:
+    """The user's labelled drawings in ``<home>/samples``. Every change is saved at once."""
+
+    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+        self.home = Path(home) if home is not None else paths.user_home()
+        self.problems: list[str] = []
+        self._x = np.zeros((0, 28, 28), np.uint8)
+        self._y = np.zeros((0,), np.uint8)
+        self._ids = np.zeros((0,), np.int64)
+        self._extra: dict[str, dict[str, Any]] = {}
+        self.reload()
+
+    # -- files -------------------------------------------------------------------
+    @property
+    def folder(self) -> Path:
+        return self.home / "samples"
+
+    @property
+    def samples_path(self) -> Path:
+        return self.folder / SAMPLES_FILE
+
+    @property
+    def strokes_path(self) -> Path:
+        return self.folder / STROKES_FILE
+
+    def reload(self) -> None:
+        """Re-read the samples from disk. A corrupt file is moved aside (kept) and reported."""
+        self.problems = []
+        x = np.zeros((0, 28, 28), np.uint8)
+        y = np.zeros((0,), np.uint8)
+        ids = np.zeros((0,), np.int64)
+        if self.samples_path.is_file():
+            try:
+                arrays = _read_npz(self.samples_path, "the sample file")
+                x, y, ids = self._validate_own(arrays)
+            except DatasetError as exc:
+                self._set_aside(str(exc))
+        extra: dict[str, dict[str, Any]] = {}
+        try:
+            raw = json.loads(self.strokes_path.read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and isinstance(raw.get("samples"), dict):
+                extra = {str(k): v for k, v in raw["samples"].items() if isinstance(v, dict)}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            self.problems.append(f"{STROKES_FILE} could not be read ({exc}); the drawings' strokes "
+                                 "are lost, the samples are kept.")
+        self._x, self._y, self._ids, self._extra = x, y, ids, extra
+
+    def _validate_own(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        try:
+            x, y, ids = arrays["x"], arrays["y"], arrays["ids"]
+        except KeyError as exc:
+            raise DatasetError(f"{SAMPLES_FILE} lacks the array {exc}.") from None
+        ok = (x.dtype == np.uint8 and x.ndim == 3 and x.shape[1:] == (28, 28)
+              and y.dtype == np.uint8 and y.shape == (len(x),)
+              and np.issubdtype(ids.dtype, np.integer) and ids.shape == (len(x),)
+              and (len(y) == 0 or int(y.max()) <= 9)
+              and len(np.unique(ids)) == len(ids))
+        if not ok:
+            raise DatasetError(f"{SAMPLES_FILE} has unexpected arrays (shapes {x.shape}, {y.shape}, "
+                               f"{ids.shape}).")
+        return np.ascontiguousarray(x), y.copy(), ids.astype(np.int64)
+
+    def _set_aside(self, reason: str) -> None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        target = self.samples_path.with_name(f"{SAMPLES_FILE}.unreadable-{stamp}")
+        try:
+            os.replace(self.samples_path, target)
+            where = f" It was moved to {target.name}."
+        except OSError:
+            where = ""
+        self.problems.append(f"Your personal samples could not be read: {reason}{where}")
+
+    def _save(self) -> None:
+        try:
+            live = {str(int(i)) for i in self._ids}
+            extra = {k: v for k, v in self._extra.items() if k in live}
+            atomic_write_json(self.strokes_path, {"format": 1, "samples": extra})
+            atomic_write_bytes(self.samples_path, _npz_bytes({"x": self._x, "y": self._y, "ids": self._ids}))
+            self._extra = extra
+        except OSError as exc:
+            raise DatasetError(f"Cannot save your samples in {self.folder}: {exc.strerror or exc}.") \
+                from None
+
+    # -- queries -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def ids(self) -> list[int]:
+        return [int(i) for i in self._ids]
+
+    def counts(self) -> list[int]:
+        """How many samples of each digit 0..9."""
+        return [int(v) for v in np.bincount(self._y, minlength=10)[:10]]
+
+    def arrays(self, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Images (N, 28, 28) uint8 and labels (N,) uint8 (all, or those of ``ids``, in order)."""
+        if ids is None:
+            return self._x.copy(), self._y.copy()
+        idx = [self._index(i) for i in ids]
+        return self._x[idx].copy(), self._y[idx].copy()
+
+    def _index(self, sample_id: int) -> int:
+        hits = np.flatnonzero(self._ids == int(sample_id))
+        if len(hits) == 0:
+            raise DatasetError(f"No personal sample with id {sample_id}.")
+        return int(hits[0])
+
+    def get(self, sample_id: int) -> Sample:
+        i = self._index(sample_id)
+        extra = self._extra.get(str(int(sample_id)), {})
+        return Sample(id=int(sample_id), label=int(self._y[i]), image=self._x[i].copy(),
+                      strokes=_strokes_from_json(extra.get("strokes")),
+                      created=str(extra.get("created", "")))
+
+    def samples(self, label: int | None = None) -> list[Sample]:
+        return [self.get(int(i)) for i, lab in zip(self._ids, self._y, strict=True)
+                if label is None or int(lab) == label]
+
+    # -- changes -------------------------------------------------------------------
+    def add(self, image: np.ndarray, label: int, strokes: Iterable[StrokeData] | None = None) -> Sample:
+        """Keep a drawing (its preprocessed 28x28 input) as a sample of digit ``label``."""
+        label = _check_label(label)
+        img = to_uint8(image)
+        self.reload()  # another window may have changed the set
+        new_id = int(self._ids.max()) + 1 if len(self._ids) else 1
+        self._x = np.concatenate([self._x, img[None]])
+        self._y = np.concatenate([self._y, np.array([label], np.uint8)])
+        self._ids = np.concatenate([self._ids, np.array([new_id], np.int64)])
+        created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        self._extra[str(new_id)] = {"strokes": _strokes_to_json(strokes), "created": created}
+        self._save()
+        return self.get(new_id)
+
+    def delete(self, ids: Iterable[int]) -> int:
+        """Delete samples; returns how many went."""
+        wanted = {int(i) for i in ids}
+        self.reload()
+        keep = np.array([int(i) not in wanted for i in self._ids], dtype=bool)
+        removed = int((~keep).sum())
+        if removed:
+            self._x, self._y, self._ids = self._x[keep], self._y[keep], self._ids[keep]
+            self._save()
+        return removed
+
+    def relabel(self, ids: Iterable[int], label: int) -> int:
+        """Give samples a new label; returns how many changed."""
+        label = _check_label(label)
+        wanted = {int(i) for i in ids}
+        self.reload()
+        mask = np.array([int(i) in wanted for i in self._ids], dtype=bool)
+        changed = int((mask & (self._y != label)).sum())
+        if changed:
+            self._y = self._y.copy()
+            self._y[mask] = label
+            self._save()
+        return changed
+
+    def clear(self) -> int:
+        return self.delete(self.ids())
+
+    # -- import / export -----------------------------------------------------------
+    def export_npz(self, path: str | os.PathLike[str], ids: Iterable[int] | None = None) -> Path:
+        """Write the samples as an .npz in Keras' layout (``x_train`` uint8, ``y_train``)."""
+        out = Path(path)
+        if out.suffix.lower() != ".npz":
+            out = out.with_name(out.name + ".npz")
+        x, y = self.arrays(ids)
+        if len(x) == 0:
+            raise DatasetError("There are no personal samples to export.")
+        try:
+            atomic_write_bytes(out, _npz_bytes({"x_train": x, "y_train": y}))
+        except OSError as exc:
+            raise DatasetError(f"Cannot write {out}: {exc.strerror or exc}.") from None
+        return out
+
+    def import_npz(self, path: str | os.PathLike[str]) -> int:
+        """Add the images of an .npz (Keras layout or x/y); returns how many were added."""
+        x, y = load_sample_npz(path)
+        self.reload()
+        if len(self._ids) + len(x) > MAX_IMPORT:
+            raise DatasetError(f"Importing {len(x)} samples would exceed the limit of {MAX_IMPORT} "
+                               "personal samples.")
+        start = int(self._ids.max()) + 1 if len(self._ids) else 1
+        new_ids = np.arange(start, start + len(x), dtype=np.int64)
+        self._x = np.concatenate([self._x, x])
+        self._y = np.concatenate([self._y, y])
+        self._ids = np.concatenate([self._ids, new_ids])
+        created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        source = Path(path).name
+        for i in new_ids:
+            self._extra[str(int(i))] = {"strokes": None, "created": created, "imported_from": source}
+        self._save()
+        return len(x)

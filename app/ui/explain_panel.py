@@ -1,0 +1,461 @@
+"""The Explain panel (View ▸ Explain the drawing): why the model says what it says.
+
+* an occlusion saliency map over the 28x28 input (:func:`app.core.explain.occlusion_saliency`,
+  one LiteRT batch of the occluded variants),
+* the activations of the first layer (feature maps of the first convolution, or the hidden
+  units of the MLP), computed in NumPy from the weights in the ``.keras`` file,
+* the network's layers with their output shapes and parameter counts.
+
+All of it is computed on a thread of its own (:class:`ExplainService`) with its own LiteRT
+interpreter, at most every :data:`INTERVAL_MS` and only while the panel is visible, with
+the newest drawing only: live prediction on the GUI thread is never held up by it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shiboken6
+from PySide6.QtCore import QObject, QRectF, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.explain import Anatomy, Saliency, first_layer_activations, occlusion_saliency, summary_rows
+from app.ui import worker as worker_mod
+from app.ui.dialogs import _item
+from app.ui.widgets import named
+
+log = logging.getLogger(__name__)
+
+INTERVAL_MS = 150  # the panel follows the drawing at most this often
+
+
+@dataclass
+class ExplainRequest:
+    seq: int
+    x: np.ndarray  # (28, 28) float32
+    tflite_path: str
+    keras_path: str | None  # for the layers and first-layer weights (None: use ``anatomy``)
+    anatomy: Anatomy | None = None  # given for the weights in training
+    label: str = ""
+
+
+@dataclass
+class ExplainResult:
+    seq: int
+    label: str = ""
+    x: np.ndarray | None = None
+    saliency: Saliency | None = None
+    anatomy: Anatomy | None = None
+    activations: np.ndarray | None = None
+    anatomy_error: str = ""
+    error: str = ""
+    seconds: float = 0.0
+
+
+class _ExplainWorker(QObject):
+    """Lives on the explain thread: computes one request at a time."""
+
+    finished = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._predictors: OrderedDict[str, Any] = OrderedDict()
+        self._anatomies: OrderedDict[tuple[str, float], Anatomy | str] = OrderedDict()
+
+    def _predictor(self, path: str) -> Any:
+        p = self._predictors.get(path)
+        if p is None:
+            from app.core.inference import Predictor
+
+            p = Predictor(path, num_threads=1)
+            self._predictors[path] = p
+            while len(self._predictors) > 3:
+                self._predictors.popitem(last=False)
+        return p
+
+    def _anatomy(self, keras_path: str) -> Anatomy | str:
+        try:
+            key = (keras_path, Path(keras_path).stat().st_mtime)
+        except OSError as exc:
+            return f"cannot read the model file ({exc.strerror or exc})"
+        found = self._anatomies.get(key)
+        if found is None:
+            from app.core.explain import read_anatomy
+
+            try:
+                found = read_anatomy(keras_path)
+            except ValueError as exc:
+                found = str(exc)
+            self._anatomies[key] = found
+            while len(self._anatomies) > 4:
+                self._anatomies.popitem(last=False)
+        return found
+
+    @Slot(object)
+    def compute(self, req: ExplainRequest) -> None:
+        t0 = time.perf_counter()
+        out = ExplainResult(seq=req.seq, label=req.label, x=req.x)
+        try:
+            out.saliency = occlusion_saliency(self._predictor(req.tflite_path).predict_batch, req.x)
+            anatomy: Anatomy | str | None = req.anatomy
+            if anatomy is None and req.keras_path:
+                anatomy = self._anatomy(req.keras_path)
+            if isinstance(anatomy, Anatomy):
+                out.anatomy = anatomy
+                if anatomy.first is not None:
+                    out.activations = first_layer_activations(anatomy.first, req.x)
+                else:
+                    out.anatomy_error = anatomy.note
+            else:
+                out.anatomy_error = anatomy or "no Keras file for these weights"
+        except Exception as exc:  # a broken model: say so in the panel, never crash
+            log.debug("explaining failed", exc_info=True)
+            out.error = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        out.seconds = time.perf_counter() - t0
+        self.finished.emit(out)
+
+
+class ExplainService(QObject):
+    """A thread that explains drawings; :meth:`submit` keeps only the newest pending one."""
+
+    explained = Signal(object)  # ExplainResult, on the GUI thread
+    _request = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: _ExplainWorker | None = None
+        self._busy = False
+        self._pending: ExplainRequest | None = None
+        self.completed = 0
+
+    def is_running(self) -> bool:
+        return self._thread is not None
+
+    def is_busy(self) -> bool:
+        return self._busy or self._pending is not None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        thread = QThread(self)
+        thread.setObjectName("digitpad-explain")
+        worker = _ExplainWorker()
+        worker.moveToThread(thread)
+        self._request.connect(worker.compute, Qt.ConnectionType.QueuedConnection)
+        worker.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        worker_mod._threads.add(thread)  # the registry: tests check nothing outlives them
+        self._thread, self._worker = thread, worker
+        thread.start()
+
+    def stop(self) -> None:
+        """Finish the current request (a few ms) and end the thread."""
+        thread, self._thread = self._thread, None
+        worker, self._worker = self._worker, None
+        if worker is not None and shiboken6.isValid(worker):
+            self._request.disconnect(worker.compute)
+        self._busy, self._pending = False, None
+        if thread is not None:
+            worker_mod.join_thread(thread)
+        del worker  # deleted only now that its thread has ended
+
+    def submit(self, req: ExplainRequest) -> None:
+        if self._thread is None:
+            self.start()
+        if self._busy:
+            self._pending = req
+            return
+        self._busy = True
+        self._request.emit(req)
+
+    @Slot(object)
+    def _on_finished(self, result: ExplainResult) -> None:
+        if self._thread is None:
+            return
+        self._busy = False
+        self.completed += 1
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.submit(pending)
+        self.explained.emit(result)
+
+
+# --------------------------------------------------------------------------- views
+def _blend(a: QColor, b: QColor, t: float) -> QColor:
+    t = min(1.0, max(0.0, t))
+    return QColor(round(a.red() + (b.red() - a.red()) * t), round(a.green() + (b.green() - a.green()) * t),
+                  round(a.blue() + (b.blue() - a.blue()) * t))
+
+
+class SaliencyView(QWidget):
+    """The input in grey with the saliency on top: red = this ink is evidence for the answer
+    (hiding it lowers its probability), blue = evidence against."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("saliencyView")
+        self._image = QImage()
+        self._saliency: np.ndarray | None = None
+        self.setMinimumSize(140, 140)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return QSize(196, 196)
+
+    def heightForWidth(self, w: int) -> int:
+        return w
+
+    def saliency(self) -> np.ndarray | None:
+        return None if self._saliency is None else self._saliency.copy()
+
+    def set_data(self, x: np.ndarray | None, saliency: np.ndarray | None) -> None:
+        self._saliency = None if saliency is None else np.asarray(saliency, np.float32)
+        if x is None:
+            self._image = QImage()
+            self.update()
+            return
+        img = np.asarray(x, np.float32).reshape(28, 28)
+        sal = self._saliency if self._saliency is not None else np.zeros((28, 28), np.float32)
+        top = float(np.abs(sal).max()) or 1.0
+        rgb = np.empty((28, 28, 3), np.float32)
+        base = 0.12 + 0.45 * img  # the drawing, dimmed
+        pos = np.clip(sal / top, 0, 1)
+        neg = np.clip(-sal / top, 0, 1)
+        rgb[..., 0] = base * (1 - pos) + pos * 1.0
+        rgb[..., 1] = base * (1 - pos) * (1 - neg) + pos * 0.35 + neg * 0.45
+        rgb[..., 2] = base * (1 - neg) + neg * 1.0
+        rgb[..., 1] = np.clip(rgb[..., 1] + pos * pos * 0.5, 0, 1)  # hottest: towards yellow
+        u8 = np.ascontiguousarray(np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8))
+        self._image = QImage(u8.data, 28, 28, 28 * 3, QImage.Format.Format_RGB888).copy()
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        side = min(self.width(), self.height())
+        r = QRectF((self.width() - side) / 2, 0, side, side)
+        p.fillRect(r, QColor("#15181f"))
+        if not self._image.isNull():
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            p.drawImage(r, self._image)
+        else:
+            p.setPen(QColor("#6c7487"))
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Draw a digit")
+        p.setPen(QPen(QColor("#3a4152"), 1))
+        p.drawRect(r.adjusted(0, 0, -1, -1))
+        p.end()
+
+
+class ActivationsView(QWidget):
+    """Feature maps of a convolution (a grid of small images) or hidden units (a grid of cells)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("activationsView")
+        self._acts: np.ndarray | None = None
+        self._image = QImage()
+        self._cols = 1
+        self._rows = 1
+        self.setMinimumSize(160, 80)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(180)
+
+    def activations(self) -> np.ndarray | None:
+        return None if self._acts is None else self._acts.copy()
+
+    def set_activations(self, acts: np.ndarray | None) -> None:
+        self._acts = None if acts is None else np.asarray(acts, np.float32)
+        self._image = QImage()
+        if self._acts is not None and self._acts.size:
+            a = self._acts
+            top = float(np.abs(a).max()) or 1.0
+            if a.ndim == 3:  # (filters, h, w): tile the maps with 1-px gaps
+                n, h, w = a.shape
+                cols = int(np.ceil(np.sqrt(n * 2)))  # wider than tall
+                rows = int(np.ceil(n / cols))
+                tile = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), -1.0, np.float32)
+                for i in range(n):
+                    r, c = divmod(i, cols)
+                    tile[r * (h + 1): r * (h + 1) + h, c * (w + 1): c * (w + 1) + w] = a[i] / top
+            else:  # (units,): a grid of cells
+                n = a.size
+                cols = int(np.ceil(np.sqrt(n * 2)))
+                rows = int(np.ceil(n / cols))
+                tile = np.full(rows * cols, -1.0, np.float32)
+                tile[:n] = a.ravel() / top
+                tile = tile.reshape(rows, cols)
+            self._cols, self._rows = tile.shape[1], tile.shape[0]
+            # -1 marks gaps; activations 0..1 map dark blue → yellow
+            v = np.clip(tile, 0, 1)
+            rgb = np.stack([0.08 + 0.92 * v, 0.1 + 0.8 * v, 0.25 - 0.15 * v], axis=-1)
+            rgb[tile < -0.5] = (0.75, 0.75, 0.78)
+            u8 = np.ascontiguousarray(np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8))
+            self._image = QImage(u8.data, u8.shape[1], u8.shape[0], u8.shape[1] * 3,
+                                 QImage.Format.Format_RGB888).copy()
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        if self._image.isNull():
+            p.setPen(QColor("#6c7487"))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "–")
+            p.end()
+            return
+        scale = min(self.width() / self._cols, self.height() / self._rows)
+        w, h = self._cols * scale, self._rows * scale
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        p.drawImage(QRectF((self.width() - w) / 2, 0, w, h), self._image)
+        p.end()
+
+
+class ExplainPanel(QWidget):
+    """The panel: saliency, first-layer activations, layers. :meth:`request` asks for an update."""
+
+    updated = Signal()  # a result was shown (tests wait for it)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("explainPanel")
+        self.service = ExplainService(self)
+        self.service.explained.connect(self._show)
+        self._seq = 0
+        self._source: Any = None  # () -> ExplainRequest | None, set by the controller
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(INTERVAL_MS)
+        self._timer.timeout.connect(self._fire)
+        self.last_result: ExplainResult | None = None
+
+        self.saliency_title = named(QLabel("<b>Where the evidence is</b>"), "saliencyTitle")
+        self.saliency_view = SaliencyView()
+        self.saliency_caption = named(QLabel(""), "saliencyCaption")
+        self.saliency_caption.setWordWrap(True)
+        self.saliency_caption.setStyleSheet("color: gray;")
+        self.activations_title = named(QLabel("<b>First layer</b>"), "activationsTitle")
+        self.activations_title.setWordWrap(True)
+        self.activations_view = ActivationsView()
+        self.layers_title = named(QLabel("<b>Layers</b>"), "layersTitle")
+        self.layers = named(QTableWidget(0, 4), "layersTable")
+        self.layers.setHorizontalHeaderLabels(["Layer", "Type", "Output", "Params"])
+        self.layers.verticalHeader().hide()
+        self.layers.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.layers.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        header = self.layers.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.layers.verticalHeader().setDefaultSectionSize(20)
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, small.pointSizeF() - 1.0))
+        self.layers.setFont(small)
+        self.layers.setMinimumHeight(150)
+        self.source_label = named(QLabel(""), "explainSource")
+        self.source_label.setWordWrap(True)
+        self.source_label.setStyleSheet("color: gray;")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.source_label)
+        layout.addWidget(self.saliency_title)
+        layout.addWidget(self.saliency_view)
+        layout.addWidget(self.saliency_caption)
+        layout.addWidget(self.activations_title)
+        layout.addWidget(self.activations_view)
+        layout.addWidget(self.layers_title)
+        layout.addWidget(self.layers, 1)
+        self._layers_key: object = None
+
+    def set_source(self, source: Any) -> None:
+        """``source()`` returns the :class:`ExplainRequest` fields for the current drawing."""
+        self._source = source
+
+    def request(self) -> None:
+        """The drawing changed: explain it within INTERVAL_MS (coalesced; only when visible)."""
+        if not self.isVisible():
+            return
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def refresh_now(self) -> None:
+        self._timer.stop()
+        self._fire()
+
+    def _fire(self) -> None:
+        if self._source is None:
+            return
+        req = self._source()
+        if req is None:
+            self._seq += 1
+            self.saliency_view.set_data(None, None)
+            self.activations_view.set_activations(None)
+            self.saliency_caption.setText("Draw a digit: its saliency map appears here.")
+            self.updated.emit()
+            return
+        self._seq += 1
+        req.seq = self._seq
+        self.service.submit(req)
+
+    def _show(self, res: ExplainResult) -> None:
+        if res.seq != self._seq and self.service.is_busy():
+            return  # a newer drawing is on its way
+        self.last_result = res
+        self.source_label.setText(res.label)
+        if res.error or res.saliency is None:
+            self.saliency_view.set_data(res.x, None)
+            self.saliency_caption.setText(f"Cannot explain: {res.error or 'no result'}")
+            self.updated.emit()
+            return
+        s = res.saliency
+        self.saliency_view.set_data(res.x, s.map)
+        self.saliency_caption.setText(
+            f"Red: hiding this ink (a 4×4 patch at a time) lowers the evidence for {s.digit} "
+            f"(P = {s.probability * 100:.1f} %, in log-odds) the most; blue: hiding it makes {s.digit} "
+            f"more likely. {s.variants} occluded copies in one batch, {s.seconds * 1000:.0f} ms.")
+        a = res.anatomy
+        if a is not None and a.first is not None and res.activations is not None:
+            what = "feature maps" if a.first.kind == "conv" else "hidden units"
+            self.activations_title.setText(f"<b>First layer</b> — {a.first.describe()}: its {what} "
+                                           "for this drawing")
+            self.activations_view.set_activations(res.activations)
+        else:
+            self.activations_title.setText(f"<b>First layer</b> — not shown: {res.anatomy_error or '?'}")
+            self.activations_view.set_activations(None)
+        key = (id(a), len(a.layers)) if a is not None else None
+        if key != self._layers_key:
+            self._layers_key = key
+            self._fill_layers(a)
+        self.updated.emit()
+
+    def _fill_layers(self, a: Anatomy | None) -> None:
+        rows = summary_rows(a) if a is not None else []
+        self.layers.setRowCount(len(rows) + (1 if rows else 0))
+        for r, cells in enumerate(rows):
+            assert a is not None
+            act = a.layers[r].activation
+            for c, text in enumerate(cells):
+                it = _item(text, align_right=c == 3)
+                if act not in (None, "linear"):
+                    it.setToolTip(f"{cells[0]}: {cells[1]}, activation {act}")
+                self.layers.setItem(r, c, it)
+        if a is not None and rows:
+            total = f"{a.total_params:,}".replace(",", " ")
+            self.layers.setItem(len(rows), 0, _item("total"))
+            self.layers.setItem(len(rows), 3, _item(total, align_right=True))
+        self.layers_title.setText(f"<b>Layers</b> — {len(rows)} layers" if rows else "<b>Layers</b>")
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self.service.stop()
