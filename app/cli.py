@@ -731,6 +731,14 @@ def _gui_mode(argv: Sequence[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
+    if args_list[:1] == ["--self-test"]:
+        from app.selftest import run_self_test
+
+        return run_self_test(args_list[1:])
+    if args_list[:1] == ["--startup-probe"]:
+        from app.selftest import run_startup_probe
+
+        return run_startup_probe(args_list[1:])
     try:
         if _gui_mode(args_list):
             return cmd_gui([t for t in args_list if t != "--debug"])

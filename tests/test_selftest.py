@@ -87,14 +87,11 @@ def test_self_test_reports_a_wrong_prediction(tmp_path: Path) -> None:
 
 
 def test_digitpad_command_runs_the_self_test(tmp_path: Path) -> None:
-    """`digitpad --self-test` (python -m app) reaches the same self-test once app/cli.py
-    routes it (see app/selftest.py); skipped until then."""
+    """`digitpad --self-test` (python -m app) reaches the same self-test."""
     report = tmp_path / "report.txt"
     proc = subprocess.run([sys.executable, "-m", "app", "--self-test", "--quick", "--report", str(report)],
                           env=_env(tmp_path / "home"), cwd=ROOT, capture_output=True, text=True,
                           timeout=120, check=False)
-    if proc.returncode == 2 and not report.exists():
-        pytest.skip("app/cli.py does not route --self-test to app.selftest.run_self_test yet")
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert "PASS  draw a 7 with the mouse: predicts 7" in report.read_text(encoding="utf-8")
 
