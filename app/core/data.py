@@ -71,7 +71,11 @@ def load_mnist(source: str | os.PathLike[str] | None = None) -> Dataset:
     The arrays are read-only and may be shared with other callers (cached).
     """
     if source is None:
-        return _load_npz_cached(paths.bundled_mnist_path())
+        try:
+            return _load_npz_cached(paths.bundled_mnist_path())
+        except DatasetError as exc:
+            raise DatasetError(f"The MNIST copy bundled with DigitPad cannot be used: {exc} "
+                               "(reinstalling DigitPad restores it)") from None
     if isinstance(source, str) and source.strip().lower() == "keras":
         return _load_keras()
     path = Path(os.fspath(source)).expanduser()

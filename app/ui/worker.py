@@ -11,6 +11,7 @@ running (the tests fail if one outlives a test).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -238,5 +239,10 @@ class TrainingWorker(Worker):
         self.status.emit("Saving the model…")
         # A store of its own: the GUI thread's store is only refreshed after success.
         store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
-        entry = store.save(result.model, meta, activate=True)
+        entry = store.save(result.model, meta)
+        if self.is_cancelled():  # Cancel pressed while saving: keep nothing, as for any cancel
+            with contextlib.suppress(DigitPadError):
+                store.delete(entry.name)
+            return None
+        store.set_active(entry.name)
         return entry.name
