@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
@@ -66,6 +67,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     from app.ui.main_window import MainWindow
 
     window = MainWindow()
+    install_excepthook(window)
     window.show()
     window.pad.setFocus()
     smoke = os.environ.get("DIGITPAD_SMOKE_TEST")
@@ -76,6 +78,30 @@ def run_gui(argv: list[str] | None = None) -> int:
         code = int(app.exec())
         return code if outcome["ok"] else 1
     return int(app.exec())
+
+
+def install_excepthook(window: MainWindow) -> None:
+    """A bug that escapes a slot or event handler becomes one message in the window and one
+    line on stderr, not a traceback; the window keeps running (the traceback is logged at
+    DEBUG level)."""
+    import logging
+
+    log = logging.getLogger("app.ui")
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, tb)
+            return
+        text = " ".join(str(value).split())[:300]
+        message = f"{kind.__name__}{': ' + text if text else ''}"
+        log.debug("unexpected error", exc_info=(kind, value, tb))
+        try:  # show_error also writes one line to the log (stderr)
+            window.show_error("Unexpected error", f"{message}\n\nDigitPad keeps running; "
+                              "what you were doing may not have finished.")
+        except Exception:  # the window itself is broken: at least one line on stderr
+            log.error("unexpected error: %s", message)
+
+    sys.excepthook = hook
 
 
 def _smoke_test(window: MainWindow, out: Path) -> bool:
