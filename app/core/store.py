@@ -167,6 +167,15 @@ def load_keras_model(path: str | os.PathLike[str]) -> Any:
     p = Path(path)
     if not p.is_file():
         raise ModelError(f"{p}: no such model file.")
+    import zipfile
+
+    try:
+        is_zip = zipfile.is_zipfile(p)
+    except OSError as exc:
+        raise ModelError(f"{p.name}: cannot read the model ({exc.strerror or exc}).") from None
+    if not is_zip:  # Keras would say "File not found"
+        raise ModelError(f"{p.name}: not a Keras model file (a .keras file is a zip archive; "
+                         "this one is empty, truncated or something else).")
     from app.core.export import quiet_stdio
     from app.core.tf import import_keras
 

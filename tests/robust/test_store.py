@@ -445,3 +445,53 @@ def test_two_instances_saving_under_the_same_automatic_name(tiny_result, tmp_pat
     assert entry.meta["name"] == entry.name
     assert ModelStore(home=home).active_name() == entry.name
     assert _no_leftovers(home)
+
+
+# --------------------------------------------------------------------------- importing bad .keras files
+
+
+@pytest.fixture(scope="module")
+def bad_keras_files(saved_tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from app.core.tf import import_keras
+
+    keras = import_keras()
+    d = tmp_path_factory.mktemp("bad-keras")
+    good = (saved_tiny_dir / "model.keras").read_bytes()
+    (d / "truncated.keras").write_bytes(good[: len(good) // 2])
+    (d / "not a zip.keras").write_bytes(b"PK\x03\x04 and then nothing sensible")
+    (d / "empty.keras").write_bytes(b"")
+    inp = keras.Input((28, 28))
+    keras.Model(inp, keras.layers.Dense(5, activation="softmax")(keras.layers.Flatten()(inp))).save(
+        d / "five outputs.keras")
+    inp = keras.Input((32, 32))
+    keras.Model(inp, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inp))).save(
+        d / "wrong input.keras")
+    return {p.stem: p for p in d.iterdir()}
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("truncated", "not a Keras model file"), ("not a zip", "not a Keras model file"),
+    ("empty", "not a Keras model file"), ("five outputs", "not 10 digit scores"),
+    ("wrong input", "not 28x28 images"),
+])
+def test_importing_a_bad_keras_file(bad_keras_files: dict[str, Path], qtbot, digitpad_home: Path,  # type: ignore[no-untyped-def]
+                                    capsys: pytest.CaptureFixture[str], name: str, words: str) -> None:
+    from app.cli import main
+    from app.ui import MainWindow
+
+    path = bad_keras_files[name]
+    assert main(["models", "import", str(path), "--activate"]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("digitpad: error:")]
+    assert len(lines) == 1 and path.name in lines[0] and words in lines[0] and "Traceback" not in err
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.ask_keras_path = lambda: str(path)
+    with qtbot.waitSignal(w.import_finished, timeout=120_000) as blocker:
+        w.load_action.trigger()  # Model > Load model…
+    assert blocker.args == [None]
+    assert w.last_error is not None and path.name in w.last_error and words in w.last_error
+    assert w.current_model_name() == DEFAULT_MODEL == ModelStore().active_name()
+    assert _user_entries(digitpad_home) == []
+    assert w.train_button.isEnabled()
+    w.close()
