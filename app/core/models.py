@@ -27,6 +27,7 @@ class Architecture:
     schedule: str  # "constant" or "cosine"
     augment: bool
     builder: Callable[[Any], Any]  # keras module -> uncompiled keras.Model
+    label_smoothing: float = 0.0  # cross-entropy against (1 - s) * one-hot + s / 10
 
 
 def _build_mlp(keras: Any) -> Any:

@@ -95,6 +95,10 @@ class TrainingListener:
     def on_start(self, config: TrainConfig, epochs: int, steps_per_epoch: int) -> None:
         """Training is about to start (TensorFlow is loaded, data is ready)."""
 
+    def on_model(self, model: Any) -> None:
+        """The Keras model about to be trained (just before :meth:`on_start`); tools and
+        benchmarks may evaluate it from :meth:`on_batch`. Do not change it."""
+
     def on_batch(self, epoch: int, step: int, steps_per_epoch: int, logs: dict[str, float]) -> None:
         """Batch ``step`` (0-based) of ``epoch`` (0-based) finished."""
 
@@ -172,11 +176,42 @@ def _split(cfg: TrainConfig, data: Dataset) -> tuple[np.ndarray, ...]:
     val_idx, tr_idx = idx[:n_val], idx[n_val:]
     if len(tr_idx) == 0:
         raise TrainingError("No training images left: raise the limit or lower the validation split.")
+    x_tr = x_train[tr_idx]  # uint8 stays uint8 (4x smaller); batches are scaled on the fly
+    if x_tr.dtype != np.uint8:
+        x_tr = _as_float(x_tr)
     return (
-        _as_float(x_train[tr_idx]), np.asarray(y_train[tr_idx], dtype=np.int32),
+        x_tr, np.asarray(y_train[tr_idx], dtype=np.int32),
         _as_float(x_train[val_idx]), np.asarray(y_train[val_idx], dtype=np.int32),
         x_test, y_test,
     )
+
+
+def _batches(tf: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool) -> Any:
+    """The training batches: a new shuffle every epoch, float32 in [0, 1], augmented if asked.
+
+    Only the indices go through the shuffle buffer; each batch is then gathered at once
+    from the (uint8) images and scaled (batch before map: per-image work in tf.data costs
+    more than the small network's training step). ``one_hot``: labels as (N, 10) rows.
+    """
+    assert cfg.batch_size is not None
+    images, labels = tf.constant(x), tf.constant(y)
+    scale = 1.0 / 255.0 if x.dtype == np.uint8 else 1.0
+
+    def load(idx: Any) -> tuple[Any, Any]:
+        batch = tf.cast(tf.gather(images, idx), tf.float32)
+        if scale != 1.0:
+            batch = batch * scale
+        target = tf.gather(labels, idx)
+        return batch, (tf.one_hot(target, 10) if one_hot else target)
+
+    ds = tf.data.Dataset.range(len(x))
+    ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size).map(load)
+    if cfg.augment:
+        ds = ds.map(_augment_fn(tf, cfg.seed), num_parallel_calls=1)
+    # Endless (a new shuffle each pass), so that Keras keeps one iterator for the whole
+    # fit (with steps_per_epoch): a new iterator every epoch retraces the train step.
+    return ds.repeat().prefetch(2)
 
 
 def _augment_fn(tf: Any, seed: int) -> Any:
@@ -264,7 +299,15 @@ def compile_model(model: Any, cfg: TrainConfig, total_steps: int) -> None:
         opt = keras.optimizers.SGD(learning_rate=lr)
     else:
         opt = keras.optimizers.Adam(learning_rate=lr)
-    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss: Any = "sparse_categorical_crossentropy"
+    if arch.label_smoothing:  # needs one-hot labels: see _one_hot_labels
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=arch.label_smoothing)
+    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+
+
+def _one_hot_labels(cfg: TrainConfig) -> bool:
+    """Label smoothing (in the architecture's recipe) trains on one-hot labels."""
+    return get_architecture(cfg.arch).label_smoothing > 0
 
 
 def import_keras_lazy() -> Any:
@@ -308,21 +351,20 @@ def train(
     keras.utils.set_random_seed(cfg.seed)
 
     steps = math.ceil(len(x_tr) / cfg.batch_size)
-    ds = tf.data.Dataset.from_tensor_slices((x_tr, y_tr))
-    ds = ds.shuffle(len(x_tr), seed=cfg.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(cfg.batch_size)
-    if cfg.augment:
-        ds = ds.map(_augment_fn(tf, cfg.seed), num_parallel_calls=1)
-    ds = ds.prefetch(2)
+    one_hot = _one_hot_labels(cfg)
+    ds = _batches(tf, x_tr, y_tr, cfg, one_hot)
+    if one_hot:
+        y_val = np.eye(10, dtype=np.float32)[y_val]
     val = (x_val, y_val) if len(x_val) else None
 
     model = initial_model if initial_model is not None else get_architecture(cfg.arch).builder(keras)
     compile_model(model, cfg, steps * cfg.epochs)
     cb = _make_listener_callback(keras, listener, steps)
+    listener.on_model(model)
     listener.on_start(cfg, cfg.epochs, steps)
     listener.on_status("Training…")
-    hist = model.fit(ds, epochs=cfg.epochs, validation_data=val, verbose=0, callbacks=[cb], shuffle=False,
-                     validation_batch_size=1000)
+    hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val, verbose=0,
+                     callbacks=[cb], shuffle=False, validation_batch_size=1000)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     done = len(history.get("loss", []))
     if cb.nan_at is not None:
