@@ -1,0 +1,226 @@
+"""DigitPad's benchmarks: one script per figure of the "Speed, measured" issue.
+
+    python -m bench                 # all of them, then a table: figure, value, goal, pass/fail
+    python -m bench.bench_startup   # one of them (each prints its details; --json FILE)
+
+Benchmarks report numbers; the tests assert behaviour. Every script drives the real code:
+``python -m app`` for start-up, the real window with real mouse events for live prediction,
+the real Train button and worker thread for GUI responsiveness, the real ``train()`` with
+the default ``TrainConfig()`` for training, and LiteRT for the shipped model.
+
+This module holds what the scripts share: the goals, the machine description, percentiles
+and the result format (a list of :class:`Figure`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Figure:
+    """One measured figure and its goal (``ok`` is None when there is no goal)."""
+
+    name: str
+    value: float | None
+    unit: str
+    goal: str = ""
+    ok: bool | None = None
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def value_text(self) -> str:
+        if self.value is None:
+            return "n/a"
+        v = self.value
+        if self.unit == "%":
+            return f"{v:.2f} %"
+        if self.unit == "ms":
+            return f"{v:.3f} ms" if v < 10 else f"{v:.1f} ms"
+        if self.unit == "s":
+            return f"{v:.2f} s"
+        if self.unit == "MiB":
+            return f"{v:.0f} MiB"
+        return f"{v:g} {self.unit}".strip()
+
+    def verdict(self) -> str:
+        return "" if self.ok is None else ("pass" if self.ok else "FAIL")
+
+
+def at_most(name: str, value: float | None, limit: float, unit: str, detail: str = "",
+            **extra: Any) -> Figure:
+    """A figure whose goal is ``value <= limit``."""
+    shown = f"{limit:g} {unit}" if unit != "%" else f"{limit:g} %"
+    ok = None if value is None else value <= limit
+    return Figure(name, value, unit, f"<= {shown}", ok, detail, dict(extra))
+
+
+def at_least(name: str, value: float | None, limit: float, unit: str, detail: str = "",
+             **extra: Any) -> Figure:
+    shown = f"{limit:g} {unit}" if unit != "%" else f"{limit:g} %"
+    ok = None if value is None else value >= limit
+    return Figure(name, value, unit, f">= {shown}", ok, detail, dict(extra))
+
+
+def info(name: str, value: float | None, unit: str, detail: str = "", **extra: Any) -> Figure:
+    return Figure(name, value, unit, "", None, detail, dict(extra))
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), linear interpolation between closest ranks."""
+    if not values:
+        return math.nan
+    s = sorted(values)
+    pos = (len(s) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+# --------------------------------------------------------------------------- the machine
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def load_average() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except OSError:  # pragma: no cover
+        return None
+
+
+def machine() -> dict[str, Any]:
+    mem = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    mem = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    return {
+        "cpu": cpu_model(),
+        "cores": cores(),
+        "memory_gib": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "load_average": load_average(),
+    }
+
+
+def machine_line(m: dict[str, Any] | None = None) -> str:
+    m = m or machine()
+    load = m.get("load_average")
+    load_text = "" if not load else f", load average {load[0]:.2f} at the start"
+    mem = f", {m['memory_gib']:g} GiB" if m.get("memory_gib") else ""
+    return f"{m['cpu']}, {m['cores']} cores{mem}, Python {m['python']}{load_text}"
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment for a measured child process: offscreen Qt, quiet TensorFlow, and a
+    bytecode cache (an installed DigitPad has its ``.pyc`` files; a source checkout run
+    with ``PYTHONDONTWRITEBYTECODE`` would recompile the app on every start)."""
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(pycache_dir()))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env.update(overrides)
+    return env
+
+
+def pycache_dir() -> Path:
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "digitpad-bench-pycache"
+
+
+def setup_offscreen() -> None:
+    """Before creating a QApplication in-process."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+# --------------------------------------------------------------------------- script plumbing
+
+
+def script_main(description: str, run: Callable[[argparse.Namespace], list[Figure]],
+                add_args: Callable[[argparse.ArgumentParser], None] | None = None,
+                argv: list[str] | None = None) -> int:
+    """Parse ``--json FILE`` (+ the script's own options), run, print, optionally save."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    if add_args is not None:
+        add_args(ap)
+    args = ap.parse_args(argv)
+    figures = run(args)
+    print_table(figures)
+    if args.json is not None:
+        write_json(args.json, figures)
+    return 0 if all(f.ok is not False for f in figures) else 1
+
+
+def write_json(path: Path, figures: list[Figure]) -> None:
+    data = {"machine": machine(), "figures": [asdict(f) for f in figures]}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def read_json(path: Path) -> list[Figure]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [Figure(**f) for f in data["figures"]]
+
+
+def print_table(figures: list[Figure], stream: Any = None) -> None:
+    stream = stream or sys.stdout
+    rows = [(f.name, f.value_text(), f.goal, f.verdict()) for f in figures]
+    head = ("figure", "value", "goal", "")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    print(line.format(*head).rstrip(), file=stream)
+    print("  ".join("-" * w for w in widths).rstrip(), file=stream)
+    for r in rows:
+        print(line.format(*r).rstrip(), file=stream)
+    notes = [f for f in figures if f.detail]
+    if notes:
+        print(file=stream)
+        for f in notes:
+            print(f"  {f.name}: {f.detail}", file=stream)
+    stream.flush()
