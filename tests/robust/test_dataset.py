@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,8 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
 
 
 @pytest.fixture(params=list(BROKEN))
-def broken_bundled(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
+def broken_bundled(request, tmp_path: Path,  # type: ignore[no-untyped-def]
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
     """The bundled mnist.npz replaced by a broken copy; (its path, words of the message)."""
     maker, words = BROKEN[request.param]
     folder = tmp_path / "resources"

@@ -218,7 +218,7 @@ def test_window_load_model_refuses_a_lambda_and_does_not_run_it(evil_keras: dict
     w = MainWindow()
     qtbot.addWidget(w)
     before = w.current_model_name()
-    w.ask_keras_path = lambda: str(evil_keras["lambda"])
+    w.ask_keras_path = lambda: str(evil_keras["lambda"])  # type: ignore[method-assign]
     with qtbot.waitSignal(w.import_finished, timeout=120_000) as blocker:
         w.load_action.trigger()  # Model > Load model…
     assert blocker.args == [None]

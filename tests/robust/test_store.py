@@ -183,18 +183,23 @@ w.close()
     assert "mine/model.tflite" in res["error"] and "corrupt" in res["error"]
 
 
-BROKEN_META: dict[str, Callable[[Path], None]] = {
+BROKEN_META: dict[str, Callable[[Path], object]] = {
     "missing": lambda e: (e / "meta.json").unlink(),
     "malformed": lambda e: (e / "meta.json").write_text("{not json"),
     "not_an_object": lambda e: (e / "meta.json").write_text("[1, 2, 3]"),
     "deeply_nested": lambda e: (e / "meta.json").write_text("[" * 100_000 + "]" * 100_000),
     "not_utf8": lambda e: (e / "meta.json").write_bytes(b"\xff\xfe{\x00"),
-    "a_directory": lambda e: ((e / "meta.json").unlink(), (e / "meta.json").mkdir()),
+    "a_directory": lambda e: _replace_by_a_directory(e / "meta.json"),
     "names_a_missing_file": lambda e: _edit_files(e, {"tflite": "gone.tflite", "keras": "model.keras"}),
     "names_an_absolute_path": lambda e: _edit_files(e, {"tflite": "/etc/passwd", "keras": "model.keras"}),
     "names_a_null_byte": lambda e: _edit_files(e, {"tflite": "model.tflite\x00.png", "keras": "model.keras"}),
     "names_a_number": lambda e: _edit_files(e, {"tflite": 42, "keras": "model.keras"}),
 }
+
+
+def _replace_by_a_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
 
 
 def _edit_files(entry: Path, files: object) -> None:
@@ -392,7 +397,7 @@ def test_two_windows_share_a_store_and_one_deletes_the_others_model(qtbot, digit
     a, b = MainWindow(), MainWindow()
     for w in (a, b):
         qtbot.addWidget(w)
-        w.confirm = lambda title, text: True
+        w.confirm = lambda title, text: True  # type: ignore[method-assign]
         w.show()
     assert a.current_model_name() == b.current_model_name() == "alpha"
     # B deletes alpha with its Manage models dialog (real buttons)
@@ -486,7 +491,7 @@ def test_importing_a_bad_keras_file(bad_keras_files: dict[str, Path], qtbot, dig
     assert len(lines) == 1 and path.name in lines[0] and words in lines[0] and "Traceback" not in err
     w = MainWindow()
     qtbot.addWidget(w)
-    w.ask_keras_path = lambda: str(path)
+    w.ask_keras_path = lambda: str(path)  # type: ignore[method-assign]
     with qtbot.waitSignal(w.import_finished, timeout=120_000) as blocker:
         w.load_action.trigger()  # Model > Load model…
     assert blocker.args == [None]
