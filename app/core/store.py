@@ -13,7 +13,9 @@ kept in ``<user_home>/store.json``.
 Saves are atomic: a model is written into a hidden temporary directory next to its final
 place, checked (the ``.tflite`` must load and agree with the Keras model), and only then
 renamed into place. A half-written or corrupt entry never replaces a good one; a broken
-entry is reported in :attr:`ModelStore.problems` and skipped.
+entry is reported in :attr:`ModelStore.problems` and skipped. ``meta.json`` records the
+SHA-256 of both files; a file that no longer matches is refused before LiteRT or Keras
+reads it (a corrupt ``.tflite`` can crash LiteRT instead of raising an error).
 """
 
 from __future__ import annotations
