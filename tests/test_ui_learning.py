@@ -233,7 +233,7 @@ def test_watch_it_learn_predicts_with_the_weights_in_training(window, qtbot, mon
     seen: list[tuple[str, list[float] | None]] = []
     window.prediction_updated.connect(
         lambda: seen.append((window.learning.weights_in_use(), window.probability_view.probabilities())))
-    window.train_config = TrainConfig(arch="mlp", epochs=3, limit=1200, batch_size=32, learning_rate=0.05)
+    window.train_config = TrainConfig(arch="mlp", epochs=2, limit=800, batch_size=32, learning_rate=0.05)
     assert window.learning.watch_action.isChecked()
     with qtbot.waitSignal(window.training_finished, timeout=240_000) as blocker:
         qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)

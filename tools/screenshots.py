@@ -1,11 +1,19 @@
 """Take screenshots of the real DigitPad window (offscreen) for the docs.
 
     python tools/screenshots.py              # writes docs/screenshots/{idle,drawing,training}.png
+                                             # and {explain,samples,finetune,evaluate}.png
+    python tools/screenshots.py --shots explain,evaluate      # only some of them
 
 The window is the real one, driven with real mouse events: a "3" is drawn on the pad with
 press/move/release; for training.png a tiny training run is started with the Train button
 and the window is grabbed mid-way (then the training is cancelled). A temporary
 DIGITPAD_HOME is used, so the user's models and settings are not touched.
+
+The learning shots: explain.png shows the Explain dock for the drawn "3"; samples.png the
+Personal samples window after drawing digits *mirrored* (an unusual handwriting the shipped
+model misreads) and labelling each with its digit key; finetune.png the result of Model ▸
+Train on my drawings on those samples; evaluate.png the evaluation of the shipped model with
+a confusion-matrix cell opened (the two windows side by side).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -73,11 +81,136 @@ def draw(pad, strokes: list[list[tuple[float, float]]]) -> None:  # type: ignore
     _pump()
 
 
+def _mirrored(digit: int, rng: object) -> list[list[tuple[float, float]]]:
+    """``digit`` drawn mirrored with a little jitter (the polylines of the GUI tests)."""
+    from tests.personal_style import styled_strokes
+
+    return styled_strokes(digit, rng)  # type: ignore[arg-type]
+
+
+def _wait(cond, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.perf_counter() + seconds
+    while not cond() and time.perf_counter() < deadline:
+        _pump(0.05)
+    return bool(cond())
+
+
+def _activate(window) -> None:  # type: ignore[no-untyped-def]
+    """Make the main window the active one again (its shortcuts need it)."""
+    window.activateWindow()
+    _wait(lambda: QApplication.activeWindow() is window, 5)
+
+
+def side_by_side(images: list[QImage], gap: int = 16) -> QImage:
+    """Windows next to each other on a light background (top-aligned)."""
+    w = sum(i.width() for i in images) + gap * (len(images) + 1)
+    h = max(i.height() for i in images) + 2 * gap
+    out = QImage(w, h, QImage.Format.Format_RGB32)
+    out.fill(QColor("#dfe3ea"))
+    p = QPainter(out)
+    x = gap
+    for img in images:
+        p.drawImage(x, gap, img)
+        x += img.width() + gap
+    p.end()
+    return out
+
+
+def learning_shots(window, out: Path, shots: set[str], width: int, height: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """explain.png, samples.png, finetune.png, evaluate.png (issue 7), with real events."""
+    import numpy as np
+
+    made: list[str] = []
+    learning = window.learning
+    if "explain" in shots:
+        window.resize(width + 300, height)
+        window.clear_pad()
+        QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # View > Explain
+        draw(window.pad, _three())
+        panel = learning.explain_panel
+        _wait(lambda: panel.last_result is not None and not panel.service.is_busy(), 20)
+        _pump(0.3)
+        window.grab().save(str(out / "explain.png"))
+        made.append("explain.png")
+        QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+        window.resize(width, height)
+    if shots & {"samples", "finetune"}:
+        _activate(window)
+        rng = np.random.default_rng(7)
+        for _ in range(8):
+            for digit in range(10):
+                window.clear_pad()
+                draw(window.pad, _mirrored(digit, rng))
+                QTest.keyClick(window.pad, getattr(Qt.Key, f"Key_{digit}"))  # "it is a <digit>"
+        window.clear_pad()
+        print(f"{len(learning.samples)} personal samples")
+    if "samples" in shots:
+        dlg = learning.open_samples_window()
+        dlg.resize(760, 700)
+        _pump(0.3)
+        grid = dlg.grids[3]
+        for i in range(2):
+            it = grid.item(i)
+            if it is not None:
+                it.setSelected(True)
+        _pump(0.1)
+        dlg.grab().save(str(out / "samples.png"))
+        made.append("samples.png")
+        dlg.close()
+    if "finetune" in shots:
+        done: list[object] = []
+        learning.finetune_finished.connect(done.append)
+        _activate(window)
+        ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+        QTest.keyClick(window, Qt.Key.Key_T, ctrl_shift)  # Model > Train on my drawings
+        _wait(lambda: bool(done), 900)
+        _pump(0.3)
+        dlg = learning.finetune_dialog
+        if dlg is not None:
+            dlg.resize(640, 480)
+            _pump(0.2)
+            dlg.grab().save(str(out / "finetune.png"))
+            made.append("finetune.png")
+            summary = done[0]
+            print("fine-tuned:", summary and {k: summary[k] for k in ("before", "after")})  # type: ignore[index]
+            dlg.switch_back()  # evaluate the shipped model below
+            dlg.close()
+    if "evaluate" in shots:
+        got: list[object] = []
+        window.evaluation_finished.connect(got.append)
+        _activate(window)
+        QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # Model > Evaluate
+        _wait(lambda: bool(got), 300)
+        ev = window.evaluation_dialog
+        if ev is not None and got and got[0] is not None:
+            conf = np.array(got[0].confusion)  # type: ignore[attr-defined]
+            off = conf - np.diag(np.diag(conf))
+            t, p = divmod(int(np.argmax(off)), 10)
+            ev.resize(640, 600)
+            _pump(0.2)
+            item = ev.confusion.item(t, p)
+            QTest.mouseClick(ev.confusion.viewport(), Qt.MouseButton.LeftButton,
+                             Qt.KeyboardModifier.NoModifier, ev.confusion.visualItemRect(item).center())
+            _pump(0.3)
+            cell = ev.cell_dialog
+            if cell is not None:
+                cell.resize(420, 600)
+                _pump(0.2)
+                side_by_side([ev.grab().toImage(), cell.grab().toImage()]).save(str(out / "evaluate.png"))
+                made.append("evaluate.png")
+                cell.close()
+            ev.close()
+    return made
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     ap.add_argument("--size", default="1040x800", help="window size WxH")
+    ap.add_argument("--shots", default="idle,drawing,training,explain,samples,finetune,evaluate",
+                    help="comma-separated screenshots to take")
     args = ap.parse_args(argv)
+    shots = {s.strip() for s in args.shots.split(",") if s.strip()}
     width, height = (int(v) for v in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -94,13 +227,25 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(width, height)
         window.show()
         _pump(0.2)
-        window.grab().save(str(args.out / "idle.png"))
+        made: list[str] = []
+        if "idle" in shots:
+            window.grab().save(str(args.out / "idle.png"))
+            made.append("idle.png")
 
         draw(window.pad, _three())
         _pump(0.1)
-        window.grab().save(str(args.out / "drawing.png"))
+        if "drawing" in shots:
+            window.grab().save(str(args.out / "drawing.png"))
+            made.append("drawing.png")
         print(f"drawn digit recognised as {window.top_digit_label.text()} "
               f"({window.confidence_label.text()}), update {window.last_update_ms:.2f} ms")
+        made += learning_shots(window, args.out, shots, width, height)
+        if "training" not in shots:
+            window.close()
+            _pump()
+            for name in made:
+                print(args.out / name)
+            return 0
 
         window.train_config = TrainConfig(arch="cnn", epochs=3, limit=6000)
         done: list[object] = []
@@ -114,13 +259,14 @@ def main(argv: list[str] | None = None) -> int:
                 break
         _pump(0.1)
         window.grab().save(str(args.out / "training.png"))
+        made.append("training.png")
         if not done:
             QTest.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
             while not done and time.perf_counter() < deadline:
                 _pump(0.05)
         window.close()
         _pump()
-    for name in ("idle.png", "drawing.png", "training.png"):
+    for name in made:
         print(args.out / name)
     return 0
 

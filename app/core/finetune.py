@@ -238,6 +238,10 @@ def fine_tune(base: Any, samples: tuple[np.ndarray, np.ndarray] | tuple[np.ndarr
 
     listener.on_status("Measuring the model before fine-tuning…")
     before = score(model, x_ho, y_ho, x_test, y_test)
+    mine = "" if before.personal is None else \
+        f"{before.personal * 100:.0f} % of your {before.personal_count} held-out samples, "
+    listener.on_status(f"Before fine-tuning: {mine}{before.mnist * 100:.2f} % of {before.mnist_count} "
+                       "MNIST test images.")
     if listener.should_stop():
         return FineTuneResult(model=None, base_name=base_name, arch=arch, config=cfg, train_config=None,
                               before=before, cancelled=True, seconds=time.perf_counter() - started)

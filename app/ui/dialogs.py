@@ -507,6 +507,10 @@ SHORTCUTS = [
     ("Retrain…", "Ctrl+R"),
     ("Manage models…", "Ctrl+M"),
     ("Evaluate the model", "Ctrl+E"),
+    ("It is a … (keep the drawing as your sample)", "0 … 9  /  click the digit's bar"),
+    ("Personal samples…", "Ctrl+P"),
+    ("Train on my drawings", "Ctrl+Shift+T"),
+    ("Explain the drawing", "Ctrl+I"),
     ("Quit", "Ctrl+Q"),
 ]
 

@@ -57,6 +57,13 @@ class EvalDetails:
         return idx[np.argsort(-self.probs[idx, pred[idx]], kind="stable")]
 
 
+def _mistakes(n: int, frac: float) -> QColor:
+    """Off-diagonal cells: white when empty; any mistake visibly pink, darker the more."""
+    if n == 0:
+        return QColor("#ffffff")
+    return _off_diagonal(0.0125 + 0.0375 * min(1.0, frac * 20))
+
+
 def _fill_grid(grid: DigitGrid, details: EvalDetails, indices: np.ndarray) -> None:
     grid.setUpdatesEnabled(False)
     try:
@@ -134,13 +141,14 @@ class EvaluationView(QDialog):
                 n = ev.confusion[t][p]
                 it = _item(str(n), align_right=True)
                 frac = n / row_total
-                it.setBackground(QBrush(_heat(frac) if t == p else _off_diagonal(frac)))
+                it.setBackground(QBrush(_heat(frac) if t == p else _mistakes(n, frac)))
                 it.setForeground(QBrush(QColor("#ffffff" if t == p and frac > 0.6 else "#000000")))
                 it.setToolTip(f"true {t}, predicted {p}: {n} ({frac * 100:.1f} % of the {t}s).{click}")
                 self.confusion.setItem(t, p, it)
         for table in (self.per_class, self.confusion):
             table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
             table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.per_class.setFixedHeight(self.per_class.verticalHeader().length()
                                       + self.per_class.horizontalHeader().height() + 4)
         self.confusion.setMinimumHeight(self.confusion.verticalHeader().length()

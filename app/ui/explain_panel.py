@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, QRectF, QSize, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -270,9 +270,9 @@ class ActivationsView(QWidget):
         self._image = QImage()
         self._cols = 1
         self._rows = 1
-        self.setMinimumSize(160, 80)
+        self.setMinimumWidth(160)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.setFixedHeight(180)
+        self.setFixedHeight(120)
 
     def activations(self) -> np.ndarray | None:
         return None if self._acts is None else self._acts.copy()
@@ -306,7 +306,19 @@ class ActivationsView(QWidget):
             u8 = np.ascontiguousarray(np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8))
             self._image = QImage(u8.data, u8.shape[1], u8.shape[0], u8.shape[1] * 3,
                                  QImage.Format.Format_RGB888).copy()
+        self._fit_height()
         self.update()
+
+    def _fit_height(self) -> None:
+        """As tall as the tiles need at the current width (no empty band below them)."""
+        if self._image.isNull():
+            return
+        w = max(160, self.width())
+        self.setFixedHeight(max(60, min(260, round(w * self._rows / self._cols))))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)

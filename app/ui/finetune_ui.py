@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -59,7 +60,8 @@ class FineTuneWorker(TrainingWorker):
         if result.cancelled or self.is_cancelled() or result.after is None:
             return None
         self.status.emit("Saving the fine-tuned model…")
-        name = store.unique_name(f"{self.base_name}-mine")
+        stem = re.sub(r"-mine(-\d+)?$", "", self.base_name)  # not default-mine-mine
+        name = store.unique_name(f"{stem}-mine")
         entry = store.save(result.model, result.meta(), name=name, activate=True)
         self.finetuned.emit({
             "base": self.base_name, "name": entry.name,
@@ -110,6 +112,8 @@ class FineTuneResultDialog(QDialog):
         self.table.setItem(1, 0, _item(f"{before['mnist'] * 100:.2f} %", align_right=True))
         self.table.setItem(1, 1, _item(f"{after['mnist'] * 100:.2f} %", align_right=True))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setFixedHeight(self.table.verticalHeader().length()
                                   + self.table.horizontalHeader().height() + 4)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -55,12 +56,13 @@ class SamplesWindow(QDialog):
         self.row_labels: list[QLabel] = []
         for d in range(10):
             label = named(QLabel(), f"samplesLabel{d}")
-            label.setMinimumWidth(64)
-            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            grid = named(DigitGrid(icon_size=THUMB, wrapping=False), f"samplesGrid{d}")
+            label.setMinimumWidth(48)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grid = named(DigitGrid(icon_size=THUMB, wrapping=False, captions=False), f"samplesGrid{d}")
             grid.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
             grid.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            grid.setFixedHeight(THUMB + 28)
+            bar = grid.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+            grid.setFixedHeight(THUMB + 8 + 4 + bar)
             grid.itemPressed.connect(lambda _it, g=grid: self._pressed(g))
             grid.itemSelectionChanged.connect(self._update_buttons)
             grid.installEventFilter(self)
@@ -148,7 +150,8 @@ class SamplesWindow(QDialog):
                     item.setSelected(True)
             grid.setUpdatesEnabled(True)
             n = counts[d]
-            self.row_labels[d].setText(f"<b style='font-size:15pt'>{d}</b>&nbsp; {n}")
+            self.row_labels[d].setText(f"<b style='font-size:15pt'>{d}</b><br>"
+                                       f"<span style='color:gray'>{n or 'none'}</span>")
         if total:
             self.summary.setText(
                 f"<b>{total}</b> samples of your handwriting. Select thumbnails, then press a digit key "

@@ -58,7 +58,7 @@ class DigitGrid(QListWidget):
     """Thumbnails in a wrapping grid; each item keeps a key (``ROLE_KEY``)."""
 
     def __init__(self, parent: QWidget | None = None, icon_size: int = 56, bars: bool = False,
-                 wrapping: bool = True) -> None:
+                 wrapping: bool = True, captions: bool = True) -> None:
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setMovement(QListView.Movement.Static)
@@ -73,6 +73,8 @@ class DigitGrid(QListWidget):
         self._bars = bars
         h = icon_size + (max(10, icon_size // 4) if bars else 0)
         self.setIconSize(QSize(icon_size, h))
+        if not captions:  # no text line under the thumbnails
+            self.setGridSize(QSize(icon_size + 8, h + 8))
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() - 1.5))
         self.setFont(small)
