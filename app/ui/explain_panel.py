@@ -277,12 +277,13 @@ class ActivationsView(QWidget):
     def activations(self) -> np.ndarray | None:
         return None if self._acts is None else self._acts.copy()
 
-    def set_activations(self, acts: np.ndarray | None) -> None:
+    def set_activations(self, acts: np.ndarray | None, bounded: bool = False) -> None:
+        """Show ``acts``; ``bounded``: values are already 0..1 (sigmoid), do not stretch them."""
         self._acts = None if acts is None else np.asarray(acts, np.float32)
         self._image = QImage()
         if self._acts is not None and self._acts.size:
             a = self._acts
-            top = float(np.abs(a).max()) or 1.0
+            top = 1.0 if bounded else (float(np.abs(a).max()) or 1.0)
             if a.ndim == 3:  # (filters, h, w): tile the maps with 1-px gaps
                 n, h, w = a.shape
                 cols = int(np.ceil(np.sqrt(n * 2)))  # wider than tall
@@ -441,7 +442,7 @@ class ExplainPanel(QWidget):
             what = "feature maps" if a.first.kind == "conv" else "hidden units"
             self.activations_title.setText(f"<b>First layer</b> — {a.first.describe()}: its {what} "
                                            "for this drawing")
-            self.activations_view.set_activations(res.activations)
+            self.activations_view.set_activations(res.activations, bounded=a.first.activation == "sigmoid")
         else:
             self.activations_title.setText(f"<b>First layer</b> — not shown: {res.anatomy_error or '?'}")
             self.activations_view.set_activations(None)
@@ -453,6 +454,7 @@ class ExplainPanel(QWidget):
 
     def _fill_layers(self, a: Anatomy | None) -> None:
         rows = summary_rows(a) if a is not None else []
+        self.layers.clearContents()
         self.layers.setRowCount(len(rows) + (1 if rows else 0))
         for r, cells in enumerate(rows):
             assert a is not None
