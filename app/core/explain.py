@@ -357,10 +357,14 @@ def read_anatomy(keras_path: str | os.PathLike[str]) -> Anatomy:
         return [np.asarray(group[k][()]) for k in sorted(group.keys(), key=int)]
 
     try:
-        return _build_anatomy(config, weights_of)
+        anatomy = _build_anatomy(config, weights_of)
     finally:
         if h5 is not None:
             h5.close()
+    if h5 is None:
+        anatomy.first = None
+        anatomy.note = "the weights cannot be read (no model.weights.h5, or h5py is missing)"
+    return anatomy
 
 
 def anatomy_from_keras(model: Any) -> Anatomy:
