@@ -150,6 +150,44 @@ def machine_line(m: dict[str, Any] | None = None) -> str:
     return f"{m['cpu']}, {m['cores']} cores{mem}, Python {m['python']}{load_text}"
 
 
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (Linux /proc/stat)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [float(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    tick = float(os.sysconf("SC_CLK_TCK"))
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    total = sum(fields[:8])  # (guest time is already counted in user)
+    return (total - idle) / tick, total / tick
+
+
+def busy_fraction(seconds: float = 2.0) -> float:
+    """How busy the whole machine is (0..1) over the next ``seconds``."""
+    import time
+
+    b0, t0 = cpu_times()
+    time.sleep(seconds)
+    b1, t1 = cpu_times()
+    return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def wait_until_quiet(max_wait: float, threshold: float = 0.10, stream: Any = None) -> float:
+    """Wait (up to ``max_wait`` s) until other processes use less than ``threshold`` of
+    the CPU; returns the last busy fraction seen. (Other engineers share this machine.)"""
+    import time
+
+    deadline = time.monotonic() + max_wait
+    busy = busy_fraction()
+    while busy > threshold and time.monotonic() < deadline:
+        if stream is not None:
+            print(f"  (the machine is {busy:.0%} busy; waiting for it to calm down)", file=stream,
+                  flush=True)
+        busy = busy_fraction(5.0)
+    return busy
+
+
 # --------------------------------------------------------------------------- environment
 
 

@@ -30,8 +30,9 @@ GOAL_SECONDS = 20.0
 TARGET = 0.99
 
 
-def measure(every: float) -> dict[str, Any]:
-    """One training in this process; returns the curve and the timings."""
+def measure(every: float, config: Any = None) -> dict[str, Any]:
+    """One training in this process (``config``: default ``TrainConfig()``); returns the
+    curve and the timings."""
     import numpy as np
 
     from app.core.data import load_mnist
@@ -79,7 +80,7 @@ def measure(every: float) -> dict[str, Any]:
 
     listener = Checkpoints()
     t_call = time.perf_counter()
-    result = train(TrainConfig(), listener)
+    result = train(config if config is not None else TrainConfig(), listener)
     assert result.evaluation is not None and listener.model is not None
     cfg = result.config
     listener.curve.append((listener.end, float(cfg.epochs or 0), result.evaluation.accuracy))
