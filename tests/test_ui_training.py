@@ -183,8 +183,8 @@ def test_retrain_dialog_defaults_validation_and_ok(window, qtbot, monkeypatch) -
     dlg = window.retrain_dialog
     assert dlg is not None
     qtbot.waitExposed(dlg)
-    # the default recipe: the convnet
-    assert dlg.arch_combo.currentData() == "cnn"
+    # the default recipe: the fast convnet
+    assert dlg.arch_combo.currentData() == "cnn-fast"
     assert dlg.epochs_edit.text() == "3" and dlg.batch_edit.text() == "128"
     assert "rough estimate" in dlg.estimate_label.text()
     full = dlg.estimate_label.text()
