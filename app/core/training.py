@@ -211,7 +211,11 @@ def _batches(tf: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: b
         ds = ds.map(_augment_fn(tf, cfg.seed), num_parallel_calls=1)
     # Endless (a new shuffle each pass), so that Keras keeps one iterator for the whole
     # fit (with steps_per_epoch): a new iterator every epoch retraces the train step.
-    return ds.repeat().prefetch(2)
+    # No autotuning (nothing here is tunable): its background thread sleeps for up to a
+    # minute between rounds, and deleting the iterator at the end of fit waited for it.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.repeat().prefetch(2).with_options(options)
 
 
 def _augment_fn(tf: Any, seed: int) -> Any:
