@@ -40,7 +40,7 @@ def measure(timeout: float) -> dict[str, Any]:
 
 
 def _measure(timeout: float) -> dict[str, Any]:
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Slot
     from PySide6.QtTest import QTest
 
     from app.core.training import TrainConfig
@@ -63,20 +63,29 @@ def _measure(timeout: float) -> dict[str, Any]:
     heartbeat.setInterval(HEARTBEAT_MS)
     heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
 
-    def started(_epochs: int, _steps: int) -> None:
-        marks.setdefault("started", time.perf_counter())
+    class Marks(QObject):
+        """Lives on the GUI thread: the worker's signals are timed when the window sees them."""
 
-    def progress(info_: dict[str, Any]) -> None:
-        marks.setdefault("first_progress", time.perf_counter())
+        @Slot(int, int)
+        def started(self, _epochs: int, _steps: int) -> None:
+            marks.setdefault("started", time.perf_counter())
 
-    def epoch_done(epoch: int, _logs: object) -> None:
-        marks.setdefault(f"epoch{epoch}", time.perf_counter())
+        @Slot(object)
+        def progress(self, _info: object) -> None:
+            marks.setdefault("first_progress", time.perf_counter())
 
-    def status(text: str) -> None:
-        if text.startswith("Evaluating"):
-            marks.setdefault("evaluating", time.perf_counter())
-        if text.startswith("Saving"):
-            marks.setdefault("saving", time.perf_counter())
+        @Slot(int, object)
+        def epoch_done(self, epoch: int, _logs: object) -> None:
+            marks.setdefault(f"epoch{epoch}", time.perf_counter())
+
+        @Slot(str)
+        def status(self, text: str) -> None:
+            if text.startswith("Evaluating"):
+                marks.setdefault("evaluating", time.perf_counter())
+            if text.startswith("Saving"):
+                marks.setdefault("saving", time.perf_counter())
+
+    receiver = Marks()
 
     result: dict[str, Any] = {}
 
@@ -94,10 +103,10 @@ def _measure(timeout: float) -> dict[str, Any]:
     if worker is None:
         raise RuntimeError("clicking Train did not start training")
     q = Qt.ConnectionType.QueuedConnection
-    worker.training_started.connect(started, q)
-    worker.progress.connect(progress, q)
-    worker.epoch_done.connect(epoch_done, q)
-    worker.status.connect(status, q)
+    worker.training_started.connect(receiver.started, q)
+    worker.progress.connect(receiver.progress, q)
+    worker.epoch_done.connect(receiver.epoch_done, q)
+    worker.status.connect(receiver.status, q)
     deadline = time.perf_counter() + timeout
     while "finished" not in marks:
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
