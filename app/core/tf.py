@@ -15,6 +15,7 @@ from typing import Any
 
 _lock = threading.Lock()
 _configured = False
+_keras_frozen = False
 
 
 def _default_threads() -> int:
@@ -42,14 +43,30 @@ def import_tf() -> Any:
                 pass  # TensorFlow was already initialised by someone else
             with contextlib.suppress(Exception):
                 tf.get_logger().setLevel("ERROR")
+            _freeze_long_lived()
         return tf
 
 
 def import_keras() -> Any:
+    global _keras_frozen
     import_tf()
     import keras
 
+    if not _keras_frozen:
+        _keras_frozen = True
+        _freeze_long_lived()
     return keras
+
+
+def _freeze_long_lived() -> None:
+    """Move every object alive now (TensorFlow's and Keras' ~350k) out of the garbage
+    collector's reach: they live as long as the process. A full collection walked them all
+    while holding the GIL (~0.2 s here), stalling the window: Python starts one now and
+    then while training allocates, and TensorFlow's TFLite converter calls gc.collect()
+    itself on every export."""
+    import gc
+
+    gc.freeze()
 
 
 def tf_loaded() -> bool:
