@@ -62,9 +62,9 @@ def measure(moves_wanted: int, step_px: float = 4.0) -> dict[str, Any]:
 
 
 def _measure(moves_wanted: int, step_px: float) -> dict[str, Any]:
-    from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
+    """Drive the pad from inside Qt's own event loop: each move is posted, and the next one
+    only after the window has shown the prediction for it and repainted."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QTimer
 
     from app.ui.app import create_application
     from app.ui.main_window import MainWindow
@@ -77,81 +77,112 @@ def _measure(moves_wanted: int, step_px: float) -> dict[str, Any]:
         app.processEvents()
     pad = window.pad
     view = window.probability_view
+    side = pad.square().width()
 
-    state: dict[str, float] = {"updated": 0.0, "painted": 0.0}
+    # The script: (kind, x, y) with kind in clear/press/move/release/check.
+    script: list[tuple[str, float, float, str]] = []
+    n_moves = 0
+    drawn = 0
+    digits = list(DIGITS)
+    while n_moves < moves_wanted:
+        digit = digits[drawn % len(digits)]
+        drawn += 1
+        script.append(("clear", 0.0, 0.0, digit))
+        for stroke in DIGITS[digit]:
+            pts = _densify([(0.5 + (x - 0.5) * 0.49, 0.5 + (y - 0.5) * 0.7) for x, y in stroke],
+                           step_px / side)
+            script.append(("press", *pts[0], digit))
+            script.extend(("move", x, y, digit) for x, y in pts[1:])
+            n_moves += len(pts) - 1
+            script.append(("release", *pts[-1], digit))
+        script.append(("check", 0.0, 0.0, digit))
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    kinds = {"press": (QEvent.Type.MouseButtonPress, left, left),
+             "move": (QEvent.Type.MouseMove, none, left),
+             "release": (QEvent.Type.MouseButtonRelease, left, none)}
+    loop = QEventLoop()
+    res: dict[str, Any] = {"to_update": [], "to_paint": [], "window_ms": [], "wrong": 0, "error": None}
+    st: dict[str, Any] = {"i": 0, "t0": 0.0, "t1": 0.0, "painted": False, "waiting": False, "moves": 0}
+
+    def post(kind: str, x: float, y: float) -> None:
+        ev_type, button, buttons = kinds[kind]
+        p = pad.to_widget(x, y)
+        QCoreApplication.postEvent(pad, _mouse_event(ev_type, p, pad.mapToGlobal(p), button, buttons))
+
+    def step() -> None:
+        while st["i"] < len(script):
+            kind, x, y, digit = script[st["i"]]
+            st["i"] += 1
+            if kind == "clear":
+                window.clear_pad()
+            elif kind == "check":
+                if window.top_digit_label.text() != digit:
+                    res["wrong"] += 1
+            elif kind == "move":
+                st.update(waiting=True, painted=False, moves=pad.moves_received)
+                st["t0"] = time.perf_counter()
+                post(kind, x, y)
+                return  # on_updated continues
+            else:
+                post(kind, x, y)
+                QTimer.singleShot(0, step)  # let the press/release be handled first
+                return
+        loop.quit()
 
     def on_updated() -> None:
-        state["updated"] = time.perf_counter()
+        if not st["waiting"]:
+            return
+        st["t1"] = time.perf_counter()
+        st["waiting"] = False
+        QTimer.singleShot(0, after_paint)
 
-    window.prediction_updated.connect(on_updated)
+    def after_paint() -> None:
+        if not st["painted"] and time.perf_counter() - st["t1"] < 0.2:
+            QTimer.singleShot(1, after_paint)
+            return
+        t2 = time.perf_counter()
+        if pad.moves_received != st["moves"] + 1:
+            res["error"] = "the pad did not receive a mouse move"
+            loop.quit()
+            return
+        res["to_update"].append((st["t1"] - st["t0"]) * 1000.0)
+        if st["painted"]:
+            res["to_paint"].append((t2 - st["t0"]) * 1000.0)
+        res["window_ms"].append(window.last_update_ms)
+        step()
 
     class PaintSpy(QObject):
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint:
-                state["painted"] = time.perf_counter()  # (painting starts; see below)
+            if event.type() == QEvent.Type.Paint and st["t1"] >= st["t0"]:
+                st["painted"] = True
             return False
 
     spy = PaintSpy()
     view.installEventFilter(spy)
-
-    def post(kind: QEvent.Type, x: float, y: float, button: Qt.MouseButton,
-             buttons: Qt.MouseButton) -> None:
-        p = pad.to_widget(x, y)
-        ev = QMouseEvent(kind, p, pad.mapToGlobal(p), button, buttons, Qt.KeyboardModifier.NoModifier)
-        QCoreApplication.postEvent(pad, ev)
-
-    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    to_update: list[float] = []  # ms, move posted -> prediction_updated
-    to_paint: list[float] = []  # ms, move posted -> probability view's paint event done
-    window_ms: list[float] = []  # the window's own measure: update_prediction()
-    wrong = 0
-    drawn = 0
-    digits = list(DIGITS)
-    side = pad.square().width()
-    while len(to_update) < moves_wanted:
-        digit = digits[drawn % len(digits)]
-        drawn += 1
-        window.clear_pad()
-        app.processEvents()
-        for stroke in DIGITS[digit]:
-            pts = [(0.5 + (x - 0.5) * 0.7 * 0.7, 0.5 + (y - 0.5) * 0.7) for x, y in stroke]
-            pts = _densify(pts, step_px / side)
-            post(QEvent.Type.MouseButtonPress, *pts[0], left, left)
-            app.processEvents()
-            for x, y in pts[1:]:
-                state["updated"] = state["painted"] = 0.0
-                before = pad.moves_received
-                t0 = time.perf_counter()
-                post(QEvent.Type.MouseMove, x, y, none, left)
-                while state["updated"] == 0.0:
-                    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
-                    if time.perf_counter() - t0 > 5:
-                        raise RuntimeError("no prediction update within 5 s of a mouse move")
-                t1 = state["updated"]
-                # let the requested repaint happen (offscreen backing store)
-                while state["painted"] == 0.0 and time.perf_counter() - t1 < 0.5:
-                    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
-                app.processEvents()
-                t2 = time.perf_counter()
-                if pad.moves_received != before + 1:
-                    raise RuntimeError("the pad did not receive the mouse move")
-                to_update.append((t1 - t0) * 1000.0)
-                if state["painted"]:
-                    to_paint.append((t2 - t0) * 1000.0)
-                window_ms.append(window.last_update_ms)
-            post(QEvent.Type.MouseButtonRelease, *pts[-1], left, none)
-            app.processEvents()
-        app.processEvents()
-        if window.top_digit_label.text() != digit:
-            wrong += 1
+    window.prediction_updated.connect(on_updated)
+    watchdog = QTimer()
+    watchdog.setSingleShot(True)
+    watchdog.timeout.connect(lambda: (res.update(error="no prediction within 60 s"), loop.quit()))
+    watchdog.start(max(60_000, moves_wanted * 100))
+    QTimer.singleShot(0, step)
+    loop.exec()
+    watchdog.stop()
     window.prediction_updated.disconnect(on_updated)
     view.removeEventFilter(spy)
     window.close()
     app.processEvents()
-    del window
-    QApplication.processEvents()
-    return {"to_update": to_update, "to_paint": to_paint, "window_ms": window_ms,
-            "digits": drawn, "wrong": wrong}
+    if res["error"]:
+        raise RuntimeError(res["error"])
+    res["digits"] = drawn
+    return res
+
+
+def _mouse_event(kind: Any, pos: Any, global_pos: Any, button: Any, buttons: Any) -> Any:
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QMouseEvent
+
+    return QMouseEvent(kind, pos, global_pos, button, buttons, Qt.KeyboardModifier.NoModifier)
 
 
 def run(args: argparse.Namespace) -> list[Figure]:
