@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
     model_changed = Signal(str)  # the name of the model now used for predictions
     evaluation_finished = Signal(object)  # Evaluation, or None on failure
     import_finished = Signal(object)  # the imported model's name, or None
+    _prediction_requested = Signal()  # queued to _run_scheduled_prediction (see _schedule_prediction)
 
     def __init__(self, store: ModelStore | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -147,10 +148,9 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_actions()
         self.learning = LearningController(self)  # corrections, samples, fine-tuning, explain, live
-        self._predict_timer = QTimer(self)
-        self._predict_timer.setSingleShot(True)
-        self._predict_timer.setInterval(0)
-        self._predict_timer.timeout.connect(self.update_prediction)
+        self._prediction_pending = False
+        self._prediction_requested.connect(self._run_scheduled_prediction,
+                                           Qt.ConnectionType.QueuedConnection)
         self.pad.changed.connect(self._schedule_prediction)
         self.pad.historyChanged.connect(self._update_edit_actions)
         self._restore_settings()
@@ -580,13 +580,22 @@ class MainWindow(QMainWindow):
 
     def _schedule_prediction(self) -> None:
         # Coalesce: however many moves arrive, one prediction runs for the newest drawing.
-        if not self._predict_timer.isActive():
-            self._predict_timer.start()
+        # A queued call (not a 0 ms timer: timers wait for the repaint the move requested)
+        # runs once the events already queued are handled, and before that repaint, so the
+        # new ink and the new probabilities are painted together.
+        if not self._prediction_pending:
+            self._prediction_pending = True
+            self._prediction_requested.emit()
+
+    @Slot()
+    def _run_scheduled_prediction(self) -> None:
+        if self._prediction_pending:  # (not already done by a direct update_prediction())
+            self.update_prediction()
 
     def update_prediction(self) -> None:
         """Preprocess the drawing (or opened image), predict and show the result now."""
         t0 = time.perf_counter()
-        self._predict_timer.stop()
+        self._prediction_pending = False
         x: np.ndarray | None
         if self.pad.has_background():
             x = self._image_input
