@@ -122,6 +122,10 @@ class DrawingPad(QWidget):
         self._buffer = QImage(BUFFER_SIZE, BUFFER_SIZE, QImage.Format.Format_Grayscale8)
         self._buffer.fill(0)
         self._display = QImage()
+        # Segments of the live stroke not yet painted into _display: drawn at paint time, so
+        # a mouse move costs only the model buffer's segment, and several moves between two
+        # frames share one QPainter. (start point or None for a dot, end point, width)
+        self._pending_ink: list[tuple[tuple[float, float] | None, tuple[float, float], float]] = []
         self._square = QRectF()
 
     # -- public API -------------------------------------------------------
@@ -239,6 +243,7 @@ class DrawingPad(QWidget):
         self.changed.emit()
 
     def _render_display(self) -> None:
+        self._pending_ink = []  # everything, the live stroke included, is rendered here
         dpr = self.devicePixelRatioF()
         side = self._square.width()
         if side <= 0:
@@ -296,17 +301,27 @@ class DrawingPad(QWidget):
         p.setPen(_pen(QColor(255, 255, 255), live.width * BUFFER_SIZE))
         _draw_segment(p, live.points, i, BUFFER_SIZE)
         p.end()
-        # display image
-        if not self._display.isNull():
-            side = self._display.width()
-            p = QPainter(self._display)
-            p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            p.scale(1.0 / self._display.devicePixelRatio(), 1.0 / self._display.devicePixelRatio())
-            p.setPen(_pen(PAD_INK, live.width * side))
-            _draw_segment(p, live.points, i, side)
-            p.end()
+        # display image: at the next paint (_flush_ink)
+        self._pending_ink.append((live.points[i - 1] if i else None, pt, live.width))
         self.update(self._dirty_rect(live, i))
         self.changed.emit()
+
+    def _flush_ink(self) -> None:
+        """Paint the live stroke's new segments into the display image."""
+        pending, self._pending_ink = self._pending_ink, []
+        if not pending or self._display.isNull():
+            return
+        side = self._display.width()
+        p = QPainter(self._display)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.scale(1.0 / self._display.devicePixelRatio(), 1.0 / self._display.devicePixelRatio())
+        for start, end, width in pending:
+            p.setPen(_pen(PAD_INK, width * side))
+            if start is None:
+                p.drawPoint(QPointF(end[0] * side, end[1] * side))
+            else:
+                p.drawLine(QPointF(start[0] * side, start[1] * side), QPointF(end[0] * side, end[1] * side))
+        p.end()
 
     def _dirty_rect(self, live: _LiveStroke, i: int) -> QRect:
         sq = self._square
@@ -374,6 +389,7 @@ class DrawingPad(QWidget):
         if self._display.isNull() or abs(self._display.devicePixelRatio()
                                          - self.devicePixelRatioF()) > 1e-3:
             self._render_display()
+        self._flush_ink()
         if not self._display.isNull():
             p.drawImage(sq.topLeft(), self._display)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
