@@ -50,7 +50,7 @@ def _densify(stroke: Polyline, step: float) -> Polyline:
     return out
 
 
-def measure(moves_wanted: int, step_px: float = 4.0) -> dict[str, Any]:
+def measure(moves_wanted: int, step_px: float = 4.0, interval_ms: float = 0.0) -> dict[str, Any]:
     setup_offscreen()
     import tempfile
 
@@ -58,10 +58,10 @@ def measure(moves_wanted: int, step_px: float = 4.0) -> dict[str, Any]:
         import os
 
         os.environ["DIGITPAD_HOME"] = home
-        return _measure(moves_wanted, step_px)
+        return _measure(moves_wanted, step_px, interval_ms)
 
 
-def _measure(moves_wanted: int, step_px: float) -> dict[str, Any]:
+def _measure(moves_wanted: int, step_px: float, interval_ms: float) -> dict[str, Any]:
     """Drive the pad from inside Qt's own event loop: each move is posted, and the next one
     only after the window has shown the prediction for it and repainted."""
     from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QTimer
@@ -150,7 +150,11 @@ def _measure(moves_wanted: int, step_px: float) -> dict[str, Any]:
         if st["painted"]:
             res["to_paint"].append((t2 - st["t0"]) * 1000.0)
         res["window_ms"].append(window.last_update_ms)
-        step()
+        wait = interval_ms - (time.perf_counter() - st["t0"]) * 1000.0  # moves at a mouse's rate
+        if wait > 0:
+            QTimer.singleShot(round(wait), step)
+        else:
+            step()
 
     class PaintSpy(QObject):
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:

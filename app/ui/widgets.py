@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetrics,
+    QHelpEvent,
     QImage,
     QMouseEvent,
     QPainter,
@@ -19,7 +20,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPen,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 ACCENT = QColor("#2f9e7e")
 BAR_BG = QColor(127, 127, 127, 40)
@@ -82,11 +83,24 @@ class ProbabilityView(QWidget):
 
     def set_probabilities(self, probs: Sequence[float] | np.ndarray | None) -> None:
         self._probs = None if probs is None else [float(v) for v in probs]
-        if self._probs is not None:
-            self.setToolTip("  ".join(f"{d}: {p * 100:.1f} %" for d, p in enumerate(self._probs)))
-        else:
-            self.setToolTip("")
-        self.update()
+        self.update()  # (the tooltip is written when asked for: this runs on every mouse move)
+
+    def tooltip_text(self) -> str:
+        """The ten values as text ("" while nothing is drawn)."""
+        if self._probs is None:
+            return ""
+        return "  ".join(f"{d}: {p * 100:.1f} %" for d, p in enumerate(self._probs))
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            text = self.tooltip_text()
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
 
     def _layout_fonts(self) -> tuple[QFont, QFont, int, int]:
         """Fonts and column widths for the current size (cached; painting runs per mouse move)."""
