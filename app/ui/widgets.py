@@ -155,7 +155,7 @@ class PreviewView(QWidget):
         super().__init__(parent)
         self.setObjectName("previewView")
         self._x: np.ndarray | None = None
-        self._qimage = QImage()
+        self._qimage: QImage | None = QImage()
         self.setFixedSize(112, 112)
         self.setToolTip("What the model sees: the drawing cropped, scaled to 20x20 pixels and "
                         "centred in 28x28, like the MNIST images it learned from.")
@@ -165,23 +165,28 @@ class PreviewView(QWidget):
         return None if self._x is None else self._x.copy()
 
     def set_image(self, x: np.ndarray | None) -> None:
-        if x is None:
-            self._x = None
-            self._qimage = QImage()
-        else:
-            arr = np.asarray(x, dtype=np.float32).reshape(28, 28)
-            self._x = arr
-            u8 = np.ascontiguousarray(np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8))
-            self._qimage = QImage(u8.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+        self._x = None if x is None else np.asarray(x, dtype=np.float32).reshape(28, 28)
+        self._qimage = None  # made at the next paint (this runs on every mouse move)
         self.update()
+
+    def qimage(self) -> QImage:
+        """The image shown, as an 8-bit grey QImage (null while there is none)."""
+        if self._qimage is None:
+            if self._x is None:
+                self._qimage = QImage()
+            else:
+                u8 = np.ascontiguousarray(np.clip(self._x * 255.0 + 0.5, 0, 255).astype(np.uint8))
+                self._qimage = QImage(u8.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+        return self._qimage
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         r = QRectF(0, 0, self.width(), self.height())
         p.fillRect(r, QColor("#000000"))
-        if not self._qimage.isNull():
+        image = self.qimage()
+        if not image.isNull():
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            p.drawImage(r, self._qimage)
+            p.drawImage(r, image)
         p.setPen(QPen(QColor("#3a4152"), 1))
         p.drawRect(r.adjusted(0, 0, -1, -1))
         p.end()
