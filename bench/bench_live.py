@@ -2,11 +2,13 @@
 
 The real main window (offscreen) with the shipped default model. Digits are drawn on the
 pad with real ``QMouseEvent``s (press, moves with the left button held, release) posted
-to Qt's event queue; for each move we time from posting the event until the window's
-``prediction_updated`` signal: the pad has drawn the new segment, the window has
-preprocessed the 280x280 buffer, LiteRT has predicted and the probability bars, the big
-digit and the 28x28 preview have been updated and their repaint requested. The repaint
-itself happens afterwards in the event loop; its time is reported separately.
+to Qt's event queue, with Qt's own event loop running; for each move we time from posting
+the event until the window's ``prediction_updated`` signal: the pad has drawn the new
+segment into its 280x280 model buffer, the window has preprocessed that buffer, LiteRT
+has predicted, and the probability bars, the big digit and the 28x28 preview have been
+updated and their repaint requested. The repaint itself follows in the event loop; its
+time is reported separately. Two kinds of runs: a stream of moves (the next one as soon
+as the previous one is shown and painted) and moves paced like a 125 Hz mouse.
 """
 
 from __future__ import annotations
@@ -167,7 +169,11 @@ def _measure(moves_wanted: int, step_px: float, interval_ms: float) -> dict[str,
     window.prediction_updated.connect(on_updated)
     watchdog = QTimer()
     watchdog.setSingleShot(True)
-    watchdog.timeout.connect(lambda: (res.update(error="no prediction within 60 s"), loop.quit()))
+    def give_up() -> None:
+        res["error"] = "no prediction within the time allowed"
+        loop.quit()
+
+    watchdog.timeout.connect(give_up)
     watchdog.start(max(60_000, moves_wanted * 100))
     QTimer.singleShot(0, step)
     loop.exec()
@@ -189,31 +195,50 @@ def _mouse_event(kind: Any, pos: Any, global_pos: Any, button: Any, buttons: Any
     return QMouseEvent(kind, pos, global_pos, button, buttons, Qt.KeyboardModifier.NoModifier)
 
 
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "p50": median([percentile(r["to_update"], 50) for r in runs]),
+        "p99": median([percentile(r["to_update"], 99) for r in runs]),
+        "max": max(v for r in runs for v in r["to_update"]),
+        "inner": percentile([v for r in runs for v in r["window_ms"]], 50),
+        "paint": percentile([v for r in runs for v in r["to_paint"]], 50),
+        "p50s": [percentile(r["to_update"], 50) for r in runs],
+        "p99s": [percentile(r["to_update"], 99) for r in runs],
+        "moves": len(runs[0]["to_update"]),
+        "digits": runs[0]["digits"],
+        "wrong": sum(r["wrong"] for r in runs),
+    }
+
+
 def run(args: argparse.Namespace) -> list[Figure]:
-    runs = [measure(args.moves) for _ in range(args.runs)]
-    p50s = [percentile(r["to_update"], 50) for r in runs]
-    p99s = [percentile(r["to_update"], 99) for r in runs]
-    allv = [v for r in runs for v in r["to_update"]]
-    paint = [v for r in runs for v in r["to_paint"]]
-    inner = [v for r in runs for v in r["window_ms"]]
-    n = len(runs[0]["to_update"])
-    detail = (f"{args.runs} runs x {n} moves ({runs[0]['digits']} digits drawn, "
-              f"{sum(r['wrong'] for r in runs)} misread); median of the runs' percentiles; "
-              f"max {max(allv):.2f} ms")
+    stream = _summary([measure(args.moves) for _ in range(args.runs)])
+    paced = _summary([measure(args.moves, interval_ms=args.paced_ms) for _ in range(args.runs)])
+    hz = 1000.0 / args.paced_ms
+    detail = (f"{args.runs} runs x {stream['moves']} moves ({stream['digits']} digits drawn, "
+              f"{stream['wrong'] + paced['wrong']} misread); each move posted as soon as the "
+              f"previous one was shown and painted; median of the runs' percentiles; "
+              f"max {stream['max']:.2f} ms")
     return [
-        at_most("live update p50 (move -> probabilities)", median(p50s), GOAL_P50_MS, "ms", detail,
-                runs=p50s),
-        at_most("live update p99", median(p99s), GOAL_P99_MS, "ms", runs=p99s),
-        info("  of which preprocess+predict+show (p50)", percentile(inner, 50), "ms",
-             "MainWindow.update_prediction, the window's own last_update_ms"),
-        info("  move -> repainted bars (p50)", percentile(paint, 50), "ms",
-             "including the repaint of the probability bars (offscreen)"),
+        at_most("live update p50 (move -> probabilities)", stream["p50"], GOAL_P50_MS, "ms", detail,
+                runs=stream["p50s"]),
+        at_most("live update p99", stream["p99"], GOAL_P99_MS, "ms", runs=stream["p99s"]),
+        at_most(f"live update p50, moves at {hz:.0f} Hz", paced["p50"], GOAL_P50_MS, "ms",
+                f"a move every {args.paced_ms:g} ms, like a {hz:.0f} Hz mouse: the window idles "
+                f"in between (colder caches); max {paced['max']:.2f} ms", runs=paced["p50s"]),
+        at_most(f"live update p99, moves at {hz:.0f} Hz", paced["p99"], GOAL_P99_MS, "ms",
+                runs=paced["p99s"]),
+        info("  of which preprocess+predict+show (p50)", stream["inner"], "ms",
+             f"MainWindow.update_prediction (last_update_ms); {paced['inner']:.3f} ms at {hz:.0f} Hz"),
+        info("  move -> repainted bars (p50)", stream["paint"], "ms",
+             "including the repaint of the pad and the probability bars (offscreen)"),
     ]
 
 
 def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--moves", type=int, default=600, help="mouse moves per run (default 600)")
-    ap.add_argument("--runs", type=int, default=3, help="runs, each in a fresh window (default 3)")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each kind, each in a fresh window")
+    ap.add_argument("--paced-ms", type=float, default=8.0,
+                    help="interval between moves for the paced runs (default 8 ms = 125 Hz)")
 
 
 if __name__ == "__main__":
