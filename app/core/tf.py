@@ -2,8 +2,9 @@
 
 Importing TensorFlow costs seconds and hundreds of MiB, so nothing in DigitPad imports it
 at module level: the functions that train, evaluate or export call :func:`import_tf`.
-Before the import we silence TensorFlow's C++ logging and choose thread counts that leave
-the GUI thread a core to itself.
+Before the import we silence TensorFlow's C++ logging and choose thread counts: all cores
+for the CLI and tools, all but one when the window runs (:func:`reserve_core_for_gui`), so
+that the GUI thread keeps a core to itself. ``DIGITPAD_TF_THREADS`` overrides both.
 """
 
 from __future__ import annotations
@@ -16,11 +17,31 @@ from typing import Any
 _lock = threading.Lock()
 _configured = False
 _keras_frozen = False
+_gui = False
+
+
+def reserve_core_for_gui() -> None:
+    """TensorFlow imported from now on leaves one core to the GUI thread.
+
+    Measured on 2 cores (bench/RESULTS.md): the default training through the window took
+    20-22 s with two intra-op threads and 17 s with one, and the GUI heartbeat's p99 gap
+    went from ~20 to ~16 ms (three busy threads on two cores slow everyone down). Has no
+    effect once TensorFlow is configured.
+    """
+    global _gui
+    _gui = True
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def _default_threads() -> int:
-    n = os.cpu_count() or 1
-    return max(1, n)
+    n = _cores()
+    return max(1, n - 1) if _gui else max(1, n)
 
 
 def import_tf() -> Any:

@@ -91,6 +91,9 @@ class CallWorker(Worker):
 
 def start_worker(worker: Worker, parent: QObject, name: str) -> QThread:
     """Move ``worker`` to a new QThread (child of ``parent``) and start it."""
+    from app.core.tf import reserve_core_for_gui
+
+    reserve_core_for_gui()  # workers train, import and export with TensorFlow beside the GUI
     thread = QThread(parent)
     thread.setObjectName(name)
     worker.moveToThread(thread)
