@@ -90,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
     main_figures = [f for f in figures if not f.name.startswith("  ")]
     print("\n" + "=" * 20 + " summary " + "=" * 20)
-    print(f"machine: {machine_line(m)}\n")
+    m_end = machine()
+    print(f"machine: {machine_line(m)}")
+    print(f"speed probe at the end: {m_end['speed_probe_ms']:.1f} ms (at the start: "
+          f"{m['speed_probe_ms']:.1f} ms; lower is faster)\n")
     print_table([Figure(f.name, f.value, f.unit, f.goal, f.ok) for f in main_figures])
     noisy = {n: v for n, v in load.items() if v > 0.05}
     if noisy:
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         print(f"\nbenchmarks that did not run: {', '.join(failed)}")
     if args.json is not None:
-        args.json.write_text(json.dumps({"machine": m, "other_load": load,
+        args.json.write_text(json.dumps({"machine": m, "machine_at_end": m_end, "other_load": load,
                                           "figures": [asdict(f) for f in figures]}, indent=2)
                              + "\n", encoding="utf-8")
     ok = not failed and all(f.ok is not False for f in figures)
