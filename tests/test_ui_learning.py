@@ -222,14 +222,29 @@ def test_explain_panel_saliency_lies_on_the_strokes(window, qtbot) -> None:  # t
 
 
 # ---------------------------------------------------------------------------- watch it learn
-def test_watch_it_learn_predicts_with_the_weights_in_training(window, qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("mode", ["numpy", "tflite"])
+def test_watch_it_learn_predicts_with_the_weights_in_training(window, qtbot, monkeypatch, mode) -> None:  # type: ignore[no-untyped-def]
+    """The drawing is predicted by the weights being trained: copied out and computed in
+    NumPy (every architecture DigitPad trains), or exported to .tflite (the fallback for a
+    model NumPy cannot compute). The Explain dock explains those same weights."""
     import app.core.live as live
+    import app.core.numpy_net as numpy_net
 
-    monkeypatch.setattr(live, "EVERY_BATCHES", 4)
-    monkeypatch.setattr(live, "MIN_INTERVAL", 0.0)
+    if mode == "tflite":
+        def unsupported(_model):  # type: ignore[no-untyped-def]
+            raise numpy_net.UnsupportedModel("(made unsupported for this test)")
+
+        monkeypatch.setattr(numpy_net, "plan_of_keras", unsupported)
+        monkeypatch.setattr(live, "EXPORT_EVERY_BATCHES", 4)
+        monkeypatch.setattr(live, "EXPORT_MIN_INTERVAL", 0.0)
+    else:
+        monkeypatch.setattr(live, "EVERY_BATCHES", 4)
+        monkeypatch.setattr(live, "MIN_INTERVAL", 0.0)
     draw_digit(window.pad, "7")
     before = window.probability_view.probabilities()
     assert window.learning.weights_in_use() == "Model: default"
+    QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # the Explain dock
+    panel = window.learning.explain_panel
     seen: list[tuple[str, list[float] | None]] = []
     window.prediction_updated.connect(
         lambda: seen.append((window.learning.weights_in_use(), window.probability_view.probabilities())))
@@ -240,9 +255,22 @@ def test_watch_it_learn_predicts_with_the_weights_in_training(window, qtbot, mon
         qtbot.waitUntil(lambda: window.learning.live_updates > 0, timeout=240_000)
         assert window.learning.weights_in_use().startswith("Live: weights in training, epoch 1, batch 4")
         assert window.live_predictor is not None and window.is_training()
-        live_file = window.learning.live.path
+        info = window.learning.live
+        live_file = info.path
+        if mode == "numpy":
+            assert live_file is None and info.net is not None
+        else:
+            assert live_file is not None and live_file.exists() and info.net is None
         live_probs = window.probability_view.probabilities()
         assert live_probs is not None and not np.allclose(live_probs, before, atol=1e-3)
+        # the bars show what those weights say about the drawing
+        expected = info.predictor().predict(window._current_input)
+        assert np.allclose(live_probs, expected, atol=1e-4)
+        qtbot.waitUntil(lambda: panel.last_result is not None
+                        and panel.last_result.label.startswith("Weights in training")
+                        and panel.last_result.saliency is not None, timeout=60_000)
+        assert panel.last_result.anatomy is not None and panel.last_result.anatomy.first is not None
+        assert panel.last_result.anatomy.first.name == "hidden"  # the MLP's dense layer
     name = blocker.args[0]
     assert name is not None
     live_seen = [probs for label, probs in seen if label.startswith("Live:")]
@@ -251,7 +279,8 @@ def test_watch_it_learn_predicts_with_the_weights_in_training(window, qtbot, mon
     assert window.live_predictor is None
     assert window.learning.weights_in_use() == f"Model: {name}"
     assert "Live" not in window.model_label.text()
-    assert not live_file.exists()  # the exported weights were temporary
+    if live_file is not None:
+        assert not live_file.exists()  # the exported weights were temporary
 
 
 # ---------------------------------------------------------------------------- fine-tuning

@@ -25,7 +25,7 @@ import os
 import re
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -377,6 +377,17 @@ def anatomy_from_keras(model: Any) -> Anatomy:
         cfg = lay.get("config") or {}
         layer = by_name.get(str(cfg.get("name") or lay.get("name")))
         return [np.asarray(w) for w in layer.get_weights()] if layer is not None else []
+
+    return _build_anatomy(config, weights_of)
+
+
+def anatomy_from_weights(config: dict[str, Any], weights: Mapping[str, Sequence[np.ndarray]]) -> Anatomy:
+    """The same from a model's configuration and copies of its weights (layer name -> arrays;
+    layers missing from ``weights`` count as having none)."""
+
+    def weights_of(_i: int, lay: dict[str, Any]) -> list[np.ndarray]:
+        cfg = lay.get("config") or {}
+        return [np.asarray(w) for w in weights.get(str(cfg.get("name") or lay.get("name")), ())]
 
     return _build_anatomy(config, weights_of)
 

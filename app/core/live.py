@@ -1,12 +1,18 @@
-"""Watch it learn: export the weights being trained, now and then, for live prediction (Qt-free).
+"""Watch it learn: hand out the weights being trained, now and then, for live prediction (Qt-free).
 
 :class:`LiveExportListener` wraps the training listener. Between batches (on the training
-thread) it exports the model in training to a temporary ``.tflite`` file every
-``every_batches`` batches and at the end of every epoch but the last, and hands a
-:class:`LiveWeights` to ``on_export``; the window then predicts the drawing with those
-weights. An export costs a second or two (TensorFlow's converter), so exports are spaced
-at least ``min_interval`` seconds and three export durations apart: watching costs at
-most about a quarter of the training time, usually much less.
+thread) it takes the weights of the model in training every ``every_batches`` batches and
+at the end of every epoch but the last, and hands a :class:`LiveWeights` to ``on_export``;
+the window then predicts the drawing with those weights.
+
+Two ways to hand them out:
+
+* **NumPy** (every architecture DigitPad trains): copy the weights (a millisecond or two)
+  and compute the network with :class:`app.core.numpy_net.NumpyNet`. Cheap enough to do
+  twice a second, and it never stalls the window.
+* **``.tflite`` export** (the fallback, for a model NumPyNet cannot compute): TensorFlow's
+  converter costs a second or two and holds Python's global lock for ~150 ms, so exports
+  are spaced at least ``EXPORT_MIN_INTERVAL`` seconds and three export durations apart.
 """
 
 from __future__ import annotations
@@ -24,14 +30,16 @@ from app.core.training import TrainConfig, TrainingListener
 
 log = logging.getLogger(__name__)
 
-EVERY_BATCHES = 300
-MIN_INTERVAL = 5.0  # seconds between the end of one export and the start of the next
+EVERY_BATCHES = 20  # NumPy snapshots: at most every this many batches ...
+MIN_INTERVAL = 0.5  # ... and this many seconds apart
+EXPORT_EVERY_BATCHES = 300  # .tflite exports (the fallback)
+EXPORT_MIN_INTERVAL = 5.0  # seconds between the end of one export and the start of the next
 KEEP_FILES = 3
 
 
 @dataclass
 class LiveWeights:
-    path: Path  # the exported .tflite (deleted when training ends)
+    path: Path | None  # the exported .tflite (deleted when training ends); None with ``net``
     epoch: int  # 0-based
     step: int  # 0-based batch within the epoch (the last one at an epoch's end)
     steps: int  # batches per epoch
@@ -39,6 +47,17 @@ class LiveWeights:
     epoch_end: bool
     seconds: float  # how long the export took
     anatomy: Any = None  # app.core.explain.Anatomy of the weights, if it could be read
+    net: Any = None  # app.core.numpy_net.NumpyNet computing these weights (or None: use ``path``)
+
+    def predictor(self) -> Any:
+        """Something with ``predict``/``predict_batch`` for these weights (the NumPy network,
+        or LiteRT on the exported file; raises ModelError when the file is gone)."""
+        if self.net is not None:
+            return self.net
+        from app.core.inference import Predictor
+
+        assert self.path is not None
+        return Predictor(self.path, name="weights in training")
 
     def describe(self) -> str:
         if self.epoch_end:
@@ -47,17 +66,21 @@ class LiveWeights:
 
 
 class LiveExportListener(TrainingListener):
-    """Forwards everything to ``inner`` and exports the weights in training now and then."""
+    """Forwards everything to ``inner`` and hands out the weights in training now and then."""
 
     def __init__(self, inner: TrainingListener, on_export: Callable[[LiveWeights], None],
                  every_batches: int | None = None, min_interval: float | None = None,
-                 enabled: Callable[[], bool] = lambda: True) -> None:
+                 enabled: Callable[[], bool] = lambda: True, use_numpy: bool = True) -> None:
         self.inner = inner
         self.on_export = on_export
-        self.every = max(1, int(EVERY_BATCHES if every_batches is None else every_batches))
-        self.min_interval = float(MIN_INTERVAL if min_interval is None else min_interval)
+        self._every_batches, self._min_interval = every_batches, min_interval
+        self.use_numpy = use_numpy
+        self.every = 1
+        self.min_interval = 0.0
         self.enabled = enabled
         self.model: Any = None
+        self.plan: Any = None  # app.core.numpy_net.Plan of the model (None: export .tflite)
+        self._config: dict[str, Any] = {}
         self.epochs = 1
         self.exports = 0
         self.failed = False
@@ -69,6 +92,23 @@ class LiveExportListener(TrainingListener):
     # -- forwarding ----------------------------------------------------------------
     def on_model(self, model: Any) -> None:
         self.model = model
+        self.plan = None
+        if self.use_numpy:
+            from app.core.numpy_net import UnsupportedModel, plan_of_keras
+
+            try:
+                self.plan = plan_of_keras(model)
+                self._config = {"config": model.get_config()}
+            except UnsupportedModel as exc:
+                log.info("watching with .tflite exports: %s", exc)
+            except Exception:  # watching must never break training
+                log.exception("cannot plan the NumPy network; watching with .tflite exports")
+        numpy_mode = self.plan is not None
+        every = (EVERY_BATCHES if numpy_mode else EXPORT_EVERY_BATCHES) if self._every_batches is None \
+            else self._every_batches
+        interval = (MIN_INTERVAL if numpy_mode else EXPORT_MIN_INTERVAL) if self._min_interval is None \
+            else self._min_interval
+        self.every, self.min_interval = max(1, int(every)), float(interval)
         self.inner.on_model(model)
 
     def on_start(self, config: TrainConfig, epochs: int, steps_per_epoch: int) -> None:
@@ -100,6 +140,9 @@ class LiveExportListener(TrainingListener):
         now = time.perf_counter()
         if now - self._last_end < max(self.min_interval, 3.0 * self._last_cost):
             return
+        if self.plan is not None:
+            self._snapshot(epoch, step, steps, epoch_end, now)
+            return
         try:
             from app.core.export import export_tflite
 
@@ -128,6 +171,29 @@ class LiveExportListener(TrainingListener):
             old.unlink(missing_ok=True)
         self.on_export(LiveWeights(path=path, epoch=epoch, step=step, steps=steps, epochs=self.epochs,
                                    epoch_end=epoch_end, seconds=self._last_cost, anatomy=anatomy))
+
+    def _snapshot(self, epoch: int, step: int, steps: int, epoch_end: bool, start: float) -> None:
+        try:
+            from app.core.explain import anatomy_from_weights
+            from app.core.numpy_net import snapshot_weights
+
+            weights = snapshot_weights(self.model, self.plan)
+            net = self.plan.bind(weights, name="weights in training")
+            anatomy = None
+            try:
+                anatomy = anatomy_from_weights(self._config, weights)
+            except Exception:  # the explanation is optional
+                log.debug("no anatomy for the live weights", exc_info=True)
+        except Exception:  # watching must never break training
+            log.exception("copying the weights in training failed; live view off")
+            self.failed = True
+            return
+        finally:
+            end = time.perf_counter()
+            self._last_cost, self._last_end = end - start, end
+        self.exports += 1
+        self.on_export(LiveWeights(path=None, epoch=epoch, step=step, steps=steps, epochs=self.epochs,
+                                   epoch_end=epoch_end, seconds=self._last_cost, anatomy=anatomy, net=net))
 
     def close(self) -> None:
         """Delete the exported files (call when training is over)."""

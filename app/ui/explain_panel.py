@@ -48,10 +48,11 @@ INTERVAL_MS = 150  # the panel follows the drawing at most this often
 class ExplainRequest:
     seq: int
     x: np.ndarray  # (28, 28) float32
-    tflite_path: str
+    tflite_path: str | None  # the model to explain (None: use ``predictor``)
     keras_path: str | None  # for the layers and first-layer weights (None: use ``anatomy``)
     anatomy: Anatomy | None = None  # given for the weights in training
     label: str = ""
+    predictor: Any = None  # given for the weights in training: has predict_batch, thread-safe
 
 
 @dataclass
@@ -111,7 +112,13 @@ class _ExplainWorker(QObject):
         t0 = time.perf_counter()
         out = ExplainResult(seq=req.seq, label=req.label, x=req.x)
         try:
-            out.saliency = occlusion_saliency(self._predictor(req.tflite_path).predict_batch, req.x)
+            if req.predictor is not None:
+                predictor = req.predictor
+            elif req.tflite_path is not None:
+                predictor = self._predictor(req.tflite_path)
+            else:
+                raise ValueError("nothing to explain with")
+            out.saliency = occlusion_saliency(predictor.predict_batch, req.x)
             anatomy: Anatomy | str | None = req.anatomy
             if anatomy is None and req.keras_path:
                 anatomy = self._anatomy(req.keras_path)

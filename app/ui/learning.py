@@ -8,7 +8,8 @@
   shows accuracy before/after and offers to switch back.
 * **Explain** dock (View ▸ Explain the drawing, Ctrl+I): saliency, first layer, layers.
 * **Watch it learn** (View menu, on by default): while training, the pad is predicted with
-  the weights being trained, exported by the worker now and then.
+  the weights being trained, copied out by the worker twice a second and computed in NumPy
+  (:mod:`app.core.live`).
 
 The window calls :meth:`training_started`, :meth:`training_ended` and :meth:`shutdown`.
 """
@@ -318,10 +319,8 @@ class LearningController(QObject):
         w = self.window
         if not w.is_training() or w._closing or not self.watch_action.isChecked():
             return
-        from app.core.inference import Predictor
-
         try:
-            predictor = Predictor(info.path, name="weights in training")
+            predictor = info.predictor()
             predictor.predict(np.zeros((28, 28), np.float32))
         except Exception:  # the file went with the end of training: nothing to show
             log.debug("cannot load the live weights", exc_info=True)
@@ -362,8 +361,11 @@ class LearningController(QObject):
         if x is None:
             return None
         if w.live_predictor is not None and self.live is not None:
-            return ExplainRequest(seq=0, x=np.array(x, np.float32), tflite_path=str(self.live.path),
-                                  keras_path=None, anatomy=self.live.anatomy,
+            # The NumPy network is shared (it is immutable); an exported file gets its own
+            # interpreter on the explain thread, so the live prediction never waits for it.
+            live_file = None if self.live.path is None else str(self.live.path)
+            return ExplainRequest(seq=0, x=np.array(x, np.float32), tflite_path=live_file,
+                                  keras_path=None, anatomy=self.live.anatomy, predictor=self.live.net,
                                   label=f"Weights in training ({self.live.describe()})")
         entry = w.model_entry
         if entry is None:
