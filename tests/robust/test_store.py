@@ -183,6 +183,27 @@ w.close()
     assert "mine/model.tflite" in res["error"] and "corrupt" in res["error"]
 
 
+def test_the_shipped_model_carries_checksums_and_a_corrupt_one_is_refused(tmp_path: Path) -> None:
+    """The shipped default is the last resort, so it must not be able to crash LiteRT either:
+    its metadata records its files' SHA-256, and a damaged shipped .tflite is refused."""
+    from app.core import paths
+
+    shipped = paths.bundled_store_dir() / DEFAULT_MODEL
+    meta = json.loads((shipped / "meta.json").read_text(encoding="utf-8"))
+    assert meta["sha256"] == {"keras": sha256(shipped / "model.keras"),
+                              "tflite": sha256(shipped / "model.tflite")}
+    bundled = tmp_path / "model_store"
+    shutil.copytree(shipped, bundled / DEFAULT_MODEL)
+    store = ModelStore(home=tmp_path / "home", bundled_dir=bundled)
+    assert store.get(DEFAULT_MODEL).predictor().predict(np.zeros((28, 28), np.float32)).shape == (10,)
+    data = bytearray((bundled / DEFAULT_MODEL / "model.tflite").read_bytes())
+    for i, v in CRASHING_EDITS:
+        data[i] = v
+    (bundled / DEFAULT_MODEL / "model.tflite").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"default/model\.tflite: the model file is corrupt"):
+        ModelStore(home=tmp_path / "home", bundled_dir=bundled).get(DEFAULT_MODEL).predictor()
+
+
 BROKEN_META: dict[str, Callable[[Path], object]] = {
     "missing": lambda e: (e / "meta.json").unlink(),
     "malformed": lambda e: (e / "meta.json").write_text("{not json"),
