@@ -584,6 +584,111 @@ def cmd_models_import(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- samples
+
+
+def _samples() -> Any:
+    from app.core.paths import user_home
+    from app.core.samples import SampleStore
+
+    store = SampleStore(user_home())
+    for problem in store.problems:
+        warn(problem)
+    return store
+
+
+def cmd_samples_list(args: argparse.Namespace) -> int:
+    samples = _samples()
+    counts = samples.counts()
+    if args.json:
+        out(json.dumps({"folder": str(samples.folder), "total": sum(counts), "per_digit": counts,
+                        "samples": [{"id": s.id, "label": s.label} for s in samples.samples()]}, indent=2))
+        return 0
+    if not sum(counts):
+        out("No personal samples yet. In the window, draw a digit and press its key (0-9) "
+            "to keep it; or import a .npz with: digitpad samples import FILE")
+        return 0
+    out(f"{sum(counts)} personal samples in {samples.folder}")
+    out("digit  " + "  ".join(f"{d:>4}" for d in range(10)))
+    out("count  " + "  ".join(f"{c:>4}" for c in counts))
+    if args.ids:
+        for d in range(10):
+            ids = [str(s.id) for s in samples.samples(d)]
+            if ids:
+                out(f"  {d}: " + " ".join(ids))
+    return 0
+
+
+def cmd_samples_export(args: argparse.Namespace) -> int:
+    samples = _samples()
+    if not samples.ids():
+        raise DigitPadError("There are no personal samples to export.")
+    written = samples.export_npz(Path(args.file).expanduser())
+    out(f"exported {len(samples.ids())} samples to {written}")
+    return 0
+
+
+def cmd_samples_import(args: argparse.Namespace) -> int:
+    samples = _samples()
+    added = samples.import_npz(Path(args.file).expanduser())
+    out(f"imported {added} samples from {args.file}; {len(samples.ids())} in all")
+    return 0
+
+
+def cmd_samples_delete(args: argparse.Namespace) -> int:
+    samples = _samples()
+    known = set(samples.ids())
+    missing = [i for i in args.ids if i not in known]
+    if missing:
+        raise DigitPadError(f"No personal sample with id {', '.join(map(str, missing))}; "
+                            f"see: {PROG} samples list --ids")
+    removed = samples.delete(args.ids)
+    out(f"deleted {removed} sample(s); {len(samples.ids())} left")
+    return 0
+
+
+# --------------------------------------------------------------------------- finetune
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """Fine-tune a store model on the personal samples: the same core functions as the
+    window's "Train on my drawings" (fine_tune, save_fine_tuned)."""
+    from app.core.finetune import MIN_SAMPLES, FineTuneConfig, fine_tune, save_fine_tuned
+
+    samples = _samples()
+    if len(samples.ids()) < MIN_SAMPLES:
+        raise DigitPadError(f"Fine-tuning needs at least {MIN_SAMPLES} personal samples; there are "
+                            f"{len(samples.ids())}. Keep drawings in the window (press the digit's "
+                            f"key) or import some with: {PROG} samples import FILE")
+    store = _store()
+    base = store.get(args.model) if args.model else store.get(store.active_name())
+    cfg = FineTuneConfig(learning_rate=args.lr, mnist_eval=args.mnist_test, seed=args.seed)
+    if args.epochs is not None:
+        cfg.epochs = args.epochs
+    if args.mnist_images is not None:
+        cfg.mnist_images = args.mnist_images
+    cfg.validate()
+    x, y = samples.arrays()
+    listener = ProgressListener()
+    with _SigintCancel(listener), native_stderr_quiet(not args.debug):
+        result = fine_tune(base, (x, y, samples.ids()), listener, cfg)
+    listener._end_line()
+    if result.cancelled or result.after is None:
+        err("Fine-tuning cancelled; nothing was saved.")
+        return EXIT_INTERRUPTED
+    before, after = result.before, result.after
+    if before.personal is not None and after.personal is not None:
+        out(f"your {before.personal_count} held-out samples: "
+            f"{_pct(before.personal)} -> {_pct(after.personal)}")
+    out(f"MNIST test ({after.mnist_count} images): {_pct(before.mnist)} -> {_pct(after.mnist)}")
+    err("Saving the model...")
+    with native_stderr_quiet(not args.debug):
+        entry = save_fine_tuned(store, result, f"{PROG} finetune", activate=not args.no_activate)
+    state = "not made active" if args.no_activate else "now the active model"
+    out(f"saved model {entry.name!r} ({state}); the base model {base.name!r} is kept")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -620,7 +725,7 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(status)
 
 
-SUBCOMMANDS = ("train", "evaluate", "predict", "models")
+SUBCOMMANDS = ("train", "evaluate", "predict", "models", "samples", "finetune")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -706,6 +811,45 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--name", help="name in the store (default: the file's name)")
     q.add_argument("--activate", action="store_true", help="make it the active model")
     q.set_defaults(func=cmd_models_import)
+
+    p = sub.add_parser("samples", parents=[common], help="your personal samples (corrected drawings)",
+                       description="The drawings you kept in the window (a digit's key labels the "
+                                   "drawing); subcommands export, import and delete them.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--ids", action="store_true", help="also list each digit's sample ids")
+    p.set_defaults(func=cmd_samples_list)
+    ssub = p.add_subparsers(dest="samples_command", metavar="ACTION", parser_class=_Parser)
+    q = ssub.add_parser("list", parents=[common], help="count them per digit (the default)")
+    q.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    q.add_argument("--ids", action="store_true", default=argparse.SUPPRESS, help="list the ids")
+    q.set_defaults(func=cmd_samples_list)
+    q = ssub.add_parser("export", parents=[common], help="write them all to a .npz file")
+    q.add_argument("file")
+    q.set_defaults(func=cmd_samples_export)
+    q = ssub.add_parser("import", parents=[common],
+                        help="add samples from a .npz (x: N 28x28 uint8 images, y: N labels)")
+    q.add_argument("file")
+    q.set_defaults(func=cmd_samples_import)
+    q = ssub.add_parser("delete", parents=[common], help="delete samples by id")
+    q.add_argument("ids", nargs="+", type=int, metavar="ID")
+    q.set_defaults(func=cmd_samples_delete)
+
+    p = sub.add_parser("finetune", parents=[common], help="fine-tune a model on your personal samples",
+                       description="Fine-tune a model on your personal samples mixed with MNIST (as "
+                                   "the window's Train on my drawings), show the accuracy on held-out "
+                                   "samples and on MNIST before and after, and save the result as a "
+                                   "new model (Ctrl+C cancels; nothing is saved).")
+    p.add_argument("--model", metavar="NAME", help="the model to start from (default: the active one)")
+    p.add_argument("--epochs", type=_positive_int, help="epochs (default: 3)")
+    p.add_argument("--lr", type=_finite_float, help="learning rate (default: depends on the model)")
+    p.add_argument("--mnist-images", type=int, metavar="N",
+                   help="MNIST training images mixed in, so it does not forget (default: 6000)")
+    p.add_argument("--mnist-test", type=_positive_int, metavar="N",
+                   help="measure on N MNIST test images instead of all 10000 (quicker)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--no-activate", action="store_true",
+                   help="do not make the new model the active one")
+    p.set_defaults(func=cmd_finetune)
     return parser
 
 

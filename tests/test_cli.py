@@ -94,7 +94,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, "--help")
     assert rc == 0
-    for command in ("train", "evaluate", "predict", "models"):
+    for command in ("train", "evaluate", "predict", "models", "samples", "finetune"):
         assert command in out
 
 
@@ -588,3 +588,82 @@ def test_shipped_model_recognises_the_hand_drawn_digits(capsys: pytest.CaptureFi
     wrong = [(Path(r["file"]).name, r["digit"]) for r in json.loads(out)
              if r["digit"] != int(Path(r["file"]).name[0])]
     assert wrong == [], f"misrecognised: {wrong}"
+
+
+# --------------------------------------------------------------------------- samples, finetune
+
+
+def _personal_npz(tmp_path: Path, per_digit: int = 4) -> Path:
+    from tests.personal_style import personal_set
+
+    x, y, _strokes = personal_set(per_digit=per_digit)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def test_samples_import_list_export_delete(capsys: pytest.CaptureFixture[str], digitpad_home: Path,
+                                           tmp_path: Path) -> None:
+    from app.core.samples import SampleStore, load_sample_npz
+
+    rc, out, _ = run(capsys, "samples")
+    assert rc == 0 and "No personal samples yet" in out
+    rc, out, _ = run(capsys, "samples", "import", str(_personal_npz(tmp_path, per_digit=2)))
+    assert rc == 0 and "imported 20 samples" in out
+    rc, out, _ = run(capsys, "samples", "list")
+    assert rc == 0 and "20 personal samples" in out
+    assert out.splitlines()[-1].split() == ["count"] + ["2"] * 10
+    rc, out, _ = run(capsys, "samples", "--json")
+    listing = json.loads(out)
+    assert listing["total"] == 20 and listing["per_digit"] == [2] * 10
+    sevens = [s["id"] for s in listing["samples"] if s["label"] == 7]
+    rc, out, _ = run(capsys, "samples", "delete", str(sevens[0]))
+    assert rc == 0 and "deleted 1 sample(s); 19 left" in out
+    assert SampleStore(digitpad_home).counts()[7] == 1  # what the window would show
+    rc, out, _ = run(capsys, "samples", "list", "--ids")
+    assert f"  7: {sevens[1]}" in out
+    dest = tmp_path / "out.npz"
+    rc, out, _ = run(capsys, "samples", "export", str(dest))
+    assert rc == 0 and "exported 19 samples" in out
+    x, y = load_sample_npz(dest)
+    assert x.shape == (19, 28, 28) and sorted(np.bincount(y, minlength=10)) == [1] + [2] * 9
+
+
+def test_samples_bad_input_is_one_clear_line(capsys: pytest.CaptureFixture[str], digitpad_home: Path,
+                                             tmp_path: Path) -> None:
+    rc, _, stderr = run(capsys, "samples", "export", str(tmp_path / "x.npz"))
+    assert rc == 1 and error_lines(stderr) == ["digitpad: error: There are no personal samples to export."]
+    evil = tmp_path / "evil.npz"
+    np.savez(evil, x=np.array([object()], dtype=object), y=np.array([1]))
+    rc, _, stderr = run(capsys, "samples", "import", str(evil))
+    assert rc == 1 and "refuses to unpickle" in stderr
+    assert_no_traceback(stderr)
+    rc, _, stderr = run(capsys, "samples", "delete", "12345")
+    assert rc == 1 and "No personal sample with id 12345" in stderr
+    rc, _, stderr = run(capsys, "finetune")
+    assert rc == 1 and "at least 4 personal samples" in stderr
+    assert_no_traceback(stderr)
+
+
+def test_finetune_from_the_terminal(capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path) -> None:
+    """The same core as the window's Train on my drawings: scores before/after, a new model
+    saved next to the base one and made active."""
+    from app.core.store import ModelStore
+
+    assert run(capsys, "samples", "import", str(_personal_npz(tmp_path, per_digit=4)))[0] == 0
+    rc, out, stderr = run(capsys, "finetune", "--model", "tiny", "--epochs", "1", "--mnist-images", "300",
+                          "--mnist-test", "300")
+    assert rc == 0, stderr
+    assert_no_traceback(stderr)
+    assert "held-out samples:" in out and "MNIST test (300 images):" in out
+    assert "saved model 'tiny-mine' (now the active model); the base model 'tiny' is kept" in out
+    store = ModelStore()
+    assert store.active_name() == "tiny-mine" and "tiny" in store
+    meta = store.get("tiny-mine").meta
+    assert meta["fine_tuned"] and meta["base_model"] == "tiny" and meta["trained_by"] == "digitpad finetune"
+    assert meta["personal_holdout_count"] == 10 and meta["personal_train_count"] == 30
+    # again, from the fine-tuned one, without making it active: the name does not pile up
+    rc, out, _ = run(capsys, "finetune", "--epochs", "1", "--mnist-images", "0", "--mnist-test", "200",
+                     "--no-activate")
+    assert rc == 0 and "saved model 'tiny-mine-2' (not made active)" in out
+    assert ModelStore().active_name() == "tiny-mine"

@@ -272,3 +272,23 @@ def fine_tune(base: Any, samples: tuple[np.ndarray, np.ndarray] | tuple[np.ndarr
         after.mnist, after.mnist_count = ev.accuracy, ev.count
     return FineTuneResult(model=result.model, after=after, evaluation=ev,
                           seconds=time.perf_counter() - started, **common)  # type: ignore[arg-type]
+
+
+def fine_tuned_name(store: Any, base_name: str | None) -> str:
+    """A free store name for a model fine-tuned from ``base_name``: ``<base>-mine``,
+    ``<base>-mine-2``… (fine-tuning a fine-tuned model gives ``default-mine-2``, not
+    ``default-mine-mine``)."""
+    import re
+
+    stem = re.sub(r"-mine(-\d+)?$", "", base_name or DEFAULT_ARCH)
+    return str(store.unique_name(f"{stem}-mine"))
+
+
+def save_fine_tuned(store: Any, result: FineTuneResult, trained_by: str, activate: bool = True) -> Any:
+    """Save a finished fine-tuning to ``store`` under :func:`fine_tuned_name`; returns the
+    :class:`~app.core.store.ModelEntry` (made active unless ``activate`` is false)."""
+    if result.cancelled or result.model is None or result.after is None:
+        raise TrainingError("The fine-tuning did not finish; there is nothing to save.")
+    meta = result.meta()
+    meta["trained_by"] = trained_by
+    return store.save(result.model, meta, name=fine_tuned_name(store, result.base_name), activate=activate)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,9 +59,9 @@ class FineTuneWorker(TrainingWorker):
         if result.cancelled or self.is_cancelled() or result.after is None:
             return None
         self.status.emit("Saving the fine-tuned model…")
-        stem = re.sub(r"-mine(-\d+)?$", "", self.base_name)  # not default-mine-mine
-        name = store.unique_name(f"{stem}-mine")
-        entry = store.save(result.model, result.meta(), name=name, activate=True)
+        from app.core.finetune import save_fine_tuned
+
+        entry = save_fine_tuned(store, result, "DigitPad window (Train on my drawings)")
         self.finetuned.emit({
             "base": self.base_name, "name": entry.name,
             "before": result.before.to_dict(), "after": result.after.to_dict(),
