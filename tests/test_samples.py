@@ -117,3 +117,28 @@ def test_an_unreadable_sample_file_is_set_aside_not_overwritten(digitpad_home: P
     assert len(kept) == 1 and kept[0].read_bytes() == b"garbage, not a zip"
     fresh.add(_img(1), 5)
     assert SampleStore().counts()[5] == 1
+
+
+def test_restore_undoes_a_delete_with_ids_strokes_and_dates(digitpad_home: Path) -> None:
+    store = SampleStore(digitpad_home)
+    strokes = [STROKE]
+    a = store.add(_img(1), 1, strokes)
+    b = store.add(_img(2), 7, strokes)
+    c = store.add(_img(3), 3)
+    gone = [store.get(a.id), store.get(c.id)]
+    assert store.delete([a.id, c.id]) == 2
+    assert store.restore(gone) == 2
+    again = SampleStore(digitpad_home)  # as saved on disk
+    assert again.ids() == [a.id, b.id, c.id]  # back in their places
+    for before in gone:
+        after = again.get(before.id)
+        assert after.label == before.label and np.array_equal(after.image, before.image)
+        assert after.strokes == before.strokes and after.created == before.created
+    # an id taken meanwhile: the restored sample gets a new one, nothing is overwritten
+    store.delete([c.id])
+    d = store.add(_img(4), 4)
+    assert d.id == c.id  # (ids restart after the highest)
+    assert store.restore([gone[1]]) == 1
+    assert len(store) == 4 and store.get(d.id).label == 4
+    assert sorted(s.label for s in store.samples()) == [1, 3, 4, 7]
+    assert store.restore([]) == 0

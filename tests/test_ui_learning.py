@@ -116,6 +116,23 @@ def test_samples_window_lists_relabels_and_deletes(window, digitpad_home: Path, 
     _click_item(grid7, ids[2])
     QTest.keyClick(grid7, Qt.Key.Key_Delete)
     assert SampleStore(digitpad_home).ids() == [ids[1]]
+    assert "Undo delete (Ctrl+Z)" in dlg.message.text() and dlg.undo_button.isEnabled()
+
+    # Undo: Ctrl+Z brings the 7 back (same id, label, image and strokes), then the button the 1
+    QTest.keyClick(grid7, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert SampleStore(digitpad_home).ids() == ids[1:]
+    assert dlg.ids_in_row(7) == [ids[2]] and "Brought back 1 sample" in dlg.message.text()
+    back = SampleStore(digitpad_home).get(ids[2])
+    assert back.label == 7 and back.strokes is not None and back.image.max() == 255
+    qtbot.mouseClick(dlg.undo_button, Qt.MouseButton.LeftButton)
+    assert SampleStore(digitpad_home).ids() == ids and dlg.ids_in_row(1) == [ids[0]]
+    assert not dlg.undo_button.isEnabled()  # nothing more to undo
+    QTest.keyClick(grid7, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert SampleStore(digitpad_home).ids() == ids  # (and nothing happens)
+    for i in (ids[0], ids[2]):  # delete both again for what follows
+        _click_item(dlg.grids[SampleStore(digitpad_home).get(i).label], i)
+        qtbot.mouseClick(dlg.delete_button, Qt.MouseButton.LeftButton)
+    assert SampleStore(digitpad_home).ids() == [ids[1]]
     # a new correction (back in the main window) shows up in the open samples window
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)

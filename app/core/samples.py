@@ -353,6 +353,33 @@ class SampleStore:
             self._save()
         return removed
 
+    def restore(self, samples: Iterable[Sample]) -> int:
+        """Put deleted samples back (undo): with their ids, labels, strokes and dates; a
+        sample whose id was taken meanwhile gets a new id. Returns how many came back."""
+        back = list(samples)
+        if not back:
+            return 0
+        self.reload()
+        if len(self._ids) + len(back) > MAX_IMPORT:
+            raise DatasetError(f"Restoring {len(back)} samples would exceed the limit of {MAX_IMPORT}.")
+        taken = {int(i) for i in self._ids}
+        next_id = max(taken | {int(s.id) for s in back} | {0}) + 1
+        ids: list[int] = []
+        for s in back:
+            sid = int(s.id)
+            if sid in taken or sid < 1:
+                sid, next_id = next_id, next_id + 1
+            taken.add(sid)
+            ids.append(sid)
+            self._extra[str(sid)] = {"strokes": _strokes_to_json(s.strokes), "created": s.created}
+        self._x = np.concatenate([self._x, np.stack([to_uint8(s.image) for s in back])])
+        self._y = np.concatenate([self._y, np.array([_check_label(s.label) for s in back], np.uint8)])
+        self._ids = np.concatenate([self._ids, np.array(ids, np.int64)])
+        order = np.argsort(self._ids, kind="stable")  # back in their places
+        self._x, self._y, self._ids = self._x[order], self._y[order], self._ids[order]
+        self._save()
+        return len(back)
+
     def relabel(self, ids: Iterable[int], label: int) -> int:
         """Give samples a new label; returns how many changed."""
         label = _check_label(label)

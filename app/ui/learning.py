@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QDockWidget, QMenu, QScrollArea
 
 from app.core.errors import DigitPadError
 from app.core.finetune import MIN_SAMPLES, FineTuneConfig
-from app.core.samples import SampleStore
+from app.core.samples import Sample, SampleStore
 from app.ui.explain_panel import ExplainPanel, ExplainRequest
 from app.ui.widgets import named
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LIVE_STYLE = "color: #d35400;"
+UNDO_DEPTH = 20  # deletions of personal samples that can be undone
 
 
 def _menu(window: MainWindow, title: str) -> QMenu | None:
@@ -64,6 +65,7 @@ class LearningController(QObject):
         self.finetune_config = FineTuneConfig()
         self.samples_window: SamplesWindow | None = None
         self.finetune_dialog: FineTuneResultDialog | None = None
+        self.deleted: list[list[Sample]] = []  # deleted samples, for undo (the last batch last)
         self.live: LiveWeights | None = None  # the weights in training now used for predictions
         self.live_updates = 0
         self._finetune_summary: dict[str, Any] | None = None
@@ -216,9 +218,27 @@ class LearningController(QObject):
         return sample
 
     def delete_samples(self, ids: list[int]) -> int:
+        """Delete samples; they can be brought back with :meth:`undo_delete`."""
+        known = set(self.samples.ids())
+        doomed = [self.samples.get(i) for i in ids if i in known]
         n = self.samples.delete(ids)
         if n:
+            self.deleted.append(doomed)
+            del self.deleted[:-UNDO_DEPTH]
             self.samples_changed.emit()
+        return n
+
+    def undo_delete(self) -> int:
+        """Bring back the samples deleted last; returns how many came back."""
+        if not self.deleted:
+            return 0
+        batch = self.deleted.pop()
+        try:
+            n = self.samples.restore(batch)
+        except DigitPadError:
+            self.deleted.append(batch)  # nothing lost: try again later
+            raise
+        self.samples_changed.emit()
         return n
 
     def relabel_samples(self, ids: list[int], label: int) -> int:

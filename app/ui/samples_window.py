@@ -1,7 +1,8 @@
 """The "Personal samples" window: the user's labelled drawings as a thumbnail grid per digit.
 
 Select thumbnails (click, Ctrl/Shift+click), then press a digit key (or *Relabel as*) to
-give them another label, or Delete to remove them. Export writes an .npz in Keras' MNIST
+give them another label, or Delete to remove them (*Undo delete*, Ctrl+Z, brings them back,
+strokes and all). Export writes an .npz in Keras' MNIST
 layout; Import reads one (``x_train``/``y_train`` or ``x``/``y``, numbers only: a pickled
 or object array is refused).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -82,6 +83,9 @@ class SamplesWindow(QDialog):
             self.relabel_combo.addItem(str(d), d)
         self.relabel_button = named(QPushButton("&Relabel as"), "relabelButton")
         self.delete_button = named(QPushButton("&Delete"), "deleteSamplesButton")
+        self.undo_button = named(QPushButton("&Undo delete"), "undoDeleteButton")
+        self.undo_button.setToolTip("Bring back the samples deleted last (Ctrl+Z)")
+
         self.export_button = named(QPushButton("&Export…"), "exportSamplesButton")
         self.import_button = named(QPushButton("&Import…"), "importSamplesButton")
         self.train_button = named(QPushButton("&Train on my drawings"), "trainOnSamplesButton")
@@ -89,11 +93,13 @@ class SamplesWindow(QDialog):
         self.relabel_button.clicked.connect(
             lambda: self.relabel_selected(int(self.relabel_combo.currentData())))
         self.delete_button.clicked.connect(self.delete_selected)
+        self.undo_button.clicked.connect(self.undo_delete)
         self.export_button.clicked.connect(self._export_clicked)
         self.import_button.clicked.connect(self._import_clicked)
         self.train_button.clicked.connect(controller.train_on_my_drawings)
         self.close_button.clicked.connect(self.accept)
-        for b in (self.relabel_button, self.delete_button, self.export_button, self.import_button,
+        for b in (self.relabel_button, self.delete_button, self.undo_button, self.export_button,
+                  self.import_button,
                   self.train_button, self.close_button):
             b.setAutoDefault(False)
         self.message = named(QLabel(), "samplesMessage")
@@ -104,6 +110,7 @@ class SamplesWindow(QDialog):
         buttons.addWidget(self.relabel_button)
         buttons.addWidget(self.relabel_combo)
         buttons.addWidget(self.delete_button)
+        buttons.addWidget(self.undo_button)
         buttons.addSpacing(12)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.import_button)
@@ -192,6 +199,7 @@ class SamplesWindow(QDialog):
         has_sel = bool(self.selected_ids())
         self.relabel_button.setEnabled(has_sel)
         self.delete_button.setEnabled(has_sel)
+        self.undo_button.setEnabled(bool(self.controller.deleted))
         self.export_button.setEnabled(len(self.controller.samples) > 0)
         self.train_button.setEnabled(not self.controller.window.is_busy())
 
@@ -201,7 +209,19 @@ class SamplesWindow(QDialog):
         if not ids:
             return 0
         n = self.controller.delete_samples(ids)
-        self.show_message(f"Deleted {n} sample{'s' if n != 1 else ''}.")
+        self.show_message(f"Deleted {n} sample{'s' if n != 1 else ''}. Undo delete (Ctrl+Z) brings "
+                          f"{'them' if n != 1 else 'it'} back.")
+        return n
+
+    def undo_delete(self) -> int:
+        try:
+            n = self.controller.undo_delete()
+        except DigitPadError as exc:
+            self.show_message(str(exc), error=True)
+            return 0
+        if n:
+            self.show_message(f"Brought back {n} sample{'s' if n != 1 else ''}.")
+        self._update_buttons()
         return n
 
     def relabel_selected(self, label: int) -> int:
@@ -249,13 +269,18 @@ class SamplesWindow(QDialog):
 
     @staticmethod
     def _is_ours(event: QKeyEvent) -> bool:
+        if event.matches(QKeySequence.StandardKey.Undo):
+            return True
         key = event.key()
         plain = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)
         return plain and (Qt.Key.Key_0 <= key <= Qt.Key.Key_9
                           or key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace))
 
     def _handle_key(self, event: QKeyEvent) -> bool:
-        """Digit keys relabel the selection, Delete/Backspace deletes it."""
+        """Digit keys relabel the selection, Delete/Backspace deletes it, Ctrl+Z undoes a delete."""
+        if event.matches(QKeySequence.StandardKey.Undo):
+            self.undo_delete()
+            return True
         key = event.key()
         plain = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)
         if Qt.Key.Key_0 <= key <= Qt.Key.Key_9 and plain:
