@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QImage, QPointingDevice, QTabletEvent
+from PySide6.QtGui import QColor, QImage, QPainter, QPointingDevice, QTabletEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -50,6 +50,46 @@ def test_drawing_keeps_vectors_and_pixels(window) -> None:  # type: ignore[no-un
     # antialiased: there are intermediate grey levels on the stroke edges
     assert ((px > 0) & (px < 255)).sum() > 50
     assert pad.image().format() == QImage.Format.Format_Grayscale8
+
+
+def _grey(img: QImage) -> np.ndarray:
+    bpl = img.bytesPerLine()
+    data = np.frombuffer(img.constBits(), np.uint8, count=bpl * img.height())
+    return data.reshape(img.height(), bpl)[:, : img.width()].copy()
+
+
+def test_model_buffer_is_the_grayscale8_painting_of_the_strokes(window) -> None:  # type: ignore[no-untyped-def]
+    """The pad paints its ink in RGB32 (faster) and copies the grey levels into the model
+    buffer: exactly what painting the same segments into a Grayscale8 image gives, while
+    drawing and after a re-render (undo/redo)."""
+    from app.ui.pad import _draw_segment, _pen, render_strokes
+
+    pad = window.pad
+    rng = np.random.default_rng(11)
+    live = QImage(BUFFER_SIZE, BUFFER_SIZE, QImage.Format.Format_Grayscale8)
+    live.fill(0)
+    for brush in (4, 9, 20, 33, 48):
+        pad.set_brush_size(brush)
+        pts = [rng.uniform(-0.05, 1.05, 2)]  # (some leave the pad)
+        for _ in range(25):
+            pts.append(pts[-1] + rng.normal(0.0, 0.03, 2))
+        draw_polylines(pad, [[(float(x), float(y)) for x, y in pts]], dense=False)
+        stroke = pad.strokes()[-1]
+        for i in range(len(stroke.points)):  # one painter per segment, as the pad's moves
+            p = QPainter(live)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(_pen(QColor(255, 255, 255), stroke.width * BUFFER_SIZE))
+            _draw_segment(p, stroke.points, i, BUFFER_SIZE)
+            p.end()
+        assert np.array_equal(pad.pixels(), _grey(live))
+        assert np.array_equal(_grey(pad.image()), _grey(live))
+    pad.undo()
+    pad.redo()
+    rendered = QImage(BUFFER_SIZE, BUFFER_SIZE, QImage.Format.Format_Grayscale8)
+    rendered.fill(0)
+    render_strokes(rendered, pad.strokes(), BUFFER_SIZE, QColor(255, 255, 255))
+    assert np.array_equal(pad.pixels(), _grey(rendered))
+    assert not pad.pixels().flags.writeable
 
 
 def test_fast_drag_leaves_no_gaps(window) -> None:  # type: ignore[no-untyped-def]

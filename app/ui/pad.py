@@ -2,10 +2,13 @@
 
 Two renderings of the same strokes are kept:
 
-* the *model buffer*: a ``BUFFER_SIZE`` x ``BUFFER_SIZE`` ``Format_Grayscale8`` QImage
-  (black background, white ink) that :meth:`DrawingPad.pixels` hands to
-  ``app.core.preprocess`` as a NumPy view without any conversion. Its size does not
-  depend on the widget, so preprocessing always gets the same, cheap input;
+* the *model buffer*: ``BUFFER_SIZE`` x ``BUFFER_SIZE`` uint8 grey levels (black
+  background, white ink) that :meth:`DrawingPad.pixels` hands to ``app.core.preprocess``
+  as a NumPy view without any conversion. Its size does not depend on the widget, so
+  preprocessing always gets the same, cheap input. (Ink is painted into an RGB32 image,
+  Qt's fastest format to paint antialiased strokes in, and the painted pixels' grey level
+  is copied into the model buffer: the same values a ``Format_Grayscale8`` QImage would
+  hold, at half the cost per mouse move; :meth:`DrawingPad.image` is that QImage);
 * the *display image*, at the widget's size in device pixels (crisp on High-DPI screens).
 
 Strokes are kept as vectors too (points in normalised 0..1 pad coordinates plus a width),
@@ -15,10 +18,11 @@ by round-capped, antialiased line segments, so fast drags leave no gaps.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -39,6 +43,9 @@ PAD_BACKGROUND = QColor("#15181f")
 PAD_INK = QColor("#f4f6fb")
 PAD_FRAME = QColor("#3a4152")
 HINT_COLOR = QColor("#6c7487")
+MODEL_INK = QColor(255, 255, 255)
+_LEFT = Qt.MouseButton.LeftButton
+_GREY_BYTE = 1  # a byte of an opaque grey RGB32 pixel holding its level (G or R, either endianness)
 
 
 @dataclass(frozen=True)
@@ -119,8 +126,15 @@ class DrawingPad(QWidget):
         self._background_label = ""
         self.moves_received = 0  # mouse/tablet moves handled while drawing (tests check it)
 
-        self._buffer = QImage(BUFFER_SIZE, BUFFER_SIZE, QImage.Format.Format_Grayscale8)
-        self._buffer.fill(0)
+        # The model buffer (see the module docstring): painted in _ink, read from _pixels.
+        self._pixels = np.zeros((BUFFER_SIZE, BUFFER_SIZE), dtype=np.uint8)
+        # (a QImage on our own memory, so that its pixels are a NumPy array; it is never
+        # copied or handed out, so it never detaches from that memory)
+        self._ink_rgb = np.zeros((BUFFER_SIZE, BUFFER_SIZE, 4), dtype=np.uint8)
+        self._ink = QImage(self._ink_rgb.data, BUFFER_SIZE, BUFFER_SIZE, 4 * BUFFER_SIZE,
+                           QImage.Format.Format_RGB32)
+        self._ink.fill(QColor(0, 0, 0))
+        self._model_pen: QPen | None = None  # the live stroke's pen for the model buffer
         self._display = QImage()
         # Segments of the live stroke not yet painted into _display: drawn at paint time, so
         # a mouse move costs only the model buffer's segment, and several moves between two
@@ -170,15 +184,18 @@ class DrawingPad(QWidget):
         return self._index < len(self._history) - 1
 
     def image(self) -> QImage:
-        """The model buffer (``Format_Grayscale8``, black background, white ink)."""
-        return self._buffer
+        """A copy of the model buffer as a ``Format_Grayscale8`` QImage (black background,
+        white ink)."""
+        px = self._pixels
+        return QImage(px.data, BUFFER_SIZE, BUFFER_SIZE, BUFFER_SIZE,
+                      QImage.Format.Format_Grayscale8).copy()
 
     def pixels(self) -> np.ndarray:
-        """A read-only NumPy view (BUFFER_SIZE, BUFFER_SIZE) uint8 of the model buffer."""
-        img = self._buffer
-        bpl = img.bytesPerLine()
-        data = np.frombuffer(img.constBits(), dtype=np.uint8, count=bpl * img.height())
-        return data.reshape(img.height(), bpl)[:, : img.width()]
+        """A read-only NumPy view (BUFFER_SIZE, BUFFER_SIZE) uint8 of the model buffer
+        (valid until the next change of the drawing, which writes into it)."""
+        view = self._pixels.view()
+        view.flags.writeable = False
+        return view
 
     def undo(self) -> None:
         if self._live is not None:
@@ -235,8 +252,9 @@ class DrawingPad(QWidget):
 
     def _rerender(self) -> None:
         strokes = self.strokes()
-        self._buffer.fill(0)
-        render_strokes(self._buffer, strokes, BUFFER_SIZE, QColor(255, 255, 255))
+        self._ink.fill(QColor(0, 0, 0))
+        render_strokes(self._ink, strokes, BUFFER_SIZE, MODEL_INK)
+        self._copy_ink(0, 0, BUFFER_SIZE, BUFFER_SIZE)
         self._render_display()
         self.update()
         self.historyChanged.emit()
@@ -283,6 +301,7 @@ class DrawingPad(QWidget):
             self._background_label = ""
             self._render_display()
         self._live = _LiveStroke(width=self._brush / BUFFER_SIZE)
+        self._model_pen = _pen(MODEL_INK, self._live.width * BUFFER_SIZE)
         self._add_point(pos)
 
     def _add_point(self, pos: QPointF) -> None:
@@ -290,21 +309,48 @@ class DrawingPad(QWidget):
         if live is None:
             return
         pt = self._to_pad(pos)
-        if live.points and abs(pt[0] - live.points[-1][0]) < 1e-4 \
-                and abs(pt[1] - live.points[-1][1]) < 1e-4:
+        points = live.points
+        if points and abs(pt[0] - points[-1][0]) < 1e-4 and abs(pt[1] - points[-1][1]) < 1e-4:
             return
-        live.points.append(pt)
-        i = len(live.points) - 1
-        # model buffer
-        p = QPainter(self._buffer)
+        points.append(pt)
+        i = len(points) - 1
+        prev = points[i - 1] if i else None
+        # model buffer (this runs on every mouse move: as few Qt and NumPy calls as we can)
+        pen = self._model_pen
+        if pen is None:
+            pen = self._model_pen = _pen(MODEL_INK, live.width * BUFFER_SIZE)
+        p = QPainter(self._ink)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(_pen(QColor(255, 255, 255), live.width * BUFFER_SIZE))
-        _draw_segment(p, live.points, i, BUFFER_SIZE)
+        p.setPen(pen)
+        _draw_segment(p, points, i, BUFFER_SIZE)
         p.end()
-        # display image: at the next paint (_flush_ink)
-        self._pending_ink.append((live.points[i - 1] if i else None, pt, live.width))
-        self.update(self._dirty_rect(live, i))
+        x0, y0 = prev if prev is not None else pt
+        x1, y1 = pt
+        if x0 > x1:
+            x0, x1 = x1, x0
+        if y0 > y1:
+            y0, y1 = y1, y0
+        reach = live.width * BUFFER_SIZE / 2 + 2  # pen radius + antialiasing, buffer pixels
+        self._copy_ink(math.floor(x0 * BUFFER_SIZE - reach), math.floor(y0 * BUFFER_SIZE - reach),
+                       math.ceil(x1 * BUFFER_SIZE + reach), math.ceil(y1 * BUFFER_SIZE + reach))
+        # display image: at the next paint (_flush_ink); repaint the segment's widget pixels
+        self._pending_ink.append((prev, pt, live.width))
+        sq = self._square
+        side = sq.width()
+        reach = live.width * side / 2 + 3
+        left = math.floor(sq.x() + x0 * side - reach)
+        top = math.floor(sq.y() + y0 * side - reach)
+        self.update(left, top, math.ceil(sq.x() + x1 * side + reach) - left,
+                    math.ceil(sq.y() + y1 * side + reach) - top)
         self.changed.emit()
+
+    def _copy_ink(self, left: int, top: int, right: int, bottom: int) -> None:
+        """Copy the grey levels of the painted ink into the model buffer (a rectangle in
+        buffer pixels, clipped to it)."""
+        left, top = max(left, 0), max(top, 0)
+        right, bottom = min(right, BUFFER_SIZE), min(bottom, BUFFER_SIZE)
+        if left < right and top < bottom:
+            self._pixels[top:bottom, left:right] = self._ink_rgb[top:bottom, left:right, _GREY_BYTE]
 
     def _flush_ink(self) -> None:
         """Paint the live stroke's new segments into the display image."""
@@ -323,18 +369,10 @@ class DrawingPad(QWidget):
                 p.drawLine(QPointF(start[0] * side, start[1] * side), QPointF(end[0] * side, end[1] * side))
         p.end()
 
-    def _dirty_rect(self, live: _LiveStroke, i: int) -> QRect:
-        sq = self._square
-        pts = live.points[max(0, i - 1): i + 1]
-        xs = [sq.x() + x * sq.width() for x, _ in pts]
-        ys = [sq.y() + y * sq.height() for _, y in pts]
-        pad = live.width * sq.width() / 2 + 3
-        return QRectF(min(xs) - pad, min(ys) - pad, max(xs) - min(xs) + 2 * pad,
-                      max(ys) - min(ys) + 2 * pad).toAlignedRect()
-
     def _finish_stroke(self) -> None:
         live = self._live
         self._live = None
+        self._model_pen = None
         if live is None or not live.points:
             return
         self._push((*self.strokes(), live.frozen()))
@@ -349,7 +387,7 @@ class DrawingPad(QWidget):
             super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if self._live is not None and event.buttons() & Qt.MouseButton.LeftButton:
+        if self._live is not None and _LEFT in event.buttons():
             self.moves_received += 1
             self._add_point(event.position())
             event.accept()
