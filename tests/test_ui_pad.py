@@ -92,6 +92,37 @@ def test_model_buffer_is_the_grayscale8_painting_of_the_strokes(window) -> None:
     assert not pad.pixels().flags.writeable
 
 
+def test_hiding_the_window_mid_stroke_keeps_the_model_buffer_right(window) -> None:  # type: ignore[no-untyped-def]
+    """The live stroke keeps one QPainter on the model buffer; hiding the pad ends it, and
+    the stroke goes on after the window is shown again."""
+    from app.ui.pad import _draw_segment, _pen
+
+    pad = window.pad
+    pts = [pad.to_widget(0.2 + 0.05 * i, 0.3 + 0.04 * (i % 3)).toPoint() for i in range(12)]
+    QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
+    for p in pts[1:6]:
+        ui_helpers._move_with_button(pad, p)
+    window.hide()
+    QApplication.processEvents()
+    assert pad.is_drawing() and pad._model_painter is None
+    window.show()
+    QApplication.processEvents()
+    for p in pts[6:]:
+        ui_helpers._move_with_button(pad, p)
+    QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
+    stroke = pad.strokes()[-1]
+    assert len(stroke.points) == len(pts)
+    ref = QImage(BUFFER_SIZE, BUFFER_SIZE, QImage.Format.Format_Grayscale8)
+    ref.fill(0)
+    for i in range(len(stroke.points)):
+        painter = QPainter(ref)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(_pen(QColor(255, 255, 255), stroke.width * BUFFER_SIZE))
+        _draw_segment(painter, stroke.points, i, BUFFER_SIZE)
+        painter.end()
+    assert np.array_equal(pad.pixels(), _grey(ref))
+
+
 def test_fast_drag_leaves_no_gaps(window) -> None:  # type: ignore[no-untyped-def]
     pad = window.pad
     # a single huge jump: press at the left, one move to the right, release

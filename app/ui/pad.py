@@ -26,6 +26,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QHideEvent,
     QImage,
     QMouseEvent,
     QPainter,
@@ -126,6 +127,12 @@ class DrawingPad(QWidget):
         self._background_label = ""
         self.moves_received = 0  # mouse/tablet moves handled while drawing (tests check it)
 
+        # The live stroke's painter on _ink: begun at its first point, ended with the stroke or
+        # before anything else paints _ink (one QPainter per move cost ~20 us more). Set
+        # before _ink: attributes are released in order, so a painter still active when the
+        # pad goes away ends before its image.
+        self._model_painter: QPainter | None = None
+        self._painter_stroke: _LiveStroke | None = None  # the live stroke it paints
         # The model buffer (see the module docstring): painted in _ink, read from _pixels.
         self._pixels = np.zeros((BUFFER_SIZE, BUFFER_SIZE), dtype=np.uint8)
         # (a QImage on our own memory, so that its pixels are a NumPy array; it is never
@@ -134,13 +141,13 @@ class DrawingPad(QWidget):
         self._ink = QImage(self._ink_rgb.data, BUFFER_SIZE, BUFFER_SIZE, 4 * BUFFER_SIZE,
                            QImage.Format.Format_RGB32)
         self._ink.fill(QColor(0, 0, 0))
-        self._model_pen: QPen | None = None  # the live stroke's pen for the model buffer
         self._display = QImage()
         # Segments of the live stroke not yet painted into _display: drawn at paint time, so
         # a mouse move costs only the model buffer's segment, and several moves between two
         # frames share one QPainter. (start point or None for a dot, end point, width)
         self._pending_ink: list[tuple[tuple[float, float] | None, tuple[float, float], float]] = []
         self._square = QRectF()
+        self._geometry = (0.0, 0.0, 0.0, 0.0)  # _square as Python floats: x, y, width, height
 
     # -- public API -------------------------------------------------------
     def sizeHint(self) -> QSize:
@@ -152,8 +159,8 @@ class DrawingPad(QWidget):
 
     def to_widget(self, x: float, y: float) -> QPointF:
         """Widget coordinates of the pad point (x, y) in 0..1 pad coordinates."""
-        sq = self._square
-        return QPointF(sq.x() + x * sq.width(), sq.y() + y * sq.height())
+        sx, sy, width, height = self._geometry
+        return QPointF(sx + x * width, sy + y * height)
 
     def brush_size(self) -> int:
         return self._brush
@@ -251,6 +258,7 @@ class DrawingPad(QWidget):
         self.historyChanged.emit()
 
     def _rerender(self) -> None:
+        self._end_model_painter()
         strokes = self.strokes()
         self._ink.fill(QColor(0, 0, 0))
         render_strokes(self._ink, strokes, BUFFER_SIZE, MODEL_INK)
@@ -287,11 +295,12 @@ class DrawingPad(QWidget):
         side = float(min(self.width(), self.height()) - 2)
         side = max(side, 1.0)
         self._square = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        self._geometry = (self._square.x(), self._square.y(), side, side)
 
     # -- drawing ----------------------------------------------------------
     def _to_pad(self, pos: QPointF) -> tuple[float, float]:
-        sq = self._square
-        return ((pos.x() - sq.x()) / sq.width(), (pos.y() - sq.y()) / sq.height())
+        x, y, width, height = self._geometry
+        return ((pos.x() - x) / width, (pos.y() - y) / height)
 
     def _begin_stroke(self, pos: QPointF) -> None:
         if self._live is not None:  # the release was lost (e.g. outside the app): keep that stroke
@@ -301,7 +310,6 @@ class DrawingPad(QWidget):
             self._background_label = ""
             self._render_display()
         self._live = _LiveStroke(width=self._brush / BUFFER_SIZE)
-        self._model_pen = _pen(MODEL_INK, self._live.width * BUFFER_SIZE)
         self._add_point(pos)
 
     def _add_point(self, pos: QPointF) -> None:
@@ -316,14 +324,14 @@ class DrawingPad(QWidget):
         i = len(points) - 1
         prev = points[i - 1] if i else None
         # model buffer (this runs on every mouse move: as few Qt and NumPy calls as we can)
-        pen = self._model_pen
-        if pen is None:
-            pen = self._model_pen = _pen(MODEL_INK, live.width * BUFFER_SIZE)
-        p = QPainter(self._ink)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(pen)
-        _draw_segment(p, points, i, BUFFER_SIZE)
-        p.end()
+        p = self._model_painter
+        if p is None or self._painter_stroke is not live:
+            self._end_model_painter()
+            p = self._model_painter = QPainter(self._ink)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(_pen(MODEL_INK, live.width * BUFFER_SIZE))
+            self._painter_stroke = live
+        _draw_segment(p, points, i, BUFFER_SIZE)  # (raster painting: in _ink_rgb at once)
         x0, y0 = prev if prev is not None else pt
         x1, y1 = pt
         if x0 > x1:
@@ -335,13 +343,12 @@ class DrawingPad(QWidget):
                        math.ceil(x1 * BUFFER_SIZE + reach), math.ceil(y1 * BUFFER_SIZE + reach))
         # display image: at the next paint (_flush_ink); repaint the segment's widget pixels
         self._pending_ink.append((prev, pt, live.width))
-        sq = self._square
-        side = sq.width()
+        sx, sy, side, _ = self._geometry
         reach = live.width * side / 2 + 3
-        left = math.floor(sq.x() + x0 * side - reach)
-        top = math.floor(sq.y() + y0 * side - reach)
-        self.update(left, top, math.ceil(sq.x() + x1 * side + reach) - left,
-                    math.ceil(sq.y() + y1 * side + reach) - top)
+        left = math.floor(sx + x0 * side - reach)
+        top = math.floor(sy + y0 * side - reach)
+        self.update(left, top, math.ceil(sx + x1 * side + reach) - left,
+                    math.ceil(sy + y1 * side + reach) - top)
         self.changed.emit()
 
     def _copy_ink(self, left: int, top: int, right: int, bottom: int) -> None:
@@ -369,10 +376,15 @@ class DrawingPad(QWidget):
                 p.drawLine(QPointF(start[0] * side, start[1] * side), QPointF(end[0] * side, end[1] * side))
         p.end()
 
+    def _end_model_painter(self) -> None:
+        p, self._model_painter, self._painter_stroke = self._model_painter, None, None
+        if p is not None:
+            p.end()
+
     def _finish_stroke(self) -> None:
+        self._end_model_painter()
         live = self._live
         self._live = None
-        self._model_pen = None
         if live is None or not live.points:
             return
         self._push((*self.strokes(), live.frozen()))
@@ -414,6 +426,10 @@ class DrawingPad(QWidget):
             self._add_point(event.position())
             self._finish_stroke()
         event.accept()  # no synthesised mouse events for the pen
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._end_model_painter()
+        super().hideEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._update_square()
