@@ -638,7 +638,7 @@ class MainWindow(QMainWindow):
                 self.hint_label.setText("No model loaded")
             self.hint_label.show()
             return
-        top = int(np.argmax(probs))
+        top = int(probs.argmax())
         self.top_digit_label.setText(str(top))
         self.confidence_label.setText(f"{probs[top] * 100:.1f} %")
         self.hint_label.hide()

@@ -82,7 +82,12 @@ class ProbabilityView(QWidget):
         return None if self._probs is None else list(self._probs)
 
     def set_probabilities(self, probs: Sequence[float] | np.ndarray | None) -> None:
-        self._probs = None if probs is None else [float(v) for v in probs]
+        if probs is None:
+            self._probs = None
+        elif isinstance(probs, np.ndarray):
+            self._probs = [float(v) for v in probs.tolist()]  # (tolist: one call, not ten)
+        else:
+            self._probs = [float(v) for v in probs]
         self.update()  # (the tooltip is written when asked for: this runs on every mouse move)
 
     def tooltip_text(self) -> str:
