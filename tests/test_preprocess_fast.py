@@ -112,6 +112,23 @@ def test_fast_path_edge_cases() -> None:
     assert preprocess(dot, ink="light") is not None
 
 
+def test_black_margins_do_not_matter() -> None:
+    """Cropping a light-on-black drawing to its ink plus any black margin (what the pad's
+    ink_pixels() does) gives the same result, as long as the ink stays off the border."""
+    rng = np.random.default_rng(8)
+    for _ in range(60):
+        a = pad_like(rng)
+        rows, cols = np.flatnonzero(a.any(axis=1)), np.flatnonzero(a.any(axis=0))
+        if rows.size == 0 or rows[0] == 0 or cols[0] == 0 or rows[-1] == 279 or cols[-1] == 279:
+            continue  # (ink on the border: the pad hands over the whole buffer)
+        top, left = (int(rng.integers(0, v)) for v in (rows[0], cols[0]))
+        bottom, right = (int(rng.integers(v + 2, 281)) for v in (rows[-1], cols[-1]))
+        for ink in ("light", "auto"):
+            full, crop = preprocess(a, ink=ink), preprocess(a[top:bottom, left:right], ink=ink)
+            assert (full is None) == (crop is None)
+            assert full is None or np.array_equal(full, crop)
+
+
 def test_pil_l_images_take_the_same_path() -> None:
     rng = np.random.default_rng(42)
     for _ in range(10):

@@ -123,6 +123,42 @@ def test_hiding_the_window_mid_stroke_keeps_the_model_buffer_right(window) -> No
     assert np.array_equal(pad.pixels(), _grey(ref))
 
 
+def test_ink_pixels_preprocess_like_all_pixels(window) -> None:  # type: ignore[no-untyped-def]
+    """The live prediction preprocesses the buffer cropped to its ink (ink_pixels): all
+    the ink is in the crop, its border is black, and the result is that of pixels()."""
+    from app.core.preprocess import preprocess
+
+    pad = window.pad
+    rng = np.random.default_rng(12)
+
+    def check() -> None:
+        px, crop = pad.pixels(), pad.ink_pixels()
+        assert not crop.flags.writeable
+        if crop.shape != px.shape:
+            assert int(crop.astype(np.int64).sum()) == int(px.astype(np.int64).sum())  # all the ink
+            ring = np.concatenate((crop[0], crop[-1], crop[:, 0], crop[:, -1]))
+            assert not ring.any()
+        a, b = preprocess(crop, ink="light"), preprocess(px, ink="light")
+        assert (a is None) == (b is None)
+        assert a is None or np.array_equal(a, b)
+
+    check()  # empty
+    for k in range(12):
+        pad.set_brush_size(int(rng.integers(4, 49)))
+        start = rng.uniform(0.1, 0.9, 2) if k % 4 else rng.uniform(-0.1, 1.1, 2)  # some at the edges
+        pts = [start]
+        for _ in range(int(rng.integers(0, 15))):
+            pts.append(pts[-1] + rng.normal(0.0, 0.04, 2))
+        draw_polylines(pad, [[(float(x), float(y)) for x, y in pts]], dense=False)
+        check()
+        if k % 3 == 2:
+            pad.undo()
+            check()
+        if k == 7:
+            pad.clear()
+            check()
+
+
 def test_fast_drag_leaves_no_gaps(window) -> None:  # type: ignore[no-untyped-def]
     pad = window.pad
     # a single huge jump: press at the left, one move to the right, release
