@@ -600,7 +600,8 @@ class MainWindow(QMainWindow):
         if self.pad.has_background():
             x = self._image_input
         else:
-            self._image_input = None
+            if self._image_input is not None:  # (writing attributes of Qt objects is slow)
+                self._image_input = None
             x = None if self.pad.is_empty() else self._preprocess_pad()
         self._current_input = x
         self.preview_view.set_image(x)

@@ -160,7 +160,8 @@ class PreviewView(QWidget):
         super().__init__(parent)
         self.setObjectName("previewView")
         self._x: np.ndarray | None = None
-        self._qimage: QImage | None = QImage()
+        self._qimage = QImage()
+        self._qimage_of: np.ndarray | None = None  # the _x that _qimage shows
         self.setFixedSize(112, 112)
         self.setToolTip("What the model sees: the drawing cropped, scaled to 20x20 pixels and "
                         "centred in 28x28, like the MNIST images it learned from.")
@@ -170,18 +171,20 @@ class PreviewView(QWidget):
         return None if self._x is None else self._x.copy()
 
     def set_image(self, x: np.ndarray | None) -> None:
+        # (runs on every mouse move: the QImage is made at the next paint; reshape gives a
+        # new array object, so the QImage made for the previous one is not reused)
         self._x = None if x is None else np.asarray(x, dtype=np.float32).reshape(28, 28)
-        self._qimage = None  # made at the next paint (this runs on every mouse move)
         self.update()
 
     def qimage(self) -> QImage:
         """The image shown, as an 8-bit grey QImage (null while there is none)."""
-        if self._qimage is None:
+        if self._qimage_of is not self._x:
             if self._x is None:
                 self._qimage = QImage()
             else:
                 u8 = np.ascontiguousarray(np.clip(self._x * 255.0 + 0.5, 0, 255).astype(np.uint8))
                 self._qimage = QImage(u8.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+            self._qimage_of = self._x
         return self._qimage
 
     def paintEvent(self, event: QPaintEvent) -> None:
