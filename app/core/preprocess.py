@@ -442,8 +442,13 @@ def _pool_sums_u8(a: np.ndarray, f: int, fill: float) -> np.ndarray:
     for k in range(1, f):
         part = a[k::f]
         np.add(rows[: part.shape[0]], part, out=rows[: part.shape[0]])
-    total = rows[:, 0::f].copy()
-    for k in range(1, f):
+    first, second = rows[:, 0::f], rows[:, 1::f]
+    if first.shape == second.shape:  # (one call less than copying the first, then adding)
+        total = first + second
+    else:
+        total = first.copy()
+        np.add(total[:, : second.shape[1]], second, out=total[:, : second.shape[1]])
+    for k in range(2, f):
         part = rows[:, k::f]
         np.add(total[:, : part.shape[1]], part, out=total[:, : part.shape[1]])
     return total
@@ -480,8 +485,8 @@ def _row_span(mask: np.ndarray) -> tuple[int, int]:
 def _col_span(mask: np.ndarray) -> tuple[int, int]:
     """First and last + 1 column of a (non-empty) 2-D bool mask with a True."""
     if mask.size <= 1 << 20 and mask.flags.c_contiguous:
-        # OR of the rows' bytes (elementwise, vectorised), then memchr on the result
-        raw = np.bitwise_or.reduce(mask.view(np.uint8), axis=0).tobytes()
+        # OR of the rows (elementwise, vectorised), then memchr on the result's bytes
+        raw = np.bitwise_or.reduce(mask, axis=0).tobytes()
         return raw.find(b"\x01"), raw.rfind(b"\x01") + 1
     cols = np.flatnonzero(mask.any(axis=0))
     return int(cols[0]), int(cols[-1]) + 1
