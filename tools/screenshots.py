@@ -5,8 +5,9 @@
     python tools/screenshots.py --shots explain,evaluate      # only some of them
 
 The window is the real one, driven with real mouse events: a "3" is drawn on the pad with
-press/move/release; for training.png a tiny training run is started with the Train button
-and the window is grabbed mid-way (then the training is cancelled). A temporary
+press/move/release; for training.png the default training is started with the Train button
+and the window is grabbed mid-way, the drawing read by the weights in training (then the
+training is cancelled). A temporary
 DIGITPAD_HOME is used, so the user's models and settings are not touched.
 
 The learning shots: explain.png shows the Explain dock for the drawn "3"; samples.png the
@@ -247,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(args.out / name)
             return 0
 
-        window.train_config = TrainConfig(arch="cnn", epochs=3, limit=6000)
+        QTest.keyClick(window.pad, Qt.Key.Key_Escape)  # a fresh 3 for the weights in training to read
+        draw(window.pad, _three())
+        _pump(0.1)
+        window.train_config = TrainConfig()  # what the Train button does; Watch it learn is on
         done: list[object] = []
         window.training_finished.connect(done.append)
         QTest.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
@@ -255,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         while not done and time.perf_counter() < deadline:
             _pump(0.05)
             total = window.train_progress.maximum()
-            if total > 0 and window.train_progress.value() >= 0.55 * total:
+            if total > 0 and window.train_progress.value() >= 0.55 * total \
+                    and window.learning.live_updates > 0:
                 break
         _pump(0.1)
         window.grab().save(str(args.out / "training.png"))
