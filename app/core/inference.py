@@ -49,7 +49,35 @@ def _softmax_if_needed(p: np.ndarray) -> np.ndarray:
     return out
 
 
-class Predictor:
+class DigitPredictor:
+    """``predict``/``predict_batch`` on top of ``_run``: (N, 784) float32 -> (N, 10)
+    probabilities. Shared by :class:`Predictor` (LiteRT) and
+    :class:`app.core.numpy_net.NumpyNet` (NumPy)."""
+
+    CHUNK = 1000  # images per ``_run`` call in predict_batch
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities (10,) for one preprocessed (28, 28) float32 image in [0, 1]."""
+        arr = np.asarray(x, dtype=np.float32)
+        if arr.size != 784:
+            raise ValueError(f"expected one 28x28 image, got shape {arr.shape}")
+        return self._run(arr.reshape(1, 784))[0]
+
+    def predict_batch(self, x: np.ndarray, chunk: int | None = None) -> np.ndarray:
+        """Probabilities (N, 10) for (N, 28, 28) images (uint8 0..255 or float 0..1)."""
+        chunk = chunk or self.CHUNK
+        arr = np.asarray(x)
+        if arr.dtype == np.uint8:
+            arr = arr.astype(np.float32) / np.float32(255.0)
+        arr = arr.reshape(arr.shape[0], 784)
+        parts = [self._run(arr[i: i + chunk]) for i in range(0, arr.shape[0], chunk)]
+        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+
+
+class Predictor(DigitPredictor):
     """Runs one ``.tflite`` digit model. Thread-safe (one call at a time)."""
 
     def __init__(self, path: str | os.PathLike[str], num_threads: int = 1,
@@ -104,18 +132,3 @@ class Predictor:
             out = self._interp.get_tensor(self._out_index)  # (a copy)
         return _softmax_if_needed(out.reshape(n, 10).astype(np.float32, copy=False))
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities (10,) for one preprocessed (28, 28) float32 image in [0, 1]."""
-        arr = np.asarray(x, dtype=np.float32)
-        if arr.size != 784:
-            raise ValueError(f"expected one 28x28 image, got shape {arr.shape}")
-        return self._run(arr.reshape(1, 784))[0]
-
-    def predict_batch(self, x: np.ndarray, chunk: int = 1000) -> np.ndarray:
-        """Probabilities (N, 10) for (N, 28, 28) images (uint8 0..255 or float 0..1)."""
-        arr = np.asarray(x)
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float32) / np.float32(255.0)
-        arr = arr.reshape(arr.shape[0], 784)
-        parts = [self._run(arr[i: i + chunk]) for i in range(0, arr.shape[0], chunk)]
-        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from app.core.explain import _activation_name, _layer_list, _pair, _snake
-from app.core.inference import _softmax_if_needed
+from app.core.inference import DigitPredictor, _softmax_if_needed
 
 
 class UnsupportedModel(ValueError):
@@ -203,7 +203,7 @@ class Plan:
         return NumpyNet(self, weights, name=name or self.model_name)
 
 
-class NumpyNet:
+class NumpyNet(DigitPredictor):
     """Computes a :class:`Plan` with fixed weights. Same interface as
     :class:`app.core.inference.Predictor`; immutable, so safe to share between threads.
 
@@ -353,27 +353,14 @@ class NumpyNet:
         raise UnsupportedModel(f"{name}: {kind} layers are not supported")  # (checked in Plan)
 
     # ------------------------------------------------------------------ computing
+    CHUNK = 250  # im2col of a chunk stays a few MB
+
     def _run(self, x: np.ndarray) -> np.ndarray:
         out = np.asarray(x, np.float32).reshape((x.shape[0], *self.plan.input_shape))
         for op in self._ops:
             out = op(out)
         return _softmax_if_needed(np.asarray(out, np.float32))
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities (10,) for one preprocessed (28, 28) float32 image in [0, 1]."""
-        arr = np.asarray(x, dtype=np.float32)
-        if arr.size != 784:
-            raise ValueError(f"expected one 28x28 image, got shape {arr.shape}")
-        return self._run(arr.reshape(1, 784))[0]
-
-    def predict_batch(self, x: np.ndarray, chunk: int = 250) -> np.ndarray:
-        """Probabilities (N, 10) for (N, 28, 28) images (uint8 0..255 or float 0..1)."""
-        arr = np.asarray(x)
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float32) / np.float32(255.0)
-        arr = arr.reshape(arr.shape[0], 784)
-        parts = [self._run(arr[i: i + chunk]) for i in range(0, arr.shape[0], chunk)]
-        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
 
 
 # ---------------------------------------------------------------------- sources of weights
