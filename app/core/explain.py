@@ -369,16 +369,8 @@ def read_anatomy(keras_path: str | os.PathLike[str]) -> Anatomy:
 
 def anatomy_from_keras(model: Any) -> Anatomy:
     """The same for a live Keras model (e.g. while it trains; call on its thread)."""
-    config = {"config": model.get_config()}
-    layers = list(model.layers)
-    by_name = {layer.name: layer for layer in layers}
-
-    def weights_of(i: int, lay: dict[str, Any]) -> list[np.ndarray]:
-        cfg = lay.get("config") or {}
-        layer = by_name.get(str(cfg.get("name") or lay.get("name")))
-        return [np.asarray(w) for w in layer.get_weights()] if layer is not None else []
-
-    return _build_anatomy(config, weights_of)
+    return anatomy_from_weights({"config": model.get_config()},
+                                {layer.name: layer.get_weights() for layer in model.layers})
 
 
 def anatomy_from_weights(config: dict[str, Any], weights: Mapping[str, Sequence[np.ndarray]]) -> Anatomy:
