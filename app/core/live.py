@@ -140,60 +140,44 @@ class LiveExportListener(TrainingListener):
         now = time.perf_counter()
         if now - self._last_end < max(self.min_interval, 3.0 * self._last_cost):
             return
-        if self.plan is not None:
-            self._snapshot(epoch, step, steps, epoch_end, now)
-            return
+        hand_out = self._copy if self.plan is not None else self._export
         try:
-            from app.core.export import export_tflite
-
-            if self._folder is None:
-                self._folder = Path(tempfile.mkdtemp(prefix="digitpad-live-"))
-            self.exports += 1
-            path = self._folder / f"live-{self.exports}.tflite"
-            export_tflite(self.model, path)
-            anatomy = None
-            try:
-                from app.core.explain import anatomy_from_keras
-
-                anatomy = anatomy_from_keras(self.model)
-            except Exception:  # the explanation is optional
-                log.debug("no anatomy for the live weights", exc_info=True)
+            path, net, anatomy = hand_out()
         except Exception:  # watching must never break training
-            log.exception("exporting the weights in training failed; live view off")
+            log.exception("handing out the weights in training failed; live view off")
             self.failed = True
             return
         finally:
             end = time.perf_counter()
             self._last_cost, self._last_end = end - now, end
+        self.exports += 1
+        self.on_export(LiveWeights(path=path, epoch=epoch, step=step, steps=steps, epochs=self.epochs,
+                                   epoch_end=epoch_end, seconds=self._last_cost, anatomy=anatomy, net=net))
+
+    def _copy(self) -> tuple[Path | None, Any, Any]:
+        """NumPy: copies of the weights, computed by a NumpyNet. (path, net, anatomy)"""
+        from app.core.explain import anatomy_from_weights
+        from app.core.numpy_net import snapshot_weights
+
+        weights = snapshot_weights(self.model, self.plan)
+        net = self.plan.bind(weights, name="weights in training")
+        anatomy = _optional(lambda: anatomy_from_weights(self._config, weights))
+        return None, net, anatomy
+
+    def _export(self) -> tuple[Path | None, Any, Any]:
+        """The fallback: a temporary .tflite (the last KEEP_FILES are kept). (path, net, anatomy)"""
+        from app.core.explain import anatomy_from_keras
+        from app.core.export import export_tflite
+
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="digitpad-live-"))
+        path = self._folder / f"live-{self.exports + 1}.tflite"
+        export_tflite(self.model, path)
+        anatomy = _optional(lambda: anatomy_from_keras(self.model))
         self._files.append(path)
         while len(self._files) > KEEP_FILES:
-            old = self._files.pop(0)
-            old.unlink(missing_ok=True)
-        self.on_export(LiveWeights(path=path, epoch=epoch, step=step, steps=steps, epochs=self.epochs,
-                                   epoch_end=epoch_end, seconds=self._last_cost, anatomy=anatomy))
-
-    def _snapshot(self, epoch: int, step: int, steps: int, epoch_end: bool, start: float) -> None:
-        try:
-            from app.core.explain import anatomy_from_weights
-            from app.core.numpy_net import snapshot_weights
-
-            weights = snapshot_weights(self.model, self.plan)
-            net = self.plan.bind(weights, name="weights in training")
-            anatomy = None
-            try:
-                anatomy = anatomy_from_weights(self._config, weights)
-            except Exception:  # the explanation is optional
-                log.debug("no anatomy for the live weights", exc_info=True)
-        except Exception:  # watching must never break training
-            log.exception("copying the weights in training failed; live view off")
-            self.failed = True
-            return
-        finally:
-            end = time.perf_counter()
-            self._last_cost, self._last_end = end - start, end
-        self.exports += 1
-        self.on_export(LiveWeights(path=None, epoch=epoch, step=step, steps=steps, epochs=self.epochs,
-                                   epoch_end=epoch_end, seconds=self._last_cost, anatomy=anatomy, net=net))
+            self._files.pop(0).unlink(missing_ok=True)
+        return path, None, anatomy
 
     def close(self) -> None:
         """Delete the exported files (call when training is over)."""
@@ -201,3 +185,12 @@ class LiveExportListener(TrainingListener):
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
             self._files = []
+
+
+def _optional(explain: Callable[[], Any]) -> Any:
+    """The layers/first-layer explanation of the weights, or None: it is optional."""
+    try:
+        return explain()
+    except Exception:
+        log.debug("no anatomy for the live weights", exc_info=True)
+        return None
