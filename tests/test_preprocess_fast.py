@@ -171,7 +171,6 @@ def test_weights_of_both_axes_at_once_equal_one_axis_at_a_time() -> None:
         wy, wx = pp._weights2((ny, sy, hy), (nx, sx, hx), s)
         assert np.array_equal(wy, _weights_reference(ny, sy, s, hy))
         assert np.array_equal(wx, _weights_reference(nx, sx, s, hx))
-        assert np.array_equal(wy, pp._weights(ny, sy, s, hy))
 
 
 def _stroke_width_reference(m: np.ndarray) -> float:

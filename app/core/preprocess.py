@@ -565,27 +565,6 @@ def _dilate(a: np.ndarray, r: int) -> np.ndarray:
     return out
 
 
-def _weights(n_out: int, start: float, s: float, n_src: int) -> np.ndarray:
-    """Resampling matrix (n_out, n_src): a triangle filter, widened when shrinking.
-    (:func:`_render` uses :func:`_weights2`, which gives the same arrays for both axes.)
-
-    Output pixel ``j`` samples the source at ``(j + 0.5 - start) / s`` (continuous
-    coordinates, pixel ``i`` covering ``[i, i + 1)``); pixels outside the source are
-    paper (zero ink), so the digit's edges fade out as they would on a larger sheet.
-    """
-    support = max(1.0, 1.0 / s)
-    k = math.ceil(2.0 * support) + 2
-    centres = (np.arange(n_out, dtype=np.float32) + np.float32(0.5 - start)) * np.float32(1 / s)
-    x = np.arange(0.5 - k, n_src + k, dtype=np.float32)
-    wts = np.subtract.outer(centres, x)
-    np.abs(wts, out=wts)
-    wts *= np.float32(-1.0 / support)
-    wts += np.float32(1.0)
-    np.maximum(wts, 0.0, out=wts)
-    wts /= wts.sum(axis=1, keepdims=True)
-    return wts[:, k : k + n_src]
-
-
 @functools.lru_cache(maxsize=64)
 def _centres(n: int) -> np.ndarray:
     """0.5, 1.5, ... n - 0.5 (float32, read-only): pixel centres."""
@@ -596,10 +575,15 @@ def _centres(n: int) -> np.ndarray:
 
 def _weights2(rows: tuple[int, float, int], cols: tuple[int, float, int],
               s: float) -> tuple[np.ndarray, np.ndarray]:
-    """``_weights(*rows, s)`` and ``_weights(*cols, s)`` (each ``(n_out, start, n_src)``),
-    the same arrays, computed together: one set of NumPy calls instead of two (the
-    elementwise steps do not care which rows they run on; each row is normalised over
-    exactly the elements ``_weights`` sums, so the sums are the same)."""
+    """The resampling matrices (n_out, n_src) of both axes (each ``(n_out, start, n_src)``):
+    a triangle filter, widened when shrinking.
+
+    Output pixel ``j`` samples the source at ``(j + 0.5 - start) / s`` (continuous
+    coordinates, pixel ``i`` covering ``[i, i + 1)``); pixels outside the source are
+    paper (zero ink), so the digit's edges fade out as they would on a larger sheet.
+    Both axes are computed together, one set of NumPy calls instead of two; each gives
+    the same array as computing that axis alone (the one-axis definition is in
+    tests/test_preprocess_fast.py, which checks this)."""
     (ny, start_y, hy), (nx, start_x, hx) = rows, cols
     support = max(1.0, 1.0 / s)
     k = math.ceil(2.0 * support) + 2
@@ -636,7 +620,7 @@ def _steps(n: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _grid(k: int, n: int) -> np.ndarray:
-    """Source pixel centres, with ``k`` pixels of paper on each side (as in _weights)."""
+    """Source pixel centres, with ``k`` pixels of paper on each side."""
     a = np.arange(0.5 - k, n + k, dtype=np.float32)
     a.flags.writeable = False
     return a
