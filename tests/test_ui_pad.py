@@ -58,11 +58,24 @@ def _grey(img: QImage) -> np.ndarray:
     return data.reshape(img.height(), bpl)[:, : img.width()].copy()
 
 
+def _paint_segments(image: QImage, stroke) -> None:  # type: ignore[no-untyped-def]
+    """Paint ``stroke`` into ``image`` one segment at a time, a painter per segment (as the
+    pad's mouse moves): the reference for the pad's model buffer."""
+    from app.ui.pad import _draw_segment, _pen
+
+    for i in range(len(stroke.points)):
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(_pen(QColor(255, 255, 255), stroke.width * BUFFER_SIZE))
+        _draw_segment(painter, stroke.points, i, BUFFER_SIZE)
+        painter.end()
+
+
 def test_model_buffer_is_the_grayscale8_painting_of_the_strokes(window) -> None:  # type: ignore[no-untyped-def]
     """The pad paints its ink in RGB32 (faster) and copies the grey levels into the model
     buffer: exactly what painting the same segments into a Grayscale8 image gives, while
     drawing and after a re-render (undo/redo)."""
-    from app.ui.pad import _draw_segment, _pen, render_strokes
+    from app.ui.pad import render_strokes
 
     pad = window.pad
     rng = np.random.default_rng(11)
@@ -74,13 +87,7 @@ def test_model_buffer_is_the_grayscale8_painting_of_the_strokes(window) -> None:
         for _ in range(25):
             pts.append(pts[-1] + rng.normal(0.0, 0.03, 2))
         draw_polylines(pad, [[(float(x), float(y)) for x, y in pts]], dense=False)
-        stroke = pad.strokes()[-1]
-        for i in range(len(stroke.points)):  # one painter per segment, as the pad's moves
-            p = QPainter(live)
-            p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            p.setPen(_pen(QColor(255, 255, 255), stroke.width * BUFFER_SIZE))
-            _draw_segment(p, stroke.points, i, BUFFER_SIZE)
-            p.end()
+        _paint_segments(live, pad.strokes()[-1])
         assert np.array_equal(pad.pixels(), _grey(live))
         assert np.array_equal(_grey(pad.image()), _grey(live))
     pad.undo()
@@ -95,7 +102,6 @@ def test_model_buffer_is_the_grayscale8_painting_of_the_strokes(window) -> None:
 def test_hiding_the_window_mid_stroke_keeps_the_model_buffer_right(window) -> None:  # type: ignore[no-untyped-def]
     """The live stroke keeps one QPainter on the model buffer; hiding the pad ends it, and
     the stroke goes on after the window is shown again."""
-    from app.ui.pad import _draw_segment, _pen
 
     pad = window.pad
     pts = [pad.to_widget(0.2 + 0.05 * i, 0.3 + 0.04 * (i % 3)).toPoint() for i in range(12)]
@@ -114,12 +120,7 @@ def test_hiding_the_window_mid_stroke_keeps_the_model_buffer_right(window) -> No
     assert len(stroke.points) == len(pts)
     ref = QImage(BUFFER_SIZE, BUFFER_SIZE, QImage.Format.Format_Grayscale8)
     ref.fill(0)
-    for i in range(len(stroke.points)):
-        painter = QPainter(ref)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(_pen(QColor(255, 255, 255), stroke.width * BUFFER_SIZE))
-        _draw_segment(painter, stroke.points, i, BUFFER_SIZE)
-        painter.end()
+    _paint_segments(ref, stroke)
     assert np.array_equal(pad.pixels(), _grey(ref))
 
 
