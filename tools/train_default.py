@@ -2,6 +2,8 @@
 
     python tools/train_default.py            # the recipe used for the shipped model
     python tools/train_default.py --epochs 2 --out /tmp/try   # a quick trial
+    python tools/train_default.py --export-only   # rewrite the files of the trained model
+                                                  # (after a change to app.core.export)
 
 The recipe: the default convnet, all 60000 training images, augmentation (shifts,
 rotations, scale, stroke thickness), Adam with warm-up and cosine decay, seed 0.
@@ -10,6 +12,7 @@ rotations, scale, stroke thickness), Adam with warm-up and cosine decay, seed 0.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -18,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.core.store import DEFAULT_MODEL, write_model_dir  # noqa: E402
+from app.core.store import DEFAULT_MODEL, META_FILE, ModelEntry, write_model_dir  # noqa: E402
 from app.core.training import TrainConfig, TrainingListener, train  # noqa: E402
 
 
@@ -39,7 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "model_store" / DEFAULT_MODEL)
+    ap.add_argument("--export-only", action="store_true",
+                    help="no training: save the model in --out again, with the same metadata")
     args = ap.parse_args(argv)
+    if args.export_only:
+        old = json.loads((args.out / META_FILE).read_text(encoding="utf-8"))
+        entry = ModelEntry(name=args.out.name, path=args.out, meta=old)
+        meta = {k: v for k, v in old.items() if k in KEPT_ON_EXPORT}
+        _replace(args.out, entry.load_keras(), meta)  # (load_keras checks the checksum)
+        return 0
     cfg = TrainConfig(arch="cnn", epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.lr, augment=True, validation_split=0.0, seed=args.seed)
     result = train(cfg, Printer())
@@ -59,15 +70,24 @@ def main(argv: list[str] | None = None) -> int:
         "confusion": ev.confusion,
         "trained_by": "tools/train_default.py",
     }
-    staging = args.out.with_name(args.out.name + ".new")
+    _replace(args.out, result.model, meta)
+    return 0
+
+
+# what --export-only keeps of meta.json (write_model_dir recomputes the rest)
+KEPT_ON_EXPORT = ("name", "arch", "title", "training", "seed", "seconds", "history",
+                  "test_accuracy", "per_class_accuracy", "confusion", "trained_by", "created")
+
+
+def _replace(out: Path, model: object, meta: dict[str, object]) -> None:
+    staging = out.with_name(out.name + ".new")
     if staging.exists():
         shutil.rmtree(staging)
-    write_model_dir(result.model, meta, staging)
-    if args.out.exists():
-        shutil.rmtree(args.out)
-    staging.rename(args.out)
-    print(f"wrote {args.out}")
-    return 0
+    write_model_dir(model, meta, staging)
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,15 @@
-"""Export a Keras model to a ``.tflite`` file that LiteRT runs (TensorFlow imported lazily)."""
+"""Export a Keras model to a ``.tflite`` file that LiteRT runs (TensorFlow imported lazily).
+
+The ``.tflite`` saved beside every model stores its weights in 8 bits (TFLite's
+dynamic-range quantisation: int8 weights with float scales; input, output and activations
+stay float32). The shipped convnet's file shrinks from 1.7 MB to 0.44 MB and
+LiteRT runs it 2-4x faster, most of all on the live path, where every mouse move starts
+with the weights out of the CPU's caches (they are re-read from memory). Its MNIST test
+accuracy is the same as the float model's (99.56 %, two of 10000 answers differ, one each
+way); its probabilities are within 0.05 of Keras' (bench/RESULTS.md). ``quantize=False``
+gives the float conversion, equal to Keras within 1e-5: the live view of the weights in
+training uses it (an exact view, and a faster conversion).
+"""
 
 from __future__ import annotations
 
@@ -19,27 +30,31 @@ def quiet_stdio() -> Any:
         yield sink
 
 
-def tflite_bytes(model: Any) -> bytes:
-    """Convert a Keras model with input (N, 28, 28) to a TFLite flatbuffer."""
+def tflite_bytes(model: Any, quantize: bool = True) -> bytes:
+    """Convert a Keras model with input (N, 28, 28) to a TFLite flatbuffer (int8 weights
+    unless ``quantize`` is false; see the module docstring)."""
     from app.core.tf import import_tf
 
     tf = import_tf()
+    options = {"optimizations": [tf.lite.Optimize.DEFAULT]} if quantize else {}
     with tempfile.TemporaryDirectory(prefix="digitpad-export-") as tmp:
         out = Path(tmp) / "model.tflite"
         with quiet_stdio():
             try:
-                model.export(str(out), format="litert", verbose=False)
+                model.export(str(out), format="litert", verbose=False, **options)
             except (ValueError, TypeError):
-                # Keras releases before the "litert" export format.
+                # Keras releases before the "litert" export format (or its converter options).
                 converter = tf.lite.TFLiteConverter.from_keras_model(model)
+                for name, value in options.items():
+                    setattr(converter, name, value)
                 out.write_bytes(converter.convert())
         return out.read_bytes()
 
 
-def export_tflite(model: Any, path: str | os.PathLike[str]) -> Path:
+def export_tflite(model: Any, path: str | os.PathLike[str], quantize: bool = True) -> Path:
     """Write ``model`` as ``.tflite`` to ``path`` atomically (temp file + rename)."""
     dest = Path(path)
-    data = tflite_bytes(model)
+    data = tflite_bytes(model, quantize)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".tflite")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -172,7 +172,7 @@ class LiveExportListener(TrainingListener):
         if self._folder is None:
             self._folder = Path(tempfile.mkdtemp(prefix="digitpad-live-"))
         path = self._folder / f"live-{self.exports + 1}.tflite"
-        export_tflite(self.model, path)
+        export_tflite(self.model, path, quantize=False)  # (exact, and a faster conversion)
         anatomy = _optional(lambda: anatomy_from_keras(self.model))
         self._files.append(path)
         while len(self._files) > KEEP_FILES:

@@ -41,6 +41,10 @@ DEFAULT_MODEL = "default"
 META_FILE = "meta.json"
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
+# The saved .tflite has int8 weights (app.core.export): its probabilities may differ from
+# Keras' by a few hundredths (0.03 on the shipped model's probe, at most 0.048 over the
+# MNIST test set); a broken conversion differs by far more.
+EXPORT_TOLERANCE = 0.1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,63}$")
 _TMP_PREFIX = ".tmp-"
 
@@ -248,7 +252,7 @@ def write_model_dir(model: Any, meta: dict[str, Any], dest: Path, rename_if_take
         probe = np.random.default_rng(0).random((4, 28, 28), dtype=np.float32)
         lite = Predictor(tmp / TFLITE_FILE).predict_batch(probe)
         ref = np.asarray(model(probe.reshape((4, *tuple(model.input_shape[1:]))), training=False))
-        if not np.allclose(lite, ref, atol=1e-4):
+        if not np.abs(lite - ref).max() <= EXPORT_TOLERANCE:
             raise ModelError("the exported .tflite does not agree with the Keras model")
         full = dict(meta)
         full.setdefault("name", dest.name)

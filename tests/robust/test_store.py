@@ -43,11 +43,35 @@ no_threads_left = ui_helpers.no_threads_left
 
 pytestmark = needs_default_model
 
-# Seven bytes changed in the shipped model.tflite: LiteRT builds the interpreter, then
-# crashes the whole process (SIGSEGV) on the first invoke. Found by fuzzing; kept as a
-# reminder that a corrupt .tflite cannot always be caught as an exception.
-CRASHING_EDITS = [(1705725, 11), (1706796, 8), (1703821, 206), (1688832, 253), (1134, 121),
-                  (1301, 31), (1694438, 224)]
+# A corrupt .tflite cannot always be caught as an exception: fuzzing found seven changed
+# bytes in the shipped model's earlier, float .tflite with which LiteRT built the
+# interpreter, then killed the whole process (SIGSEGV) on the first invoke. Such a file
+# must never reach LiteRT: the checksum in meta.json refuses it first. The tests below
+# change bytes of the shipped file (CORRUPT_BYTES: in its header, a weight, and its tensor
+# tables) and hand LiteRT's place to a stand-in that kills the process (os.abort) when
+# given those bytes, as LiteRT did.
+CORRUPT_BYTES = (200, 300_000, 430_000)
+
+
+def corrupt(data: bytes) -> bytes:
+    out = bytearray(data)
+    for i in CORRUPT_BYTES:
+        out[i] ^= 0xFF
+    return bytes(out)
+
+
+def install_crashing_litert(bad: bytes) -> None:
+    """LiteRT that aborts the process when handed ``bad``."""
+    from app.core import inference
+
+    real = inference._interpreter_class()
+
+    def interpreter(*args: object, model_content: bytes | None = None, **kw: object) -> object:
+        if model_content == bad:
+            os.abort()
+        return real(*args, model_content=model_content, **kw)
+
+    inference._interpreter_class = lambda: interpreter  # type: ignore[assignment]
 
 
 def _user_entries(home: Path) -> list[str]:
@@ -160,13 +184,12 @@ def test_a_tflite_that_crashes_litert_is_refused_by_its_checksum(tmp_path: Path)
 import json, sys
 from pathlib import Path
 from tests.robust.conftest import copy_shipped
-from tests.robust.test_store import CRASHING_EDITS
+from tests.robust.test_store import corrupt, install_crashing_litert
 home = Path(sys.argv[1])
 entry = copy_shipped(home, "mine", activate=True)
-data = bytearray((entry / "model.tflite").read_bytes())
-for i, v in CRASHING_EDITS:
-    data[i] = v
-(entry / "model.tflite").write_bytes(bytes(data))
+bad = corrupt((entry / "model.tflite").read_bytes())
+(entry / "model.tflite").write_bytes(bad)
+install_crashing_litert(bad)
 from app.ui.app import create_application
 app = create_application([])
 from app.ui import MainWindow
@@ -183,10 +206,23 @@ w.close()
     assert "mine/model.tflite" in res["error"] and "corrupt" in res["error"]
 
 
-def test_the_shipped_model_carries_checksums_and_a_corrupt_one_is_refused(tmp_path: Path) -> None:
+def _refuse_content(bad: bytes) -> Callable[..., object]:
+    from app.core import inference
+
+    real = inference._interpreter_class()
+
+    def interpreter(*args: object, model_content: bytes | None = None, **kw: object) -> object:
+        assert model_content != bad, "the corrupt .tflite reached LiteRT"
+        return real(*args, model_content=model_content, **kw)
+
+    return interpreter
+
+
+def test_the_shipped_model_carries_checksums_and_a_corrupt_one_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The shipped default is the last resort, so it must not be able to crash LiteRT either:
     its metadata records its files' SHA-256, and a damaged shipped .tflite is refused."""
-    from app.core import paths
+    from app.core import inference, paths
 
     shipped = paths.bundled_store_dir() / DEFAULT_MODEL
     meta = json.loads((shipped / "meta.json").read_text(encoding="utf-8"))
@@ -196,10 +232,9 @@ def test_the_shipped_model_carries_checksums_and_a_corrupt_one_is_refused(tmp_pa
     shutil.copytree(shipped, bundled / DEFAULT_MODEL)
     store = ModelStore(home=tmp_path / "home", bundled_dir=bundled)
     assert store.get(DEFAULT_MODEL).predictor().predict(np.zeros((28, 28), np.float32)).shape == (10,)
-    data = bytearray((bundled / DEFAULT_MODEL / "model.tflite").read_bytes())
-    for i, v in CRASHING_EDITS:
-        data[i] = v
-    (bundled / DEFAULT_MODEL / "model.tflite").write_bytes(bytes(data))
+    bad = corrupt((bundled / DEFAULT_MODEL / "model.tflite").read_bytes())
+    (bundled / DEFAULT_MODEL / "model.tflite").write_bytes(bad)
+    monkeypatch.setattr(inference, "_interpreter_class", lambda: _refuse_content(bad))
     with pytest.raises(ModelError, match=r"default/model\.tflite: the model file is corrupt"):
         ModelStore(home=tmp_path / "home", bundled_dir=bundled).get(DEFAULT_MODEL).predictor()
 
