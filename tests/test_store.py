@@ -106,7 +106,7 @@ def test_broken_entries_are_reported_and_skipped(store: ModelStore, saved) -> No
 def test_failed_save_leaves_no_entry(store: ModelStore, tiny_result, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import app.core.export as export
 
-    def disk_full(model):  # type: ignore[no-untyped-def]
+    def disk_full(model, quantize=True):  # type: ignore[no-untyped-def]
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(export, "tflite_bytes", disk_full)
@@ -114,6 +114,47 @@ def test_failed_save_leaves_no_entry(store: ModelStore, tiny_result, monkeypatch
         store.save(tiny_result.model, model_meta(tiny_result), name="full")
     assert "full" not in store
     assert not store.models_dir.exists() or not any(store.models_dir.iterdir())
+
+
+def test_an_int8_export_too_far_off_falls_back_to_the_float_export(  # type: ignore[no-untyped-def]
+        store: ModelStore, tiny_result, monkeypatch) -> None:
+    """The saved .tflite has int8 weights; should they ever be too far from the model's
+    answers, the model is saved with the exact float export instead of being lost."""
+    import app.core.export as export
+    from app.core.models import build_model
+
+    real = export.tflite_bytes
+    other = build_model("mlp")  # untrained: its answers are nowhere near the tiny model's
+    calls: list[bool] = []
+
+    def off_when_quantised(model, quantize=True):  # type: ignore[no-untyped-def]
+        calls.append(quantize)
+        return real(other if quantize else model, quantize)
+
+    monkeypatch.setattr(export, "tflite_bytes", off_when_quantised)
+    entry = store.save(tiny_result.model, model_meta(tiny_result), name="fallback")
+    assert calls == [True, False]
+    x = np.random.default_rng(1).random((8, 28, 28), dtype=np.float32)
+    ref = np.asarray(tiny_result.model(x, training=False))
+    assert np.abs(entry.predictor().predict_batch(x) - ref).max() < 1e-5
+
+
+def test_a_failing_int8_conversion_falls_back_to_the_float_export(  # type: ignore[no-untyped-def]
+        store: ModelStore, tiny_result, monkeypatch) -> None:
+    import app.core.export as export
+
+    real = export.tflite_bytes
+
+    def quantiser_fails(model, quantize=True):  # type: ignore[no-untyped-def]
+        if quantize:
+            raise RuntimeError("the quantiser does not support this layer")
+        return real(model, quantize)
+
+    monkeypatch.setattr(export, "tflite_bytes", quantiser_fails)
+    entry = store.save(tiny_result.model, model_meta(tiny_result), name="float-only")
+    x = np.random.default_rng(2).random((8, 28, 28), dtype=np.float32)
+    ref = np.asarray(tiny_result.model(x, training=False))
+    assert np.abs(entry.predictor().predict_batch(x) - ref).max() < 1e-5
 
 
 def test_lambda_layer_is_refused(tmp_path: Path) -> None:

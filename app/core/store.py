@@ -24,6 +24,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,8 @@ from typing import Any
 from app import __version__
 from app.core import paths
 from app.core.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "default"
 META_FILE = "meta.json"
@@ -245,14 +248,26 @@ def write_model_dir(model: Any, meta: dict[str, Any], dest: Path, rename_if_take
     try:
         with quiet_stdio():
             model.save(tmp / KERAS_FILE)
-        (tmp / TFLITE_FILE).write_bytes(tflite_bytes(model))
-        # The .tflite must load and agree with Keras before the entry may exist.
+        # The .tflite must load and agree with Keras before the entry may exist. Should
+        # the int8 conversion ever fail or be too far off for a model, it gets the float
+        # export.
         import numpy as np
 
         probe = np.random.default_rng(0).random((4, 28, 28), dtype=np.float32)
-        lite = Predictor(tmp / TFLITE_FILE).predict_batch(probe)
         ref = np.asarray(model(probe.reshape((4, *tuple(model.input_shape[1:]))), training=False))
-        if not np.abs(lite - ref).max() <= EXPORT_TOLERANCE:
+        for quantize, tolerance in ((True, EXPORT_TOLERANCE), (False, 1e-4)):
+            try:
+                data = tflite_bytes(model, quantize)
+            except Exception:
+                if not quantize:
+                    raise
+                log.warning("int8 export failed; saving the float export", exc_info=True)
+                continue
+            (tmp / TFLITE_FILE).write_bytes(data)
+            lite = Predictor(tmp / TFLITE_FILE).predict_batch(probe)
+            if np.abs(lite - ref).max() <= tolerance:
+                break
+        else:
             raise ModelError("the exported .tflite does not agree with the Keras model")
         full = dict(meta)
         full.setdefault("name", dest.name)

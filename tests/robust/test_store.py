@@ -490,13 +490,13 @@ def test_two_instances_saving_under_the_same_automatic_name(tiny_result, tmp_pat
     real = export.tflite_bytes
     state = {"raced": False}
 
-    def racing(model):  # type: ignore[no-untyped-def]
+    def racing(model, quantize=True):  # type: ignore[no-untyped-def]
         if not state["raced"]:  # while B exports, A saves under the name B has chosen
             state["raced"] = True
             taken = [p.name for p in home.joinpath("models").iterdir() if p.name.startswith(".tmp-")]
             name = taken[0][len(".tmp-"):].rsplit("-", 1)[0]
             a.save(tiny_result.model, model_meta(tiny_result), name=name)
-        return real(model)
+        return real(model, quantize)
 
     monkeypatch.setattr(export, "tflite_bytes", racing)
     entry = b.save(tiny_result.model, model_meta(tiny_result), activate=True)
