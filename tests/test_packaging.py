@@ -27,10 +27,10 @@ BUNDLE_SIZE_GOAL = 1.3 * 2**30  # bytes on disk (du -s), the goal of issue 4
 
 def _copy_source(dest: Path) -> Path:
     """What `python -m build` needs, copied so the build never writes into the checkout."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "*.new")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "*.new", "*.so", "*.pyd")
     for name in ("app", "resources", "model_store"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-    for name in ("pyproject.toml", "README.md", "LICENSE", "LICENSE.txt", "MANIFEST.in"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "LICENSE.txt", "MANIFEST.in"):
         if (ROOT / name).is_file():
             shutil.copy2(ROOT / name, dest / name)
     if not (dest / "README.md").exists():  # pyproject names it; the lead writes it
@@ -63,6 +63,18 @@ def test_wheel_has_every_module_of_app(wheel: Path) -> None:
     assert "app/py.typed" in names
     # nothing but the app and its metadata
     assert all(n.startswith(("app/", "digitpad-")) for n in names), sorted(names)
+
+
+def test_wheel_has_the_compiled_preprocessing_steps(wheel: Path) -> None:
+    """setup.py compiles app/core/_ppkernel.c into the wheel (optional: a machine without a
+    C compiler gets a wheel without it, and preprocessing runs on NumPy alone)."""
+    import sysconfig
+
+    if not (shutil.which("cc") or shutil.which("gcc")) or not (
+            Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+        pytest.skip("no C compiler or Python headers here")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert [n for n in names if n.startswith("app/core/_ppkernel.") and n.endswith((".so", ".pyd"))], names
 
 
 def test_wheel_carries_resources_and_default_model(wheel: Path) -> None:

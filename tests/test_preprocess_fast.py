@@ -1,6 +1,7 @@
 """app.core.preprocess: the fast path for uint8 images (the drawing pad on every mouse
 move) gives exactly the same array as the general float path, and the rewritten helpers
-agree with their straightforward definitions.
+agree with their straightforward definitions. Each test runs twice: with the compiled
+steps and with the NumPy code alone (tests/test_preprocess_kernel.py compares the two).
 
 The fast path (``_process(..., lut=True)``, what :func:`preprocess` uses for uint8 input)
 pools in integers and maps grey levels to ink with a lookup table; the general path
@@ -21,6 +22,16 @@ from app.core import preprocess as pp
 from app.core.preprocess import preprocess
 
 SS = 4  # drawings are made at 4x and box-filtered down: antialiased edges, like the pad's
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here runs with the compiled steps (app/core/_ppkernel.c, when built) and
+    with the NumPy code alone."""
+    if request.param == "numpy":
+        monkeypatch.setattr(pp, "_kernel", None)
+    elif pp._kernel is None:
+        pytest.skip("app.core._ppkernel is not compiled here")
 
 
 def pad_like(rng: np.random.Generator, size: int = 280) -> np.ndarray:

@@ -24,6 +24,14 @@ path's own float32 steps, tabulated: the same result to the bit) and resizes onl
 crop (about a quarter of a millisecond for 280x280). Black margins around light ink do not
 change the result, so the pad hands over its buffer cropped to the ink.
 
+Where ``app/core/_ppkernel.c`` was compiled (``pip install`` does it when a C compiler is
+there), uint8 images go through five compiled steps instead of some forty NumPy calls:
+the extremes, the bounding box, the stroke width and the pooled lookup give the same
+values to the bit, the resampling the same within 1e-5 (float32 sums in another order).
+A mouse move's preprocessing after an idle gap takes 0.22 ms instead of 0.59 ms. The
+decisions (levels, scales, thickening) are made here, in Python, either way; without the
+extension the NumPy code does everything.
+
 :func:`load_image` opens user files with a one-line :class:`ImageError` for everything
 that can go wrong (missing, directory, unreadable, empty, not an image, truncated, or
 too large: refused from the header, before any pixel is decoded).
@@ -36,12 +44,19 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.core.errors import ImageError
+
+try:  # compiled steps for uint8 images (app/core/_ppkernel.c; optional, built by setup.py)
+    import app.core._ppkernel as _kernel_module
+
+    _kernel: Any = _kernel_module
+except ImportError:  # not compiled on this machine: the NumPy code below does the same
+    _kernel = None
 
 Ink: TypeAlias = Literal["auto", "light", "dark"]
 
@@ -314,20 +329,31 @@ def _process(gray: np.ndarray, scale: float, ink: Ink, lut: bool = True) -> np.n
     """
     if gray.ndim != 2 or gray.size == 0:
         return None
-    ring = _border(gray)
-    ring_hi = float(_max(ring))
-    # (an unsigned ring whose maximum is 0 is all 0, like the drawing pad's: one pass less)
-    ring_lo = ring_hi if ring_hi == 0.0 and gray.dtype.kind == "u" else float(_min(ring))
-    paper = (ring_lo if ring_lo == ring_hi else float(np.median(ring))) / scale
+    compiled = _kernel is not None and gray.dtype == np.uint8
+    if compiled:  # the border's and the image's extremes in one pass
+        ring_lo, ring_hi, lowest, highest = (float(v) for v in _kernel.stats(gray))
+        paper = (ring_lo if ring_lo == ring_hi else float(np.median(_border(gray)))) / scale
+    else:
+        ring = _border(gray)
+        ring_hi = float(_max(ring))
+        # (an unsigned ring whose maximum is 0 is all 0, like the drawing pad's: one pass less)
+        ring_lo = ring_hi if ring_hi == 0.0 and gray.dtype.kind == "u" else float(_min(ring))
+        paper = (ring_lo if ring_lo == ring_hi else float(np.median(ring))) / scale
     light = paper < 0.5 if ink == "auto" else ink == "light"
     # One full pass for the ink extreme; the other extreme only when the border cannot
     # already prove that the image is not uniform (empty, all white, all black).
     if light:
-        top = float(_max(gray, axis=None))
-        bottom = ring_lo if top - ring_lo >= MIN_CONTRAST * scale else float(_min(gray, axis=None))
+        top = highest if compiled else float(_max(gray, axis=None))
+        if top - ring_lo >= MIN_CONTRAST * scale:
+            bottom = ring_lo
+        else:
+            bottom = lowest if compiled else float(_min(gray, axis=None))
     else:
-        bottom = float(_min(gray, axis=None))
-        top = ring_hi if ring_hi - bottom >= MIN_CONTRAST * scale else float(_max(gray, axis=None))
+        bottom = lowest if compiled else float(_min(gray, axis=None))
+        if ring_hi - bottom >= MIN_CONTRAST * scale:
+            top = ring_hi
+        else:
+            top = highest if compiled else float(_max(gray, axis=None))
     if (top - bottom) / scale < MIN_CONTRAST:
         return None
     if light:  # ink(v) = (v - b) / contrast, v = gray / scale
@@ -345,14 +371,23 @@ def _process(gray: np.ndarray, scale: float, ink: Ink, lut: bool = True) -> np.n
         return offset + x / gain
 
     # Bounding box of the ink (in the native dtype: no full-size float copy).
-    mask = _compare(gray, level(BBOX_LEVEL), light)  # ink > BBOX_LEVEL
-    r0, r1 = _row_span(mask)
-    c0, c1 = _col_span(mask[r0:r1])
+    if compiled:
+        box = _kernel.span(gray, _int_threshold(level(BBOX_LEVEL), light), light)
+        if box is None:  # (cannot happen: the ink's extreme passes the threshold)
+            return None
+        r0, r1, c0, c1 = box
+    else:
+        mask = _compare(gray, level(BBOX_LEVEL), light)  # ink > BBOX_LEVEL
+        r0, r1 = _row_span(mask)
+        c0, c1 = _col_span(mask[r0:r1])
     crop = gray[r0:r1, c0:c1]
     h, w = crop.shape
 
     # Stroke width (2 * area / perimeter of the ink) decides magnification and thickening.
-    stroke = _stroke_width(_compare(crop, level(STROKE_LEVEL), light))
+    if compiled:
+        stroke = _kernel.stroke_width(crop, _int_threshold(level(STROKE_LEVEL), light), light)
+    else:
+        stroke = _stroke_width(_compare(crop, level(STROKE_LEVEL), light))
     s_box = BOX / max(h, w)
     s_out = max(min(s_box, MAX_STROKE / stroke), s_box * MIN_BOX / BOX)  # out px per source px
     thicken = stroke * s_out < MIN_STROKE
@@ -422,6 +457,17 @@ def _ink_map_u8(crop: np.ndarray, f: int, thicken: bool, light: bool, offset: fl
                 gain: float, paper: float) -> np.ndarray:
     """The float path's ``_pool`` (when ``f`` >= 2) + grey -> ink for a uint8 crop: pooling
     in integers (max/min, or exact uint16 sums for the mean), then one table lookup."""
+    if _kernel is not None:  # the same pooling and lookup, compiled
+        if f < 2:
+            mode, f, table = 0, 1, _ink_table(256, 1, offset, gain)
+        elif thicken:
+            mode, table = (1 if light else 2), _ink_table(256, 1, offset, gain)
+        else:
+            mode, table = 3, _ink_table(255 * f * f + 1, f * f, offset, gain)
+        h, w = crop.shape
+        out = np.empty((-(-h // f), -(-w // f)), dtype=np.float32)
+        _kernel.ink_map(crop, f, mode, table, min(max(round(paper), 0), 255), out)
+        return out
     if f < 2:
         return np.take(_ink_table(256, 1, offset, gain), crop)
     if thicken:
@@ -470,6 +516,13 @@ def _compare(a: np.ndarray, threshold: float, above: bool) -> np.ndarray:
             return np.full(a.shape, (t < lo) == above)
         return np.greater(a, a.dtype.type(t)) if above else np.less(a, a.dtype.type(t))
     return np.greater(a, threshold) if above else np.less(a, threshold)
+
+
+def _int_threshold(threshold: float, above: bool) -> int:
+    """The integer t with ``v > t`` (or ``v < t``) equal to ``v > threshold`` (``<``) for
+    every uint8 value v (as in :func:`_compare`), clamped to -1..256."""
+    t = math.floor(threshold) if above else math.ceil(threshold)
+    return min(max(t, -1), 256)
 
 
 def _row_span(mask: np.ndarray) -> tuple[int, int]:
@@ -636,6 +689,9 @@ def _render(work: np.ndarray, extent: tuple[float, float], s: float) -> np.ndarr
     """
     if work.dtype != np.float32:
         work = work.astype(np.float32)
+    if _kernel is not None:  # the same, compiled (sums and products in another order)
+        out = np.zeros((SIZE, SIZE), dtype=np.float32)
+        return out if _kernel.render(work, extent[0], extent[1], s, out) else None
     row_mass = _sum(work, axis=1)
     total = float(_sum(row_mass))
     if total <= 0.0:
