@@ -354,8 +354,9 @@ class _Run:
         if "tensorflow" in sys.modules:
             raise CheckFailed("TensorFlow was imported before any training (slow start)")
         from app.core.inference import backend_name
+        from app.core.preprocess import backend
 
-        return f"predicting with {backend_name()}"
+        return f"predicting with {backend_name()}, preprocessing: {backend()}"
 
     def draw(self, digit: str) -> str:
         return _check_drawn(self.window, digit)

@@ -236,6 +236,10 @@ def test_bundle_self_test_passes_without_stdio(bundle: Path, tmp_path: Path) -> 
                   "draw a 7 with the mouse: predicts 7", "train a tiny model with the Train button",
                   "new model learned, saved in user folder, active", "new model predicts through LiteRT"):
         assert any(line.startswith("PASS") and check in line for line in text.splitlines()), text
+    # the compiled preprocessing steps came along when they are built here
+    from app.core.preprocess import backend
+
+    assert f"preprocessing: {backend()}" in text
     # the new model went to the user's folder, not into the bundle
     assert list((tmp_path / "home" / "models").glob("mlp-*/model.tflite"))
     assert not list(bundle.rglob("mlp-*"))

@@ -142,6 +142,9 @@ def test_bad_arguments_raise() -> None:
         K.stats(np.zeros((0, 4), np.uint8))
     with pytest.raises(TypeError):
         K.span([[1, 2]], 0, True)
+    assert K.stroke_width(np.zeros((0, 5), np.uint8), 0, True) == 1.0  # (as for no ink)
+    assert K.stroke_width(np.zeros((5, 0), np.uint8), 0, True) == 1.0
+    assert K.span(np.zeros((3, 0), np.uint8), 0, True) is None
     out = np.empty((5, 5), np.float32)
     with pytest.raises(ValueError, match="table"):
         K.ink_map(a, 2, 3, np.zeros(100, np.float32), 0, out)  # needs 255 * 4 + 1 values

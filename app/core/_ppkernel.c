@@ -147,6 +147,10 @@ static PyObject *stroke_width(PyObject *self, PyObject *args)
     Py_ssize_t h = a.h, w = a.w, area = 0, across = 0, down = 0, border = 0;
     Py_ssize_t g = (h < w ? h : w) / 64;
     if (g < 1) g = 1;
+    if (h == 0 || w == 0) {  /* no ink */
+        PyBuffer_Release(&a.view);
+        return PyFloat_FromDouble(1.0);
+    }
     unsigned char *buf = PyMem_Malloc(3 * (size_t)w + 1);
     if (buf == NULL) {
         PyBuffer_Release(&a.view);
@@ -475,6 +479,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_ppkernel",
     "Compiled steps of app.core.preprocess for uint8 images (see the C source).", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__ppkernel(void) { return PyModule_Create(&module); }

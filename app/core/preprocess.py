@@ -109,6 +109,11 @@ def preprocess(image: Image.Image | np.ndarray, ink: Ink = "auto") -> np.ndarray
     return _process(gray, scale, ink)
 
 
+def backend() -> str:
+    """How uint8 images are preprocessed here: "compiled" (app/core/_ppkernel.c) or "NumPy"."""
+    return "compiled" if _kernel is not None else "NumPy"
+
+
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open and fully decode an image file; every failure is an :class:`ImageError`.
 
