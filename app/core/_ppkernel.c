@@ -102,19 +102,29 @@ static void mask_row(const unsigned char *r, Py_ssize_t w, int t, int above, uns
         for (Py_ssize_t j = 0; j < w; j++) m[j] = (unsigned char)(r[j] < t);
 }
 
+/* The arguments (a, t, above) of span and stroke_width, and a buffer of ``rows`` rows of a
+ * (NULL with an exception set when they are wrong or memory is short). */
+static unsigned char *mask_args(PyObject *args, Image2D *a, int *t, int *above, Py_ssize_t rows)
+{
+    PyObject *obj;
+    if (!PyArg_ParseTuple(args, "Oip", &obj, t, above) || get_2d(obj, a, "B", 1, 0) < 0)
+        return NULL;
+    unsigned char *buf = PyMem_Malloc((size_t)(rows * a->w) + 1);
+    if (buf == NULL) {
+        PyBuffer_Release(&a->view);
+        PyErr_NoMemory();
+    }
+    return buf;
+}
+
 /* span(a, t, above) -> (r0, r1, c0, c1): the box of the pixels > t (or < t), or None */
 static PyObject *span(PyObject *self, PyObject *args)
 {
-    PyObject *obj;
     int t, above;
     Image2D a;
-    if (!PyArg_ParseTuple(args, "Oip", &obj, &t, &above) || get_2d(obj, &a, "B", 1, 0) < 0)
+    unsigned char *buf = mask_args(args, &a, &t, &above, 2);
+    if (buf == NULL)
         return NULL;
-    unsigned char *buf = PyMem_Malloc(2 * (size_t)a.w + 1);
-    if (buf == NULL) {
-        PyBuffer_Release(&a.view);
-        return PyErr_NoMemory();
-    }
     unsigned char *m = buf + a.w;
     Py_ssize_t r0 = -1, r1 = -1, c0 = a.w, c1 = -1;
     for (Py_ssize_t i = 0; i < a.h; i++) {
@@ -139,22 +149,18 @@ static PyObject *span(PyObject *self, PyObject *args)
 /* stroke_width(a, t, above) -> preprocess._stroke_width(a > t) (or a < t) */
 static PyObject *stroke_width(PyObject *self, PyObject *args)
 {
-    PyObject *obj;
     int t, above;
     Image2D a;
-    if (!PyArg_ParseTuple(args, "Oip", &obj, &t, &above) || get_2d(obj, &a, "B", 1, 0) < 0)
+    unsigned char *buf = mask_args(args, &a, &t, &above, 3);
+    if (buf == NULL)
         return NULL;
     Py_ssize_t h = a.h, w = a.w, area = 0, across = 0, down = 0, border = 0;
     Py_ssize_t g = (h < w ? h : w) / 64;
     if (g < 1) g = 1;
     if (h == 0 || w == 0) {  /* no ink */
+        PyMem_Free(buf);
         PyBuffer_Release(&a.view);
         return PyFloat_FromDouble(1.0);
-    }
-    unsigned char *buf = PyMem_Malloc(3 * (size_t)w + 1);
-    if (buf == NULL) {
-        PyBuffer_Release(&a.view);
-        return PyErr_NoMemory();
     }
     unsigned char *cur = buf + w, *prev = buf + 2 * w;
     for (Py_ssize_t i = 0; i < h; i++) {
