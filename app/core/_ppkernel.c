@@ -225,6 +225,7 @@ static PyObject *ink_map(PyObject *self, PyObject *args)
     Py_ssize_t oh = (a.h + f - 1) / f, ow = (a.w + f - 1) / f;
     Py_ssize_t most = mode == 3 ? 255 * (Py_ssize_t)f * f : 255;
     const char *err = NULL;
+    int nomem = 0;
     if (f < 1 || mode < 0 || mode > 3 || (mode == 0 && f != 1))
         err = "bad pooling";
     else if (table.format == NULL || strcmp(table.format, "f") != 0 || n <= most)
@@ -236,29 +237,26 @@ static PyObject *ink_map(PyObject *self, PyObject *args)
     if (err == NULL) {
         acc = PyMem_Malloc(sizeof(int) * (size_t)(ow + 1));
         buf = PyMem_Malloc((size_t)(ow * f) + 1);
-        if (acc == NULL || buf == NULL)
-            err = "out of memory";
+        nomem = acc == NULL || buf == NULL;
     }
-    if (err == NULL) {
+    if (err == NULL && !nomem) {
         const float *tab = (const float *)table.buf;
         for (Py_ssize_t oi = 0; oi < oh; oi++) {
             int start = mode == 2 ? 255 : 0;
             for (Py_ssize_t oj = 0; oj < ow; oj++) acc[oj] = start;
             for (Py_ssize_t di = 0; di < f; di++) {
                 Py_ssize_t i = oi * f + di;
-                const unsigned char *r;
+                const unsigned char *r = buf;
                 if (i < a.h) {  /* the row, completed with paper up to ow * f columns */
-                    const unsigned char *src = (const unsigned char *)a.view.buf + i * a.rs;
-                    if (a.cs == 1 && a.w == ow * f) {
-                        r = src;
-                    } else {
-                        for (Py_ssize_t j = 0; j < a.w; j++) buf[j] = src[j * a.cs];
-                        for (Py_ssize_t j = a.w; j < ow * f; j++) buf[j] = (unsigned char)fill;
+                    r = row_of(&a, i, buf);
+                    if (a.w < ow * f) {
+                        if (r != buf)
+                            memcpy(buf, r, (size_t)a.w);
+                        memset(buf + a.w, fill, (size_t)(ow * f - a.w));
                         r = buf;
                     }
                 } else {
                     memset(buf, fill, (size_t)(ow * f));
-                    r = buf;
                 }
                 if (mode == 3) {
                     if (f == 2)
@@ -292,9 +290,11 @@ static PyObject *ink_map(PyObject *self, PyObject *args)
     PyBuffer_Release(&table);
     PyBuffer_Release(&out.view);
     if (err != NULL) {
-        PyErr_SetString(strcmp(err, "out of memory") == 0 ? PyExc_MemoryError : PyExc_ValueError, err);
+        PyErr_SetString(PyExc_ValueError, err);
         return NULL;
     }
+    if (nomem)
+        return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -339,7 +339,8 @@ static void axis_weights(Py_ssize_t n, double start, Py_ssize_t m, double s, flo
 #define SIZE 28
 
 /* render(work, extent_w, extent_h, s, out) -> bool: preprocess._render into the zeroed
- * float32 (28, 28) ``out``; False where _render returns None. ``work`` is float32. */
+ * float32 (28, 28) ``out``; False where _render returns None (``out`` is then of no use).
+ * ``work`` is float32. */
 static PyObject *render(PyObject *self, PyObject *args)
 {
     PyObject *wobj, *oobj;
@@ -456,10 +457,6 @@ static PyObject *render(PyObject *self, PyObject *args)
                     }
                 }
                 ok = 1;
-            } else {
-                for (Py_ssize_t j = 0; j < ny; j++)
-                    for (Py_ssize_t l = 0; l < nx; l++)
-                        *(float *)((char *)out.view.buf + (r0 + j) * out.rs + (c0 + l) * out.cs) = 0.0f;
             }
         }
     }

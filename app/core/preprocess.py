@@ -471,7 +471,7 @@ def _ink_map_u8(crop: np.ndarray, f: int, thicken: bool, light: bool, offset: fl
             mode, table = 3, _ink_table(255 * f * f + 1, f * f, offset, gain)
         h, w = crop.shape
         out = np.empty((-(-h // f), -(-w // f)), dtype=np.float32)
-        _kernel.ink_map(crop, f, mode, table, min(max(round(paper), 0), 255), out)
+        _kernel.ink_map(crop, f, mode, table, _paper_u8(paper), out)
         return out
     if f < 2:
         return np.take(_ink_table(256, 1, offset, gain), crop)
@@ -480,11 +480,16 @@ def _ink_map_u8(crop: np.ndarray, f: int, thicken: bool, light: bool, offset: fl
     return np.take(_ink_table(255 * f * f + 1, f * f, offset, gain), _pool_sums_u8(crop, f, paper))
 
 
+def _paper_u8(paper: float) -> int:
+    """The uint8 value that completes partial pooling blocks with paper of grey ``paper``."""
+    return min(max(round(paper), 0), 255)
+
+
 def _pool_sums_u8(a: np.ndarray, f: int, fill: float) -> np.ndarray:
     """Sums (uint16) of the f x f blocks of a uint8 array; partial blocks at the
     bottom/right are completed with ``fill`` (the paper), as in :func:`_pool`."""
     h, w = a.shape
-    fill_u8 = min(max(round(fill), 0), 255)
+    fill_u8 = _paper_u8(fill)
     if fill_u8 and (h % f or w % f):  # (on black paper the missing pixels add nothing)
         padded = np.full((h + -h % f, w + -w % f), fill_u8, dtype=np.uint8)
         padded[:h, :w] = a
