@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import needs_c_compiler
+
 ROOT = Path(__file__).resolve().parent.parent
 DESKTOP = ROOT / "packaging" / "linux" / "digitpad.desktop"
 LAUNCHER = ROOT / "packaging" / "digitpad_launcher.py"
@@ -68,11 +70,7 @@ def test_wheel_has_every_module_of_app(wheel: Path) -> None:
 def test_wheel_has_the_compiled_preprocessing_steps(wheel: Path) -> None:
     """setup.py compiles app/core/_ppkernel.c into the wheel (optional: a machine without a
     C compiler gets a wheel without it, and preprocessing runs on NumPy alone)."""
-    import sysconfig
-
-    if not (shutil.which("cc") or shutil.which("gcc")) or not (
-            Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
-        pytest.skip("no C compiler or Python headers here")
+    needs_c_compiler()
     names = zipfile.ZipFile(wheel).namelist()
     assert [n for n in names if n.startswith("app/core/_ppkernel.") and n.endswith((".so", ".pyd"))], names
 

@@ -7,14 +7,12 @@ Python errors, never crash.
 from __future__ import annotations
 
 import math
-import shutil
-import sysconfig
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app.core import preprocess as pp
+from tests.conftest import needs_c_compiler
 from tests.test_preprocess_fast import pad_like, variants
 
 K = pp._kernel
@@ -24,9 +22,7 @@ needs_kernel = pytest.mark.skipif(K is None, reason="app.core._ppkernel is not c
 def test_the_kernel_is_built_where_a_compiler_is() -> None:
     """`pip install -e .` (the README's test command) compiles it where there is a C
     compiler and Python's headers, as on CI."""
-    if not (shutil.which("cc") or shutil.which("gcc")) or not (
-            Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
-        pytest.skip("no C compiler or Python headers here")
+    needs_c_compiler()
     assert K is not None, "app.core._ppkernel was not built: run `pip install -e .`"
 
 
