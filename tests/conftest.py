@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,46 @@ def needs_c_compiler() -> None:
     if not (shutil.which("cc") or shutil.which("gcc")) or not (
             Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
         pytest.skip("no C compiler or Python headers here")
+
+
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def copy_shipped(home: Path, name: str, activate: bool = False, checksums: bool = True) -> Path:
+    """A copy of the shipped model as the user model ``name`` (with checksums in its
+    metadata, as every model saved by this version has)."""
+    from app.core import paths
+    from app.core.store import DEFAULT_MODEL, ModelStore
+
+    dest = home / "models" / name
+    shutil.copytree(paths.bundled_store_dir() / DEFAULT_MODEL, dest)
+    meta = json.loads((dest / "meta.json").read_text(encoding="utf-8"))
+    meta["name"] = name
+    meta["files"] = {"keras": "model.keras", "tflite": "model.tflite"}
+    if checksums:
+        meta["sha256"] = {"keras": sha256(dest / "model.keras"), "tflite": sha256(dest / "model.tflite")}
+    else:
+        meta.pop("sha256", None)
+    (dest / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    if activate:
+        ModelStore(home=home).set_active(name)
+    return dest
+
+
+@pytest.fixture
+def shipped_copy(digitpad_home: Path) -> Callable[..., Path]:
+    """``shipped_copy(name, activate=False, checksums=True)`` -> the new entry's folder."""
+    return lambda name, activate=False, checksums=True: copy_shipped(digitpad_home, name, activate,
+                                                                     checksums)
+
+
+@pytest.fixture(scope="session")
+def saved_tiny_dir(tiny_result, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    """The session's tiny model written once as a store entry by ``write_model_dir``."""
+    from app.core.store import write_model_dir
+
+    return write_model_dir(tiny_result.model, model_meta(tiny_result),
+                           tmp_path_factory.mktemp("robust-tiny") / "tiny")

@@ -646,7 +646,7 @@ def _weights2(rows: tuple[int, float, int], cols: tuple[int, float, int],
     paper (zero ink), so the digit's edges fade out as they would on a larger sheet.
     Both axes are computed together, one set of NumPy calls instead of two; each gives
     the same array as computing that axis alone (the one-axis definition is in
-    tests/test_preprocess_fast.py, which checks this)."""
+    tests/core/test_preprocess_fast.py, which checks this)."""
     (ny, start_y, hy), (nx, start_x, hx) = rows, cols
     support = max(1.0, 1.0 / s)
     k = math.ceil(2.0 * support) + 2

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import needs_c_compiler
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DESKTOP = ROOT / "packaging" / "linux" / "digitpad.desktop"
 LAUNCHER = ROOT / "packaging" / "digitpad_launcher.py"
 DEFAULT_MODEL_FILES = ("model.keras", "model.tflite", "meta.json")

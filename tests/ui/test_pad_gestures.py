@@ -1,8 +1,8 @@
 """Drawing never breaks the pad: odd gestures with real mouse events on the real pad.
 
 Already covered elsewhere (not repeated here):
-* empty pad -> a hint, no guess: tests/test_ui_predict.py::test_empty_pad_shows_a_hint_not_a_guess
-* a fast horizontal drag has no gap: tests/test_ui_pad.py::test_fast_drag_leaves_no_gaps
+* empty pad -> a hint, no guess: tests/ui/test_predict.py::test_empty_pad_shows_a_hint_not_a_guess
+* a fast horizontal drag has no gap: tests/ui/test_pad.py::test_fast_drag_leaves_no_gaps
 """
 
 from __future__ import annotations

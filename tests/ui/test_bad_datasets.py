@@ -4,9 +4,9 @@ fit, in ``digitpad train`` and in the window (Train and Evaluate).
 Already covered elsewhere (not repeated here):
 * ``load_mnist``/``load_idx`` on truncated, corrupt, wrong-shape, missing-key, object-array
   .npz and on bad IDX files (magic, truncation, gzip, count mismatch):
-  tests/test_data.py
+  tests/core/test_data.py
 * ``digitpad train --data /nonexistent/mnist.npz`` and ``evaluate --data`` a bad file:
-  tests/test_cli.py::test_train_bad_settings_fail_before_training, test_evaluate_bad_data
+  tests/cli/test_cli.py::test_train_bad_settings_fail_before_training, test_evaluate_bad_data
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from PIL import Image
 from app import __version__, cli
 from app.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DIGITS_DIR = ROOT / "tests" / "data" / "digits"
 DIGIT_FILES = sorted(DIGITS_DIR.glob("*.png"))
 SHIPPED_DEFAULT = ROOT / "model_store" / "default"

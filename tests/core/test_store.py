@@ -14,7 +14,7 @@ from app.core.errors import ModelError
 from app.core.store import DEFAULT_MODEL, ModelStore, load_keras_model
 from tests.conftest import model_meta
 
-SHIPPED = Path(__file__).resolve().parent.parent / "model_store" / DEFAULT_MODEL
+SHIPPED = Path(__file__).resolve().parents[2] / "model_store" / DEFAULT_MODEL
 
 
 @pytest.fixture()

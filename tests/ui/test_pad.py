@@ -21,7 +21,7 @@ from tests.ui_helpers import draw_digit, draw_polylines
 window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pad_is_found_by_object_name(window) -> None:  # type: ignore[no-untyped-def]

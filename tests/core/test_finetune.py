@@ -1,6 +1,6 @@
 """Fine-tuning pieces that need no TensorFlow: the stratified hold-out, the MNIST mix, the
 checks before any work. (Fine-tuning itself, with the accuracy rising on held-out personal
-samples, is tested through the window in tests/test_ui_learning.py.)"""
+samples, is tested through the window in tests/ui/test_learning.py.)"""
 
 from __future__ import annotations
 

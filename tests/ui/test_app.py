@@ -13,7 +13,7 @@ from tests import ui_helpers
 
 no_threads_left = ui_helpers.no_threads_left
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @ui_helpers.needs_default_model

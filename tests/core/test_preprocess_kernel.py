@@ -13,7 +13,7 @@ import pytest
 
 from app.core import preprocess as pp
 from tests.conftest import needs_c_compiler
-from tests.test_preprocess_fast import pad_like, variants
+from tests.core.test_preprocess_fast import pad_like, variants
 
 K = pp._kernel
 needs_kernel = pytest.mark.skipif(K is None, reason="app.core._ppkernel is not compiled here")

@@ -1,7 +1,7 @@
 """app.core.preprocess: the fast path for uint8 images (the drawing pad on every mouse
 move) gives exactly the same array as the general float path, and the rewritten helpers
 agree with their straightforward definitions. Each test runs twice: with the compiled
-steps and with the NumPy code alone (tests/test_preprocess_kernel.py compares the two).
+steps and with the NumPy code alone (tests/core/test_preprocess_kernel.py compares the two).
 
 The fast path (``_process(..., lut=True)``, what :func:`preprocess` uses for uint8 input)
 pools in integers and maps grey levels to ink with a lookup table; the general path

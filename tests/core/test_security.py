@@ -2,10 +2,10 @@
 file names in model metadata stay inside the model's folder.
 
 Already covered elsewhere (not repeated here):
-* an .npz with an object array refused by ``load_mnist``: tests/test_data.py::
+* an .npz with an object array refused by ``load_mnist``: tests/core/test_data.py::
   test_object_array_is_refused_not_unpickled
-* a Lambda layer refused: tests/test_store.py::test_lambda_layer_is_refused (here: proven not run)
-* ``../`` in metadata refused: tests/test_store.py::test_broken_entries_are_reported_and_skipped
+* a Lambda layer refused: tests/core/test_store.py::test_lambda_layer_is_refused (here: proven not run)
+* ``../`` in metadata refused: tests/core/test_store.py::test_broken_entries_are_reported_and_skipped
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from app.core.data import load_mnist
 from app.core.errors import DatasetError, ModelError
 from app.core.store import ModelStore, _confined, load_keras_model
 from tests.conftest import ROOT
-from tests.robust.conftest import copy_shipped
+from tests.conftest import copy_shipped
 
 APP = ROOT / "app"
 

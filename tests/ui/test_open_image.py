@@ -4,12 +4,12 @@ the window (real QDragEnterEvent/QDropEvent) and ``digitpad predict``.
 Already covered elsewhere (not repeated here):
 * core ``load_image``: not an image, zero bytes, truncated, corrupt, directory, missing, 30000x30000
   and 10000x5000 refused before decoding (RSS), all Pillow modes, non-ASCII name:
-  tests/test_preprocess.py::test_load_image_*
-* CLI: not an image / missing / directory / zero bytes: tests/test_cli.py::test_predict_bad_file_is_one_line;
+  tests/core/test_preprocess.py::test_load_image_*
+* CLI: not an image / missing / directory / zero bytes: tests/cli/test_cli.py::test_predict_bad_file_is_one_line;
   a truncated PNG among good files: test_predict_mix_of_good_and_bad; all-white -> "no digit found":
   test_predict_empty_image_no_digit; white-on-black and black-on-white fixtures:
   test_shipped_model_recognises_the_hand_drawn_digits
-* window: white-on-black and black-on-white fixtures: tests/test_ui_predict.py::test_open_image_file;
+* window: white-on-black and black-on-white fixtures: tests/ui/test_predict.py::test_open_image_file;
   a broken PNG: test_a_broken_image_file_is_reported
 """
 
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import QApplication
 from app.cli import main
 from tests import ui_helpers
 from tests.conftest import ROOT
-from tests.test_preprocess import big_bilevel_png
+from tests.core.test_preprocess import big_bilevel_png
 from tests.ui_helpers import draw_digit, needs_default_model
 
 window = ui_helpers.window

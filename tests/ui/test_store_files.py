@@ -2,16 +2,16 @@
 
 Already covered elsewhere (not repeated here):
 * a truncated .keras / a .keras with 5 outputs refused by ``load_keras_model`` and the store:
-  tests/test_store.py::test_import_keras_checks_shapes_and_truncation; a non-zip .keras through
-  Model > Load model…: tests/test_ui_models.py::test_load_model_refuses_a_bad_file
-* meta.json missing / malformed / naming a missing file or ``../``: tests/test_store.py::
+  tests/core/test_store.py::test_import_keras_checks_shapes_and_truncation; a non-zip .keras through
+  Model > Load model…: tests/ui/test_models.py::test_load_model_refuses_a_bad_file
+* meta.json missing / malformed / naming a missing file or ``../``: tests/core/test_store.py::
   test_broken_entries_are_reported_and_skipped
-* corrupt, truncated and wrong-input .tflite refused by ``Predictor``: tests/test_inference.py
+* corrupt, truncated and wrong-input .tflite refused by ``Predictor``: tests/core/test_inference.py
 * read-only store folder (real chmod as a normal user, simulated EROFS as root) and
-  ENOSPC while exporting: tests/test_store_robust.py, tests/test_store.py::test_failed_save_leaves_no_entry
+  ENOSPC while exporting: tests/core/test_store_failures.py, tests/core/test_store.py::test_failed_save_leaves_no_entry
 * SIGKILL in the middle of a save:
-  tests/test_store_robust.py::test_sigkill_in_the_middle_of_a_save_keeps_the_store_intact
-* two ModelStores sharing a home: tests/test_store_robust.py::test_two_instances_share_one_store
+  tests/core/test_store_failures.py::test_sigkill_in_the_middle_of_a_save_keeps_the_store_intact
+* two ModelStores sharing a home: tests/core/test_store_failures.py::test_two_instances_share_one_store
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from app.core.errors import ModelError
 from app.core.store import DEFAULT_MODEL, ModelStore
 from tests import ui_helpers
 from tests.conftest import ROOT, model_meta
-from tests.robust.conftest import sha256
+from tests.conftest import sha256
 from tests.ui_helpers import draw_digit, needs_default_model
 
 window = ui_helpers.window
@@ -183,8 +183,8 @@ def test_a_tflite_that_crashes_litert_is_refused_by_its_checksum(tmp_path: Path)
     code = r"""
 import json, sys
 from pathlib import Path
-from tests.robust.conftest import copy_shipped
-from tests.robust.test_store import corrupt, install_crashing_litert
+from tests.conftest import copy_shipped
+from tests.ui.test_store_files import corrupt, install_crashing_litert
 home = Path(sys.argv[1])
 entry = copy_shipped(home, "mine", activate=True)
 bad = corrupt((entry / "model.tflite").read_bytes())

@@ -2,13 +2,13 @@
 
 Already covered elsewhere (not repeated here):
 * closing the window mid-training (asks, stops, joins the thread, saves nothing):
-  tests/test_ui_training.py::test_closing_mid_training_asks_then_stops_and_joins
+  tests/ui/test_training.py::test_closing_mid_training_asks_then_stops_and_joins
 * a TrainingError / an unexpected exception inside training shown as an error:
-  tests/test_ui_training.py::test_training_error_is_shown_and_old_model_kept,
+  tests/ui/test_training.py::test_training_error_is_shown_and_old_model_kept,
   test_unexpected_exception_in_training_is_reported
-* the Retrain dialog refusing "abc", 0, "two", 100000, 5: tests/test_ui_training.py::
+* the Retrain dialog refusing "abc", 0, "two", 100000, 5: tests/ui/test_training.py::
   test_retrain_dialog_defaults_validation_and_ok
-* core: cancel within one batch, NaN/exploding loss, bad settings: tests/test_training.py
+* core: cancel within one batch, NaN/exploding loss, bad settings: tests/core/test_training.py
 """
 
 from __future__ import annotations

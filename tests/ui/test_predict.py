@@ -21,7 +21,7 @@ from tests.ui_helpers import draw_digit, needs_default_model, pad_strokes
 window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DIGIT_PNGS = sorted((ROOT / "tests" / "data" / "digits").glob("*.png"))
 
 pytestmark = needs_default_model

@@ -17,7 +17,7 @@ import pytest
 from app import _frozen
 from app.selftest import REPORT_NAME, run_self_test
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "packaging" / "digitpad_launcher.py"
 
 
