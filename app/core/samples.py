@@ -98,7 +98,7 @@ def _strokes_from_json(raw: object) -> tuple[StrokeData, ...] | None:
     return tuple(out)
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+def _npz_bytes(arrays: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     return buf.getvalue()

@@ -17,8 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import __version__, cli
+from app import __version__
+from app.cli import common as cli_common
 from app.cli import main
+from app.cli import models as cli_models
+from app.cli.train import ProgressListener
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS_DIR = ROOT / "tests" / "data" / "digits"
@@ -147,7 +150,7 @@ def test_unexpected_exception_suggests_debug(capsys: pytest.CaptureFixture[str],
     def boom(args: Any) -> int:
         raise RuntimeError("kaboom\nsecond line")
 
-    monkeypatch.setattr(cli, "cmd_models_list", boom)
+    monkeypatch.setattr(cli_models, "cmd_models_list", boom)
     rc, _, err = run(capsys, "models")
     assert rc == 1
     assert err.strip().splitlines()[-1] == (
@@ -433,14 +436,14 @@ def test_train_bad_settings_fail_before_training(home: Path, capsys: pytest.Capt
 
 def test_train_ctrl_c_cancels_and_saves_nothing(home: Path, capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    original = cli.ProgressListener.on_batch
+    original = ProgressListener.on_batch
 
-    def on_batch(self: cli.ProgressListener, *args: Any) -> None:
+    def on_batch(self: ProgressListener, *args: Any) -> None:
         original(self, *args)
         if not self.stop_requested:
             signal.raise_signal(signal.SIGINT)  # what Ctrl+C does
 
-    monkeypatch.setattr(cli.ProgressListener, "on_batch", on_batch)
+    monkeypatch.setattr(ProgressListener, "on_batch", on_batch)
     before = sorted(p.name for p in (home / "models").iterdir())
     rc, out, err = run(capsys, "train", "--arch", "mlp", "--epochs", "3", "--limit", "2000",
                        "--batch-size", "10", "--name", "cancelled")
@@ -472,7 +475,7 @@ def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
     tty = _FakeTTY()
     monkeypatch.setattr(sys, "stderr", tty)
-    listener = cli.ProgressListener()
+    listener = ProgressListener()
     listener.on_start(TrainConfig(arch="mlp"), 2, 5)
     for step in range(5):
         listener._last_draw = 0.0  # no throttling in the test
@@ -552,7 +555,7 @@ def test_models_empty_store(digitpad_home: Path, capsys: pytest.CaptureFixture[s
                             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from app.core.store import ModelStore
 
-    monkeypatch.setattr(cli, "_store", lambda: ModelStore(bundled_dir=tmp_path / "no-store"))
+    monkeypatch.setattr(cli_common, "open_store", lambda: ModelStore(bundled_dir=tmp_path / "no-store"))
     rc, out, _ = run(capsys, "models")
     assert rc == 0 and "No models" in out
     rc, out, _ = run(capsys, "models", "--json")

@@ -24,8 +24,7 @@ from app.cli import main
 from app.core.data import load_mnist
 from app.core.errors import DatasetError, ModelError
 from app.core.store import ModelStore, _confined, load_keras_model
-from tests.conftest import ROOT
-from tests.conftest import copy_shipped
+from tests.conftest import ROOT, copy_shipped
 
 APP = ROOT / "app"
 

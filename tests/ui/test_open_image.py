@@ -5,7 +5,8 @@ Already covered elsewhere (not repeated here):
 * core ``load_image``: not an image, zero bytes, truncated, corrupt, directory, missing, 30000x30000
   and 10000x5000 refused before decoding (RSS), all Pillow modes, non-ASCII name:
   tests/core/test_preprocess.py::test_load_image_*
-* CLI: not an image / missing / directory / zero bytes: tests/cli/test_cli.py::test_predict_bad_file_is_one_line;
+* CLI: not an image / missing / directory / zero bytes:
+  tests/cli/test_cli.py::test_predict_bad_file_is_one_line;
   a truncated PNG among good files: test_predict_mix_of_good_and_bad; all-white -> "no digit found":
   test_predict_empty_image_no_digit; white-on-black and black-on-white fixtures:
   test_shipped_model_recognises_the_hand_drawn_digits

@@ -8,7 +8,8 @@ Already covered elsewhere (not repeated here):
   test_broken_entries_are_reported_and_skipped
 * corrupt, truncated and wrong-input .tflite refused by ``Predictor``: tests/core/test_inference.py
 * read-only store folder (real chmod as a normal user, simulated EROFS as root) and
-  ENOSPC while exporting: tests/core/test_store_failures.py, tests/core/test_store.py::test_failed_save_leaves_no_entry
+  ENOSPC while exporting: tests/core/test_store_failures.py,
+  tests/core/test_store.py::test_failed_save_leaves_no_entry
 * SIGKILL in the middle of a save:
   tests/core/test_store_failures.py::test_sigkill_in_the_middle_of_a_save_keeps_the_store_intact
 * two ModelStores sharing a home: tests/core/test_store_failures.py::test_two_instances_share_one_store
@@ -34,8 +35,7 @@ from PySide6.QtCore import Qt
 from app.core.errors import ModelError
 from app.core.store import DEFAULT_MODEL, ModelStore
 from tests import ui_helpers
-from tests.conftest import ROOT, model_meta
-from tests.conftest import sha256
+from tests.conftest import ROOT, model_meta, sha256
 from tests.ui_helpers import draw_digit, needs_default_model
 
 window = ui_helpers.window

@@ -1,0 +1,147 @@
+"""``digitpad predict`` and ``digitpad evaluate``: a model on image files or on the MNIST test set.
+
+A store model or ``.tflite`` file predicts with LiteRT, so neither command imports TensorFlow
+unless it is given a ``.keras`` file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.cli.common import (
+    Parser,
+    SubParsers,
+    err,
+    error_line,
+    native_stderr_quiet,
+    open_predictor,
+    out,
+    pct,
+    predictor_for,
+    resolve_model,
+)
+from app.core.errors import DigitPadError
+
+MODEL_HELP = "a model name from the store, or a .tflite / .keras file (default: the active model)"
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from app.core.preprocess import preprocess_file
+
+    label, predictor = open_predictor(args.model, args.debug)
+    results: list[dict[str, Any]] = []
+    failed = 0
+    for name in args.images:
+        record: dict[str, Any] = {"file": name, "digit": None, "confidence": None,
+                                  "probabilities": None, "error": None}
+        try:
+            x = preprocess_file(name)
+            if x is not None:
+                probs = np.asarray(predictor.predict(x), dtype=np.float64).reshape(10)
+                digit = int(np.argmax(probs))
+                record.update(digit=digit, confidence=float(probs[digit]),
+                              probabilities=[round(float(p), 6) for p in probs])
+        except Exception as exc:  # one bad file must not stop the others
+            if not isinstance(exc, DigitPadError):
+                if args.debug:
+                    err(traceback.format_exc().rstrip())
+                exc = ValueError(f"cannot read this image ({type(exc).__name__}: {exc})")
+            failed += 1
+            msg = " ".join(str(exc).split())
+            if name not in msg and str(Path(name).expanduser()) not in msg:
+                msg = f"{name}: {msg}"
+            record["error"] = msg
+            err(error_line(msg))
+        results.append(record)
+
+    if args.json:
+        out(json.dumps(results, indent=2))
+        return 1 if failed else 0
+    answered = [r for r in results if r["error"] is None]
+    if answered:
+        width = max(4, *(len(r["file"]) for r in answered))
+        out(f"model: {label}")
+        head = "  ".join(f"{d:>5}" for d in range(10))
+        out(f"{'file':<{width}}  digit    conf  {head}")
+        for r in answered:
+            if r["digit"] is None:
+                out(f"{r['file']:<{width}}      -       -  no digit found")
+                continue
+            cells = "  ".join(f"{p:5.3f}" for p in r["probabilities"])
+            out(f"{r['file']:<{width}}  {r['digit']:>5}  {100 * r['confidence']:5.1f}%  {cells}")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from app.core.data import load_mnist
+    from app.core.training import evaluate_keras, evaluate_predictions
+
+    label, entry, path = resolve_model(args.model)
+    (_x_train, _y_train), (x_test, y_test) = load_mnist(args.data)
+    if path is not None and path.suffix.lower() == ".keras":
+        from app.core.store import load_keras_model
+
+        with native_stderr_quiet(not args.debug):
+            model = load_keras_model(path)
+        evaluation = evaluate_keras(model, x_test, y_test)
+    else:
+        predictor = predictor_for(entry, path, args.debug)
+        with native_stderr_quiet(not args.debug):
+            probs = predictor.predict_batch(x_test)
+        evaluation = evaluate_predictions(y_test, np.argmax(probs, axis=1))
+
+    if args.json:
+        out(json.dumps({
+            "model": label,
+            "accuracy": evaluation.accuracy,
+            "per_class_accuracy": evaluation.per_class,
+            "confusion": evaluation.confusion,
+            "count": evaluation.count,
+        }, indent=2))
+        return 0
+    out(f"model: {label}")
+    out(f"test images: {evaluation.count}")
+    out(f"accuracy: {pct(evaluation.accuracy)}")
+    out("per-class accuracy:")
+    totals = [sum(row) for row in evaluation.confusion]
+    for d in range(10):
+        out(f"  {d}: {pct(evaluation.per_class[d]):>8}  ({totals[d]} images)")
+    out("confusion matrix (rows: true digit, columns: predicted digit):")
+    cell = max(4, len(str(max((max(r) for r in evaluation.confusion), default=0))) + 1)
+    out("     " + "".join(f"{d:>{cell}}" for d in range(10)))
+    for d, row in enumerate(evaluation.confusion):
+        out(f"  {d}: " + "".join(f"{v:>{cell}}" for v in row))
+    return 0
+
+
+
+def add_evaluate_parser(sub: SubParsers, common: Parser) -> None:
+    """The ``evaluate`` command's arguments."""
+    p = sub.add_parser("evaluate", parents=[common], help="accuracy of a model on the MNIST test set",
+                       description="Accuracy, per-class accuracy and confusion matrix on the "
+                                   "MNIST test set.")
+    p.add_argument("--model", metavar="NAME|PATH", help=MODEL_HELP)
+    p.add_argument("--data", metavar="PATH",
+                   help="a .npz (keras layout) or a directory of MNIST IDX files (default: bundled)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def add_predict_parser(sub: SubParsers, common: Parser) -> None:
+    """The ``predict`` command's arguments."""
+    p = sub.add_parser("predict", parents=[common], help="recognise the digit in image files",
+                       description="Recognise the digit in each image (any format Pillow reads; "
+                                   "dark-on-light or light-on-dark).")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", metavar="NAME|PATH", help=MODEL_HELP)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_predict)
