@@ -16,6 +16,19 @@ import numpy as np
 
 from app.core.errors import ModelError
 
+# (sys.platform, platform.machine()) where LiteRT publishes wheels and pyproject.toml
+# installs it; a test keeps the two in step.
+LITERT_PLATFORMS = frozenset({("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "arm64"),
+                              ("win32", "AMD64")})
+
+
+def litert_expected() -> bool:
+    """True where LiteRT is installed with DigitPad, so the window must not need TensorFlow."""
+    import platform
+    import sys
+
+    return (sys.platform, platform.machine()) in LITERT_PLATFORMS
+
 
 def _interpreter_class() -> Any:
     try:
