@@ -96,17 +96,22 @@ def preprocess(image: Image.Image | np.ndarray, ink: Ink = "auto") -> np.ndarray
     ``"auto"`` = decide from the border. Returns ``None`` when there is nothing to
     recognise (empty, uniform, or only noise).
     """
+    gray, scale = gray_levels(image, ink)
+    return _process(gray, scale, ink)
+
+
+def gray_levels(image: Image.Image | np.ndarray, ink: Ink = "auto") -> tuple[np.ndarray, float]:
+    """The grey levels :func:`preprocess` reads from ``image`` (a 2-D array, transparency
+    composited onto the paper) and the value that means white in them."""
     if ink not in _INKS:
         raise ValueError(f"ink must be one of {_INKS}, not {ink!r}")
     if isinstance(image, np.ndarray):
         if image.ndim == 2 and image.dtype == np.uint8:  # fast path: the drawing pad
-            return _process(image, 255.0, ink)
-        gray, scale = _gray_from_array(image, ink)
-    elif isinstance(image, Image.Image):
-        gray, scale = _gray_from_pil(image, ink)
-    else:
-        raise TypeError(f"expected a PIL image or a NumPy array, not {type(image).__name__}")
-    return _process(gray, scale, ink)
+            return image, 255.0
+        return _gray_from_array(image, ink)
+    if isinstance(image, Image.Image):
+        return _gray_from_pil(image, ink)
+    raise TypeError(f"expected a PIL image or a NumPy array, not {type(image).__name__}")
 
 
 def backend() -> str:

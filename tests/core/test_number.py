@@ -1,0 +1,221 @@
+"""Reading a whole number: ink split into digits, each read like a single digit."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from app.core import segment
+from app.core.data import load_mnist
+from app.core.inference import Predictor
+from app.core.number import NO_DIGITS, VERDICT_NOT_A_DIGIT, NumberReader, drawing_cuts
+from app.core.paths import bundled_store_dir
+from app.core.preprocess import preprocess
+from tests.ui_helpers import DIGITS
+
+HEIGHT = 280  # the pad's buffer height
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor(bundled_store_dir() / "default" / "model.tflite")
+
+
+@pytest.fixture(scope="module")
+def mnist_test() -> tuple[np.ndarray, np.ndarray]:
+    return load_mnist()[1]
+
+
+class Counting:
+    """A predictor that counts the digits it was asked to read."""
+
+    def __init__(self, inner: Predictor) -> None:
+        self.inner, self.seen = inner, 0
+
+    def predict_batch(self, x: np.ndarray) -> np.ndarray:
+        self.seen += len(x)
+        return self.inner.predict_batch(x)
+
+
+def side_by_side(images: list[np.ndarray], gap: int, scale: int = 1) -> np.ndarray:
+    """MNIST digits (cropped to their columns) in a row, ``gap`` empty columns apart."""
+    parts = [np.zeros((28, gap), np.uint8)]
+    for im in images:
+        cols = np.flatnonzero(im.any(axis=0))
+        parts += [im[:, cols[0]: cols[-1] + 1], np.zeros((28, gap), np.uint8)]
+    row = np.hstack(parts)
+    return np.kron(row, np.ones((scale, scale), np.uint8)) if scale > 1 else row
+
+
+def written(number: str, height: float = 0.7, advance: float = 0.62, width: float = 20.0
+            ) -> tuple[np.ndarray, list[tuple[np.ndarray, float]]]:
+    """``number`` written with the test digits' strokes on a strip HEIGHT pixels high:
+    the pixels (PIL, round pens) and the strokes in pixels."""
+    strokes = []
+    for k, ch in enumerate(number):
+        x0 = (0.3 + k * advance) * HEIGHT
+        for line in DIGITS[ch]:
+            pts = np.array([(x0 + x * height * 0.7 * HEIGHT, (0.15 + y * height) * HEIGHT)
+                            for x, y in line])
+            strokes.append((segment.densify(pts, 3.0), width))
+    img = Image.new("L", (int((0.6 + len(number) * advance) * HEIGHT), HEIGHT), 0)
+    draw = ImageDraw.Draw(img)
+    for pts, w in strokes:
+        draw.line([tuple(p) for p in pts], fill=255, width=int(w), joint="curve")
+        for x, y in pts[[0, -1]]:
+            draw.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=255)
+    return np.asarray(img), strokes
+
+
+def test_number_from_a_picture_reads_each_digit_as_the_single_digit_path_does(predictor, mnist_test):
+    x, _ = mnist_test
+    reader = NumberReader(predictor)
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        images = [x[i] for i in rng.integers(0, len(x), int(rng.integers(2, 7)))]
+        single = "".join(str(int(np.argmax(predictor.predict(preprocess(im))))) for im in images)
+        reading = reader.read_image(side_by_side(images, gap=6, scale=4))
+        assert reading.number == single
+        assert len(reading.digits) == len(images)
+        lefts = [d.box[0] for d in reading.digits]
+        assert lefts == sorted(lefts)
+
+
+def test_dark_ink_on_white_paper_reads_the_same(predictor, mnist_test):
+    x, _ = mnist_test
+    row = side_by_side([x[0], x[1], x[2]], gap=5, scale=3)
+    reader = NumberReader(predictor)
+    assert reader.read_image(Image.fromarray(255 - row)).number == reader.read_image(row).number
+
+
+def test_json_shape_of_a_reading(predictor, mnist_test):
+    x, _ = mnist_test
+    reading = NumberReader(predictor).read_image(side_by_side([x[3], x[4]], gap=5))
+    data = reading.to_dict()
+    assert data["number"] == reading.number and len(data["digits"]) == 2
+    first = data["digits"][0]
+    assert set(first) == {"box", "digit", "confidence", "probabilities", "verdict"}
+    assert len(first["probabilities"]) == 10 and abs(sum(first["probabilities"]) - 1) < 1e-3
+    assert first["confidence"] == max(first["probabilities"])
+    assert first["verdict"] == "digit"
+
+
+@pytest.mark.parametrize("picture", [np.zeros((60, 200), np.uint8), np.full((60, 200), 200, np.uint8),
+                                     Image.new("RGB", (90, 30), "white")])
+def test_a_picture_without_ink_reads_no_digits(predictor, picture):
+    reading = NumberReader(predictor).read_image(picture)
+    assert reading.number is None and reading.digits == ()
+    assert reading.message == NO_DIGITS
+
+
+def test_forty_digits(predictor, mnist_test):
+    x, _ = mnist_test
+    images = [x[i] for i in range(40)]
+    reading = NumberReader(predictor).read_image(side_by_side(images, gap=5))
+    assert reading.number is not None and len(reading.number) == 40
+    single = "".join(str(int(np.argmax(predictor.predict(preprocess(im))))) for im in images)
+    assert sum(a == b for a, b in zip(reading.number, single, strict=True)) >= 38
+
+
+def test_touching_digits_are_cut_where_the_ink_is_thin(predictor):
+    pixels, _ = written("20", advance=0.4)
+    pixels = pixels.copy()
+    pixels[226:232, 180:266] = 255  # the 2's base runs on into the 0
+    _, n = segment.label(pixels > 50)
+    assert n == 1  # one piece of ink
+    reading = NumberReader(predictor).read_image(pixels)
+    assert len(reading.digits) == 2
+    assert reading.number == "20"
+
+
+def test_drawing_a_two_stroke_four_stays_one_digit(predictor):
+    pixels, strokes = written("1456")
+    cuts = drawing_cuts(pixels, strokes)
+    assert len(cuts) == 4
+    assert cuts[1].strokes == (1, 2)  # the 4's two strokes
+    reading = NumberReader(predictor).read_drawing(pixels, strokes)
+    assert reading.number is not None and len(reading.number) == 4
+    assert reading.digits[1].strokes == (1, 2)
+
+
+def test_drawing_reads_the_number_written(predictor):
+    pixels, strokes = written("2026")
+    assert NumberReader(predictor).read_drawing(pixels, strokes).number == "2026"
+
+
+def test_drawing_and_its_picture_read_the_same(predictor):
+    pixels, strokes = written("31415")
+    reader = NumberReader(predictor)
+    by_strokes = reader.read_drawing(pixels, strokes)
+    by_picture = NumberReader(predictor).read_image(pixels)
+    assert by_strokes.number == by_picture.number
+    for d, e in zip(by_strokes.digits, by_picture.digits, strict=True):
+        assert np.array_equal(d.x, e.x)
+
+
+def test_an_empty_drawing_and_a_speck(predictor):
+    reader = NumberReader(predictor)
+    assert reader.read_drawing(np.zeros((HEIGHT, 900), np.uint8), []).number is None
+    pixels, strokes = written("27")
+    speck = np.array([[700.0, 200.0]])
+    pixels = pixels.copy()
+    pixels[198:203, 698:703] = 255
+    assert reader.read_drawing(pixels, [*strokes, (speck, 5.0)]).number == "27"
+
+
+def test_only_the_digit_that_changed_is_read_again(predictor):
+    counting = Counting(predictor)
+    reader = NumberReader(counting)
+    pixels, strokes = written("123456")
+    assert len(reader.read_drawing(pixels, strokes).digits) == 6
+    assert counting.seen == 6
+    more, more_strokes = written("123457")
+    reader.read_drawing(more, more_strokes)
+    assert counting.seen == 7
+
+
+def test_a_judge_can_say_a_digit_is_not_a_digit(predictor):
+    def judge(x: np.ndarray, probs: np.ndarray) -> str:
+        return VERDICT_NOT_A_DIGIT if int(np.argmax(probs)) == 0 else "digit"
+
+    pixels, strokes = written("2026")
+    reading = NumberReader(predictor, judge).read_drawing(pixels, strokes)
+    assert reading.number == "2?26" and reading.uncertain
+    assert reading.digits[1].to_dict()["verdict"] == VERDICT_NOT_A_DIGIT
+    assert reading.digits[1].digit == 0  # the model's reading is kept
+
+
+def _flood_labels(mask: np.ndarray) -> np.ndarray:
+    out = np.zeros(mask.shape, int)
+    n = 0
+    for start in zip(*np.nonzero(mask), strict=True):
+        if out[start]:
+            continue
+        n += 1
+        out[start] = n
+        todo = deque([start])
+        while todo:
+            r, c = todo.popleft()
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    rr, cc = r + dr, c + dc
+                    inside = 0 <= rr < mask.shape[0] and 0 <= cc < mask.shape[1]
+                    if inside and mask[rr, cc] and not out[rr, cc]:
+                        out[rr, cc] = n
+                        todo.append((rr, cc))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_components_match_a_flood_fill(seed):
+    mask = np.random.default_rng(seed).random((40, 50)) < 0.35
+    labels, n = segment.label(mask)
+    ref = _flood_labels(mask)
+    assert n == ref.max()
+    # the same partition of the pixels (labels may be numbered differently)
+    pairs = set(zip(labels[mask].tolist(), ref[mask].tolist(), strict=True))
+    assert len(pairs) == n
+    assert (labels[~mask] == 0).all()
