@@ -34,6 +34,8 @@ MODEL_HELP = "a model name from the store, or a .tflite / .keras file (default: 
 def cmd_predict(args: argparse.Namespace) -> int:
     from app.core.preprocess import preprocess_file
 
+    if args.number:
+        return cmd_predict_number(args)
     label, predictor = open_predictor(args.model, args.debug)
     results: list[dict[str, Any]] = []
     failed = 0
@@ -48,16 +50,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 record.update(digit=digit, confidence=float(probs[digit]),
                               probabilities=[round(float(p), 6) for p in probs])
         except Exception as exc:  # one bad file must not stop the others
-            if not isinstance(exc, DigitPadError):
-                if args.debug:
-                    err(traceback.format_exc().rstrip())
-                exc = ValueError(f"cannot read this image ({type(exc).__name__}: {exc})")
             failed += 1
-            msg = " ".join(str(exc).split())
-            if name not in msg and str(Path(name).expanduser()) not in msg:
-                msg = f"{name}: {msg}"
-            record["error"] = msg
-            err(error_line(msg))
+            record["error"] = _file_error(name, exc, args.debug)
         results.append(record)
 
     if args.json:
@@ -136,6 +130,54 @@ def add_evaluate_parser(sub: SubParsers, common: Parser) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
+def _file_error(name: str, exc: Exception, debug: bool) -> str:
+    """One line for a file that could not be read (the traceback only with --debug)."""
+    if not isinstance(exc, DigitPadError):
+        if debug:
+            err(traceback.format_exc().rstrip())
+        exc = ValueError(f"cannot read this image ({type(exc).__name__}: {exc})")
+    msg = " ".join(str(exc).split())
+    if name not in msg and str(Path(name).expanduser()) not in msg:
+        msg = f"{name}: {msg}"
+    err(error_line(msg))
+    return msg
+
+
+def cmd_predict_number(args: argparse.Namespace) -> int:
+    """``predict --number``: the number written side by side in each image."""
+    from app.core.number import NO_DIGITS, read_number_file
+
+    label, predictor = open_predictor(args.model, args.debug)
+    results: list[dict[str, Any]] = []
+    failed = 0
+    for name in args.images:
+        record: dict[str, Any] = {"file": name, "number": None, "uncertain": False,
+                                  "digits": [], "error": None}
+        try:
+            record.update(read_number_file(name, predictor).to_dict())
+        except Exception as exc:  # one bad file must not stop the others
+            failed += 1
+            record["error"] = _file_error(name, exc, args.debug)
+        results.append(record)
+    if args.json:
+        out(json.dumps(results, indent=2))
+        return 1 if failed else 0
+    answered = [r for r in results if r["error"] is None]
+    if answered:
+        out(f"model: {label}")
+    for r in answered:
+        if r["number"] is None:
+            out(f"{r['file']}: {NO_DIGITS}")
+            continue
+        note = "  (uncertain: '?' is not a digit)" if r["uncertain"] else ""
+        out(f"{r['file']}: {r['number']}{note}")
+        for k, d in enumerate(r["digits"], start=1):
+            shown = d["digit"] if d["verdict"] == "digit" else "?"
+            box = ", ".join(str(v) for v in d["box"])
+            out(f"  {k:>3}  {shown}  {100 * d['confidence']:5.1f}%  box ({box})  {d['verdict']}")
+    return 1 if failed else 0
+
+
 def add_predict_parser(sub: SubParsers, common: Parser) -> None:
     """The ``predict`` command's arguments."""
     p = sub.add_parser("predict", parents=[common], help="recognise the digit in image files",
@@ -143,5 +185,7 @@ def add_predict_parser(sub: SubParsers, common: Parser) -> None:
                                    "dark-on-light or light-on-dark).")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--model", metavar="NAME|PATH", help=MODEL_HELP)
+    p.add_argument("--number", action="store_true",
+                   help="read a whole number: the digits written side by side, left to right")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_predict)

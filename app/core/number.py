@@ -19,6 +19,7 @@ all; such a digit reads "?" and marks the number as uncertain.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from app.core import segment
-from app.core.preprocess import MIN_CONTRAST, Ink, gray_levels, preprocess
+from app.core.preprocess import MIN_CONTRAST, Ink, gray_levels, load_image, preprocess
 from app.core.segment import Box
 
 VERDICT_DIGIT = "digit"
@@ -155,6 +156,12 @@ class NumberReader:
         while len(self._cache) > self.CACHE:
             self._cache.popitem(last=False)
         return NumberReading(tuple(digits))
+
+
+def read_number_file(path: str | os.PathLike[str], predictor: Any,
+                     judge: Judge | None = None) -> NumberReading:
+    """The number in an image file (:class:`ImageError` for a file that is not one)."""
+    return NumberReader(predictor, judge).read_image(load_image(path))
 
 
 # --------------------------------------------------------------------------- pictures
