@@ -2,18 +2,16 @@
 
 Two renderings of the same strokes are kept:
 
-* the *model buffer*: ``BUFFER_SIZE`` x ``BUFFER_SIZE`` uint8 grey levels (black
-  background, white ink) that :meth:`DrawingPad.pixels` hands to ``app.core.preprocess``
-  as a NumPy view without any conversion. Its size does not depend on the widget, so
-  preprocessing always gets the same, cheap input. (Ink is painted into an RGB32 image,
-  Qt's fastest format to paint antialiased strokes in, and the painted pixels' grey level
-  is copied into the model buffer: the same values a ``Format_Grayscale8`` QImage would
-  hold, at half the cost per mouse move; :meth:`DrawingPad.image` is that QImage);
-* the *display image*, at the widget's size in device pixels (crisp on High-DPI screens).
+* the *model buffer*: ``BUFFER_SIZE`` x ``BUFFER_SIZE`` uint8 grey levels (white ink on
+  black) that :meth:`DrawingPad.pixels` hands to ``app.core.preprocess`` as a NumPy view,
+  whatever the widget's size. Ink is painted into an RGB32 image (Qt's fastest format for
+  antialiased strokes) and its grey level copied into the buffer: the values a
+  ``Format_Grayscale8`` QImage (:meth:`DrawingPad.image`) would hold, at half the cost;
+* the *display image*, at the widget's size in device pixels (crisp on High-DPI screens),
+  in the colours of :func:`app.ui.theme.pad_colors` (light or dark window).
 
-Strokes are kept as vectors too (points in normalised 0..1 pad coordinates plus a width),
-so both images can be re-rendered on undo/redo and on resize. Successive points are joined
-by round-capped, antialiased line segments, so fast drags leave no gaps.
+Strokes are also kept as vectors (0..1 pad coordinates plus a width) to re-render both on
+undo/redo and resize; round-capped antialiased segments join the points (no gaps).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -37,13 +35,11 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.ui.theme import pad_colors
+
 BUFFER_SIZE = 280  # logical resolution of the model buffer (10x MNIST)
 BRUSH_MIN, BRUSH_MAX, BRUSH_DEFAULT = 4, 48, 20  # brush diameters in buffer pixels
 
-PAD_BACKGROUND = QColor("#15181f")
-PAD_INK = QColor("#f4f6fb")
-PAD_FRAME = QColor("#3a4152")
-HINT_COLOR = QColor("#6c7487")
 MODEL_INK = QColor(255, 255, 255)
 _LEFT = Qt.MouseButton.LeftButton
 _GREY_BYTE = 1  # a byte of an opaque grey RGB32 pixel holding its level (G or R, either endianness)
@@ -133,24 +129,22 @@ class DrawingPad(QWidget):
         # pad goes away ends before its image.
         self._model_painter: QPainter | None = None
         self._painter_stroke: _LiveStroke | None = None  # the live stroke it paints
-        # The model buffer (see the module docstring): painted in _ink, read from _pixels.
+        # The model buffer (see the module docstring): painted in _ink (a QImage on our own
+        # memory, never copied or handed out, so it never detaches), read from _pixels.
         self._pixels = np.zeros((BUFFER_SIZE, BUFFER_SIZE), dtype=np.uint8)
-        # (a QImage on our own memory, so that its pixels are a NumPy array; it is never
-        # copied or handed out, so it never detaches from that memory)
         self._ink_rgb = np.zeros((BUFFER_SIZE, BUFFER_SIZE, 4), dtype=np.uint8)
         self._ink = QImage(self._ink_rgb.data, BUFFER_SIZE, BUFFER_SIZE, 4 * BUFFER_SIZE,
                            QImage.Format.Format_RGB32)
         self._ink.fill(QColor(0, 0, 0))
-        # Where the model buffer may hold ink: the union of the rectangles written into it
-        # since it was last rendered whole (left, top, right, bottom; empty if right <= left)
+        # Where the model buffer may hold ink since it was last rendered whole: l, t, r, b
         self._ink_box = [BUFFER_SIZE, BUFFER_SIZE, 0, 0]
         self._display = QImage()
-        # Segments of the live stroke not yet painted into _display: drawn at paint time, so
-        # a mouse move costs only the model buffer's segment, and several moves between two
-        # frames share one QPainter. (start point or None for a dot, end point, width)
+        # The live stroke's segments not yet in _display (start or None for a dot, end,
+        # width): painted at paint time, several moves sharing one QPainter
         self._pending_ink: list[tuple[tuple[float, float] | None, tuple[float, float], float]] = []
         self._square = QRectF()
         self._geometry = (0.0, 0.0, 0.0, 0.0)  # _square as Python floats: x, y, width, height
+        self._colors = pad_colors(self.palette())
 
     # -- public API -------------------------------------------------------
     def sizeHint(self) -> QSize:
@@ -293,7 +287,7 @@ class DrawingPad(QWidget):
             return
         px = max(1, round(side * dpr))
         img = QImage(px, px, QImage.Format.Format_ARGB32_Premultiplied)
-        img.fill(PAD_BACKGROUND)
+        img.fill(self._colors.background)
         if self._background is not None:
             p = QPainter(img)
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -301,9 +295,9 @@ class DrawingPad(QWidget):
                                          Qt.TransformationMode.SmoothTransformation)
             p.drawImage(QPointF((px - bg.width()) / 2, (px - bg.height()) / 2), bg)
             p.end()
-        render_strokes(img, self.strokes(), px, PAD_INK)
+        render_strokes(img, self.strokes(), px, self._colors.ink)
         if self._live is not None and self._live.points:
-            render_strokes(img, (self._live.frozen(),), px, PAD_INK)
+            render_strokes(img, (self._live.frozen(),), px, self._colors.ink)
         img.setDevicePixelRatio(dpr)
         self._display = img
 
@@ -325,6 +319,9 @@ class DrawingPad(QWidget):
             self._background = None
             self._background_label = ""
             self._render_display()
+            self.update()
+        elif self.is_empty():
+            self.update()  # the hint goes (strokes alone repaint only the pixels they touch)
         self._live = _LiveStroke(width=self._brush / BUFFER_SIZE)
         self._add_point(pos)
 
@@ -375,14 +372,8 @@ class DrawingPad(QWidget):
         if left < right and top < bottom:
             self._pixels[top:bottom, left:right] = self._ink_rgb[top:bottom, left:right, _GREY_BYTE]
             box = self._ink_box
-            if left < box[0]:
-                box[0] = left
-            if top < box[1]:
-                box[1] = top
-            if right > box[2]:
-                box[2] = right
-            if bottom > box[3]:
-                box[3] = bottom
+            box[0], box[1] = min(box[0], left), min(box[1], top)
+            box[2], box[3] = max(box[2], right), max(box[3], bottom)
 
     def _find_ink_box(self) -> None:
         """The ink box of the whole buffer (after it was rendered whole)."""
@@ -403,7 +394,7 @@ class DrawingPad(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.scale(1.0 / self._display.devicePixelRatio(), 1.0 / self._display.devicePixelRatio())
         for start, end, width in pending:
-            p.setPen(_pen(PAD_INK, width * side))
+            p.setPen(_pen(self._colors.ink, width * side))
             if start is None:
                 p.drawPoint(QPointF(end[0] * side, end[1] * side))
             else:
@@ -461,6 +452,13 @@ class DrawingPad(QWidget):
             self._finish_stroke()
         event.accept()  # no synthesised mouse events for the pen
 
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:  # light <-> dark
+            self._colors = pad_colors(self.palette())
+            self._render_display()
+            self.update()
+        super().changeEvent(event)
+
     def hideEvent(self, event: QHideEvent) -> None:
         self._end_model_painter()
         super().hideEvent(event)
@@ -481,20 +479,20 @@ class DrawingPad(QWidget):
         if not self._display.isNull():
             p.drawImage(sq.topLeft(), self._display)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(QPen(PAD_FRAME, 1.0))
+        p.setPen(QPen(self._colors.frame, 1.0))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(sq.adjusted(0.5, 0.5, -0.5, -0.5))
         if self.is_empty() and self._background is None:
             font = QFont(self.font())
             font.setPointSizeF(max(11.0, sq.width() / 22))
             p.setFont(font)
-            p.setPen(HINT_COLOR)
+            p.setPen(self._colors.hint)
             p.drawText(sq, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
         elif self._background is not None and self._background_label:
             font = QFont(self.font())
             font.setPointSizeF(9.5)
             p.setFont(font)
-            p.setPen(HINT_COLOR)
+            p.setPen(self._colors.hint)
             p.drawText(sq.adjusted(8, 6, -8, -6),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
                        self._background_label)

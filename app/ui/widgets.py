@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -22,13 +23,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-ACCENT = QColor("#2f9e7e")
-BAR_BG = QColor(127, 127, 127, 40)
-BAR_FG = QColor("#6b7a99")
-LOSS_COLOR = QColor("#e07a3f")
-ACC_COLOR = QColor("#3f7fe0")
-GRID = QColor(127, 127, 127, 60)
-
+from app.ui.theme import bar_colors, chart_colors
 
 W = TypeVar("W", bound=QObject)
 
@@ -132,21 +127,22 @@ class ProbabilityView(QWidget):
         probs = self._probs
         top = int(np.argmax(probs)) if probs is not None else -1
         text = self.palette().windowText().color()
+        colors = bar_colors(self.palette())
         bar_h = max(4.0, row * 0.62)
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for d in range(10):
             y = d * row
             by = y + (row - bar_h) / 2
-            p.setPen(ACCENT if d == top else text)
+            p.setPen(colors.accent if d == top else text)
             p.setFont(bold if d == top else font)
             p.drawText(QRectF(0, y, label_w - 6, row), right, str(d))
             p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(BAR_BG)
+            p.setBrush(colors.track)
             p.drawRoundedRect(QRectF(bar_x, by, bar_w, bar_h), 3, 3)
             if probs is not None:
                 v = min(1.0, max(0.0, probs[d]))
                 if v > 0:
-                    p.setBrush(ACCENT if d == top else BAR_FG)
+                    p.setBrush(colors.accent if d == top else colors.bar)
                     p.drawRoundedRect(QRectF(bar_x, by, max(bar_h * 0.5, bar_w * v), bar_h), 3, 3)
                 p.setPen(text)
                 p.drawText(QRectF(bar_x + bar_w, y, pct_w, row), right, f"{v * 100:.1f} %")
@@ -200,11 +196,43 @@ class PreviewView(QWidget):
         p.end()
 
 
+def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """Round values from at most ``lo`` to at least ``hi``, about ``count`` steps apart:
+    steps of 1, 2, 2.5 or 5 times a power of ten."""
+    raw = max(hi - lo, 1e-9) / count
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
+    start = math.floor(lo / step + 1e-9)
+    stop = math.ceil(hi / step - 1e-9)
+    return [round(k * step, 10) for k in range(start, max(stop, start + 1) + 1)]
+
+
+def tick_label(value: float, ticks: Sequence[float], percent: bool = False) -> str:
+    """``value`` with as many decimals as the ticks' step needs (no more)."""
+    step = abs(ticks[1] - ticks[0]) * (100 if percent else 1) if len(ticks) > 1 else 1.0
+    decimals = next(d for d in range(6) if abs(round(step, d) - step) < 1e-9 * max(1.0, step))
+    return f"{value * 100:.{decimals}f}%" if percent else f"{value:.{decimals}f}"
+
+
+@dataclass
+class ChartLayout:
+    """Where the training chart puts things (paintEvent draws it; tests check it)."""
+
+    plot: QRectF
+    loss_ticks: list[float]
+    acc_ticks: list[float]
+    # (text, rect, role, alignment): role is loss/accuracy (axis titles), legend, axis, tick,
+    # xtick or empty (the hint of an empty chart)
+    texts: list[tuple[str, QRectF, str, Qt.AlignmentFlag]] = field(default_factory=list)
+
+
 class TrainingCurves(QWidget):
-    """Loss (left axis, orange) and accuracy (right axis 0..1, blue) per batch;
-    validation values per epoch as dots."""
+    """Loss (left axis) and accuracy (right axis, zoomed to where its values are) per batch,
+    smoothed; validation values per epoch as dots. Axis titles and the legend sit outside
+    the plot; colours follow the palette (light or dark)."""
 
     MAX_POINTS = 4000
+    EMPTY_TEXT = "Loss and accuracy appear here while training"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -243,82 +271,124 @@ class TrainingCurves(QWidget):
             self.val_acc.append((x, logs["val_accuracy"]))
         self.update()
 
-    def paintEvent(self, event: QPaintEvent) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    def is_empty(self) -> bool:
+        return not self.loss and not self.val_loss
+
+    def accuracy_range(self) -> tuple[float, float]:
+        """The accuracy axis: where the values of the second half of the run so far are (the
+        first, low batches of training fall below it), the validation dots included; never
+        wider than 0..1 nor narrower than 2 %."""
+        recent = [v for _, v in self.acc[len(self.acc) // 2:]]
+        values = recent + [v for _, v in self.val_acc]
+        if not values:
+            return 0.0, 1.0
+        lo = float(np.percentile(recent, 5)) if len(recent) > 20 else min(values)
+        lo = min([lo] + [v for _, v in self.val_acc])
+        hi = min(1.0, max(values))
+        return max(0.0, min(lo, hi - 0.02)), hi
+
+    def chart_font(self) -> QFont:
         font = QFont(self.font())
-        font.setPointSizeF(max(7.5, font.pointSizeF() - 1.5))
-        p.setFont(font)
-        fm = p.fontMetrics()
-        text = self.palette().windowText().color()
-        left, right = fm.horizontalAdvance("0.00") + 10, fm.horizontalAdvance("100%") + 10
-        top, bottom = fm.height() + 4, fm.height() + 6
-        plot = QRectF(left, top, max(10, self.width() - left - right),
-                      max(10, self.height() - top - bottom))
-        p.fillRect(self.rect(), self.palette().base())
-        # legend
-        x = plot.left()
-        for label, color in (("loss", LOSS_COLOR), ("accuracy", ACC_COLOR),
-                             ("(per batch, smoothed)", GRID.darker(200)),
-                             ("● validation (per epoch)", text)):
-            p.setPen(color)
-            p.drawText(QPointF(x, fm.ascent() + 1), label)
-            x += fm.horizontalAdvance(label) + 14
-        max_loss = max([v for _, v in self.loss + self.val_loss] + [0.5])
-        max_loss = min(max_loss, 5.0) * 1.05
-        xmax = float(self.epochs)
+        font.setPointSizeF(max(8.0, font.pointSizeF() - 1.0))
+        return font
 
-        def pt(xv: float, yv: float, ymax: float) -> QPointF:
-            return QPointF(plot.left() + plot.width() * min(xv, xmax) / xmax,
-                           plot.bottom() - plot.height() * min(yv, ymax) / ymax)
-
-        # grid + axes labels
-        p.setPen(QPen(GRID, 1))
-        for i in range(5):
-            y = plot.top() + plot.height() * i / 4
-            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-        for e in range(1, self.epochs + 1):
-            xe = plot.left() + plot.width() * e / xmax
-            p.drawLine(QPointF(xe, plot.top()), QPointF(xe, plot.bottom()))
-        empty = not self.loss and not self.val_loss
-        p.setPen(text)
-        for i in range(5 if not empty else 0):
-            y = plot.top() + plot.height() * i / 4
-            frac = 1 - i / 4
-            p.drawText(QRectF(0, y - fm.height() / 2, left - 4, fm.height()),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       f"{max_loss * frac:.2f}")
-            p.drawText(QRectF(plot.right() + 4, y - fm.height() / 2, right, fm.height()),
-                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                       f"{frac * 100:.0f}%")
+    def chart_layout(self) -> ChartLayout:
+        fm = QFontMetrics(self.chart_font())
+        w, h, line = float(self.width()), float(self.height()), float(fm.height())
+        top, bottom = line + 6, line + 4
+        rows = max(1, int((h - top - bottom) / (line * 1.4)))  # tick labels that fit one above another
+        max_loss = min(max([v for _, v in self.loss + self.val_loss] + [0.1]), 5.0)
+        loss_ticks = nice_ticks(0.0, max_loss, max(1, min(5, rows - 1)))
+        acc_ticks = nice_ticks(*self.accuracy_range(), max(1, min(3, rows - 1)))
+        loss_labels = [tick_label(v, loss_ticks) for v in loss_ticks]
+        acc_labels = [tick_label(v, acc_ticks, percent=True) for v in acc_ticks]
+        left = max([fm.horizontalAdvance(t) for t in [*loss_labels, "loss", "epochs"]]) + 8
+        right = max(fm.horizontalAdvance(t) for t in [*acc_labels, "accuracy"]) + 8
+        plot = QRectF(left, top, max(10.0, w - left - right), max(10.0, h - top - bottom))
+        out = ChartLayout(plot, loss_ticks, acc_ticks)
+        flag = Qt.AlignmentFlag
+        at_right, at_left = flag.AlignRight | flag.AlignVCenter, flag.AlignLeft | flag.AlignVCenter
+        texts = out.texts
+        texts.append(("loss", QRectF(0, 0, left - 4, line), "loss", at_right))
+        texts.append(("accuracy", QRectF(w - right + 4, 0, right - 4, line), "accuracy", at_left))
+        room = QRectF(left, 0, plot.width(), line)  # the legend, between the two axis titles
+        for legend in ("— per batch, smoothed   ● per epoch (validation)", "— per batch   ● per epoch",
+                       "● per epoch"):
+            if fm.horizontalAdvance(legend) + 8 <= room.width():
+                texts.append((legend, room, "legend", flag.AlignCenter))
+                break
+        texts.append(("epochs", QRectF(0, plot.bottom() + 2, left - 8, line), "axis", at_right))
+        if not self.is_empty():  # (labels kept between the titles' row and the x axis)
+            for ticks, labels, x0, width, align in ((loss_ticks, loss_labels, 0.0, left - 4, at_right),
+                                                    (acc_ticks, acc_labels, plot.right() + 4, right - 4,
+                                                     at_left)):
+                for i, label in enumerate(labels):
+                    y = plot.bottom() - plot.height() * i / (len(ticks) - 1) - line / 2
+                    y = min(max(y, line + 2), plot.bottom() - line)
+                    texts.append((label, QRectF(x0, y, width, line), "tick", align))
         step = max(1, math.ceil(self.epochs / 10))
         for e in range(0, self.epochs + 1, step):
-            xe = plot.left() + plot.width() * e / xmax
-            p.drawText(QRectF(xe - 20, plot.bottom() + 2, 40, fm.height()),
-                       Qt.AlignmentFlag.AlignHCenter, str(e))
-        if empty:
-            p.setPen(GRID.darker(200))
-            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "Loss and accuracy appear here while training")
+            xe = plot.left() + plot.width() * e / self.epochs
+            texts.append((str(e), QRectF(xe - 20, plot.bottom() + 2, 40, line), "xtick",
+                          flag.AlignHCenter | flag.AlignTop))
+        if self.is_empty():
+            texts.append((self.EMPTY_TEXT, plot, "empty", flag.AlignCenter))
+        return out
 
-        # At most one point every 2 px: this repaint runs every 50 ms while training, and
+    def paintEvent(self, event: QPaintEvent) -> None:
+        colors = chart_colors(self.palette())
+        lay = self.chart_layout()
+        plot = lay.plot
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setFont(self.chart_font())
+        p.fillRect(self.rect(), colors.background)
+        p.setPen(QPen(colors.grid, 1))
+        for i in range(len(lay.loss_ticks)):
+            y = plot.bottom() - plot.height() * i / (len(lay.loss_ticks) - 1)
+            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+        for e in range(self.epochs + 1):
+            xe = plot.left() + plot.width() * e / self.epochs
+            p.drawLine(QPointF(xe, plot.top()), QPointF(xe, plot.bottom()))
+        pen_of = {"loss": colors.loss, "accuracy": colors.accuracy, "legend": colors.muted,
+                  "axis": colors.muted, "empty": colors.muted}
+        for text, rect, role, align in lay.texts:
+            p.setPen(pen_of.get(role, colors.text))
+            p.drawText(rect, align, text)
+        loss_top = lay.loss_ticks[-1] or 1.0
+        acc_lo, acc_hi = lay.acc_ticks[0], lay.acc_ticks[-1]
+
+        def pt(xv: float, yv: float, lo: float, hi: float) -> QPointF:
+            f = min(1.0, max(0.0, (yv - lo) / ((hi - lo) or 1.0)))
+            return QPointF(plot.left() + plot.width() * min(xv, self.epochs) / self.epochs,
+                           plot.bottom() - plot.height() * f)
+
+        # At most one point every 3 px: this repaint runs every 50 ms while training, and
         # stroking every batch's point made it cost 40 ms by the third epoch (GUI stalls).
         stride = max(1, math.ceil(len(self.loss) / max(2.0, plot.width() / 3)))
-        for series, color, ymax in ((self.loss, LOSS_COLOR, max_loss), (self.acc, ACC_COLOR, 1.0)):
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for series, color, lo, hi in ((self.loss, colors.loss, 0.0, loss_top),
+                                      (self.acc, colors.accuracy, acc_lo, acc_hi)):
             if len(series) < 2:
                 continue
             shown = series[::stride]
             if shown[-1] is not series[-1]:
                 shown.append(series[-1])
-            path = QPainterPath(pt(*shown[0], ymax))
-            for xv, yv in shown[1:]:
-                path.lineTo(pt(xv, yv, ymax))
+            path, inside = QPainterPath(), False
+            for xv, yv in shown:  # values below a zoomed axis are left out, not drawn on it
+                if yv < lo:
+                    inside = False
+                elif inside:
+                    path.lineTo(pt(xv, yv, lo, hi))
+                else:
+                    path.moveTo(pt(xv, yv, lo, hi))
+                    inside = True
             p.setPen(QPen(color, 1.6))
-            p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawPath(path)
-        for series, color, ymax in ((self.val_loss, LOSS_COLOR, max_loss),
-                                    (self.val_acc, ACC_COLOR, 1.0)):
-            p.setPen(QPen(color.darker(130), 1.5))
+        for series, color, lo, hi in ((self.val_loss, colors.loss, 0.0, loss_top),
+                                      (self.val_acc, colors.accuracy, acc_lo, acc_hi)):
+            p.setPen(QPen(colors.background, 1.5))
             p.setBrush(color)
             for xv, yv in series:
-                p.drawEllipse(pt(xv, yv, ymax), 4, 4)
+                p.drawEllipse(pt(xv, yv, lo, hi), 4, 4)
         p.end()

@@ -331,3 +331,77 @@ def test_high_dpi_display_is_crisp_and_buffer_unchanged(tmp_path: Path) -> None:
     assert float(dpr) == 2.0 and float(img_dpr) == 2.0
     assert abs(int(width) - 2 * int(side)) <= 2
     assert int(buf) == BUFFER_SIZE and int(ink) == 255
+
+
+def _on_screen(widget) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """What the screen shows of ``widget`` (the flushed pixels, not a fresh render as
+    ``widget.grab()`` would make): RGB rows."""
+    QApplication.processEvents()
+    top_left = widget.mapTo(widget.window(), QPoint(0, 0))
+    shot = widget.screen().grabWindow(widget.window().winId(), top_left.x(), top_left.y(),
+                                      widget.width(), widget.height()).toImage()
+    shot = shot.convertToFormat(QImage.Format.Format_RGB888)
+    bpl = shot.bytesPerLine()
+    data = np.frombuffer(shot.constBits(), np.uint8, count=bpl * shot.height())
+    rows = data.reshape(shot.height(), bpl)[:, : shot.width() * 3]
+    return rows.reshape(shot.height(), shot.width(), 3).copy()
+
+
+def _hint_pixels(pad) -> int:  # type: ignore[no-untyped-def]
+    """Pixels of the hint's grey ("Draw a digit here") in the middle band of the pad, away
+    from the ink drawn by the test (which stays in the top-left corner)."""
+    from app.ui.pad import pad_colors
+
+    hint = pad_colors(pad.palette()).hint
+    shot = _on_screen(pad).astype(int)
+    sq = pad.square()
+    band = shot[int(sq.center().y() - 20): int(sq.center().y() + 20), int(sq.left()): int(sq.right())]
+    want = np.array([hint.red(), hint.green(), hint.blue()])
+    return int((np.abs(band - want).sum(axis=2) < 24).sum())
+
+
+def test_hint_disappears_with_the_first_stroke(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The "Draw a digit here" hint is gone from the screen as soon as drawing starts, after
+    launch and after each way of emptying the pad (Clear, Esc, Delete), not left under the ink."""
+    pad = window.pad
+    qtbot.waitUntil(lambda: _hint_pixels(pad) > 50)  # shown at launch
+    small_stroke = [[(0.1, 0.1), (0.2, 0.15)]]
+    draw_polylines(pad, small_stroke)
+    qtbot.waitUntil(lambda: _hint_pixels(pad) == 0)
+    for clear in (lambda: QTest.mouseClick(window.clear_button, Qt.MouseButton.LeftButton),
+                  lambda: QTest.keyClick(pad, Qt.Key.Key_Escape),
+                  lambda: QTest.keyClick(pad, Qt.Key.Key_Delete)):
+        clear()
+        assert pad.is_empty()
+        qtbot.waitUntil(lambda: _hint_pixels(pad) > 50)  # the hint is back on the empty pad
+        # the press alone (the stroke's first dot) already takes the hint away
+        QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         pad.to_widget(0.1, 0.1).toPoint())
+        qtbot.waitUntil(lambda: _hint_pixels(pad) == 0)
+        QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                           pad.to_widget(0.1, 0.1).toPoint())
+        pad.setFocus()
+
+
+def test_drawing_over_an_opened_image_takes_it_off_the_screen(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Drawing replaces an opened image: the image leaves the screen with the first press,
+    not only where the new stroke passes."""
+    pad = window.pad
+    white = QImage(56, 56, QImage.Format.Format_RGB32)
+    white.fill(QColor(255, 255, 255))
+    pad.show_image(white, "white.png")
+
+    def white_pixels() -> int:
+        shot = _on_screen(pad)
+        sq = pad.square()
+        middle = shot[int(sq.center().y()) - 30: int(sq.center().y()) + 30,
+                      int(sq.center().x()) - 30: int(sq.center().x()) + 30]
+        return int((middle.min(axis=2) > 240).sum())
+
+    qtbot.waitUntil(lambda: white_pixels() > 1000)
+    QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     pad.to_widget(0.1, 0.1).toPoint())
+    QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       pad.to_widget(0.1, 0.1).toPoint())
+    assert not pad.has_background()
+    qtbot.waitUntil(lambda: white_pixels() == 0)
