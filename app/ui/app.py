@@ -34,6 +34,9 @@ def configure_application(app: QApplication) -> None:
     # use Fusion for a consistent look.
     if sys.platform.startswith("linux") and "fusion" in [s.lower() for s in _styles()]:
         app.setStyle("Fusion")
+    from app.ui.theme import apply_color_scheme
+
+    apply_color_scheme(app)  # DIGITPAD_COLOR_SCHEME=light|dark, else the system's palette
 
 
 def _styles() -> list[str]:

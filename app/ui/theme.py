@@ -12,7 +12,8 @@ import os
 from typing import NamedTuple
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
 
 PAD_BACKGROUND = QColor("#15181f")
 PAD_INK = QColor("#f4f6fb")
@@ -108,7 +109,7 @@ def dark_palette() -> QPalette:
     return pal
 
 
-def apply_color_scheme(app: QGuiApplication, scheme: str | None = None) -> None:
+def apply_color_scheme(app: QApplication, scheme: str | None = None) -> None:
     """Use the ``light`` or ``dark`` scheme (default: ``$DIGITPAD_COLOR_SCHEME``; unset or
     ``system``: leave the system's palette alone)."""
     scheme = (scheme or os.environ.get("DIGITPAD_COLOR_SCHEME", "system")).strip().lower()
@@ -117,6 +118,4 @@ def apply_color_scheme(app: QGuiApplication, scheme: str | None = None) -> None:
     hints = app.styleHints()
     if hasattr(hints, "setColorScheme"):  # Qt 6.8+: tells the platform too, where it listens
         hints.setColorScheme(Qt.ColorScheme.Dark if scheme == "dark" else Qt.ColorScheme.Light)
-    style = app.style() if hasattr(app, "style") else None
-    app.setPalette(dark_palette() if scheme == "dark" else
-                   (style.standardPalette() if style is not None else QPalette()))
+    app.setPalette(dark_palette() if scheme == "dark" else app.style().standardPalette())
