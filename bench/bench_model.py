@@ -22,8 +22,8 @@ def measure() -> dict[str, object]:
     import numpy as np
 
     from app.core.data import load_mnist
+    from app.core.evaluation import evaluate_predictions
     from app.core.store import DEFAULT_MODEL, ModelStore
-    from app.core.training import evaluate_predictions
 
     with tempfile.TemporaryDirectory(prefix="digitpad-bench-model-") as home:
         store = ModelStore(home=Path(home))

@@ -36,7 +36,8 @@ def measure(every: float, config: Any = None) -> dict[str, Any]:
     import numpy as np
 
     from app.core.data import load_mnist
-    from app.core.training import TrainConfig, TrainingListener, evaluate_keras, train
+    from app.core.evaluation import evaluate_keras
+    from app.core.training import TrainConfig, TrainingListener, train
 
     _, (x_test, y_test) = load_mnist()
 

@@ -34,20 +34,6 @@ def tiny_result():  # type: ignore[no-untyped-def]
     return train(TrainConfig(arch="mlp", epochs=2, batch_size=32, limit=600, learning_rate=0.5, seed=1))
 
 
-def model_meta(result) -> dict:  # type: ignore[no-untyped-def]
-    """The metadata the app stores with a trained model."""
-    ev = result.evaluation
-    return {
-        "arch": result.config.arch,
-        "title": "test model",
-        "training": result.config.to_dict(),
-        "seconds": result.seconds,
-        "history": result.history,
-        "test_accuracy": ev.accuracy if ev else None,
-        "per_class_accuracy": ev.per_class if ev else None,
-    }
-
-
 def needs_c_compiler() -> None:
     """Skip the calling test where setup.py cannot compile app/core/_ppkernel.c (no C
     compiler or no Python headers): there the extension is left out on purpose."""
@@ -95,5 +81,5 @@ def saved_tiny_dir(tiny_result, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """The session's tiny model written once as a store entry by ``write_model_dir``."""
     from app.core.store import write_model_dir
 
-    return write_model_dir(tiny_result.model, model_meta(tiny_result),
+    return write_model_dir(tiny_result.model, tiny_result.meta("tests"),
                            tmp_path_factory.mktemp("robust-tiny") / "tiny")

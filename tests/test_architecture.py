@@ -58,10 +58,9 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 
 def test_import_app_and_predict_without_tensorflow(tiny_result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from app.core.store import ModelStore
-    from tests.conftest import model_meta
 
     store = ModelStore(home=tmp_path)
-    entry = store.save(tiny_result.model, model_meta(tiny_result), name="tiny")
+    entry = store.save(tiny_result.model, tiny_result.meta("tests"), name="tiny")
     code = f"""
 import sys
 import numpy as np

@@ -151,13 +151,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from app.core.training import TrainConfig, train
 
     result = train(TrainConfig(arch="mlp", epochs=1, limit=300, learning_rate=0.1))
-    ev = result.evaluation
-    assert ev is not None
-    meta = {
-        "arch": "mlp", "title": "tiny test model", "training": result.config.to_dict(),
-        "seconds": result.seconds, "history": result.history, "test_accuracy": ev.accuracy,
-        "per_class_accuracy": ev.per_class, "confusion": ev.confusion,
-    }
+    meta = result.meta("tests", title="tiny test model")
     dest = tmp_path_factory.mktemp("tiny-model") / "tiny"
     write_model_dir(result.model, meta, dest)
     return dest

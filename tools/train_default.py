@@ -57,26 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     assert result.evaluation is not None
     ev = result.evaluation
     print(f"test accuracy {ev.accuracy:.4f} in {result.seconds:.0f}s", flush=True)
-    meta = {
-        "name": args.out.name,
-        "arch": cfg.arch,
-        "title": "DigitPad default convnet",
-        "training": result.config.to_dict(),
-        "seed": args.seed,
-        "seconds": round(result.seconds, 1),
-        "history": result.history,
-        "test_accuracy": ev.accuracy,
-        "per_class_accuracy": ev.per_class,
-        "confusion": ev.confusion,
-        "trained_by": "tools/train_default.py",
-    }
+    meta = result.meta("tools/train_default.py", title="DigitPad default convnet",
+                       name=args.out.name, seed=args.seed)
     _replace(args.out, result.model, meta)
     return 0
 
 
 # what --export-only keeps of meta.json (write_model_dir recomputes the rest)
-KEPT_ON_EXPORT = ("name", "arch", "title", "training", "seed", "seconds", "history",
-                  "test_accuracy", "per_class_accuracy", "confusion", "trained_by", "created")
+KEPT_ON_EXPORT = ("name", "arch", "title", "training", "seed", "seconds", "history", "test_accuracy",
+                  "per_class_accuracy", "confusion", "test_count", "trained_by", "created")
 
 
 def _replace(out: Path, model: object, meta: dict[str, object]) -> None:

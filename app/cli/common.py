@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeAlias
 
-import numpy as np
-
 from app.core.errors import ModelError
 
 PROG = "digitpad"
@@ -99,26 +97,6 @@ def pct(value: float | None) -> str:
 # --------------------------------------------------------------------------- models
 
 
-class _KerasPredictor:
-    """A ``.keras`` file given by path (needs TensorFlow); same interface as Predictor."""
-
-    def __init__(self, path: Path) -> None:
-        from app.core.store import load_keras_model
-
-        self.name = str(path)
-        self.model = load_keras_model(path)
-
-    def predict_batch(self, x: np.ndarray) -> np.ndarray:
-        arr = np.asarray(x)
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float32) / np.float32(255.0)
-        arr = arr.astype(np.float32, copy=False).reshape((-1, *tuple(self.model.input_shape[1:])))
-        return np.asarray(self.model.predict(arr, batch_size=1000, verbose=0), dtype=np.float32)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.predict_batch(np.asarray(x, dtype=np.float32).reshape(1, 28, 28))[0]
-
-
 def open_store() -> Any:
     from app.core.store import ModelStore
 
@@ -171,8 +149,11 @@ def _make_predictor(entry: Any, path: Path | None) -> Any:
     if entry is not None:
         return entry.predictor()
     assert path is not None
-    if path.suffix.lower() == ".keras":
-        return _KerasPredictor(path)
+    if path.suffix.lower() == ".keras":  # needs TensorFlow
+        from app.core.evaluation import KerasPredictor
+        from app.core.store import load_keras_model
+
+        return KerasPredictor(load_keras_model(path), name=str(path))
     from app.core.inference import Predictor
 
     return Predictor(path, name=path.stem)

@@ -77,21 +77,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from app.core.data import load_mnist
-    from app.core.training import evaluate_keras, evaluate_predictions
+    from app.core.evaluation import evaluate_predictor
 
     label, entry, path = resolve_model(args.model)
-    (_x_train, _y_train), (x_test, y_test) = load_mnist(args.data)
-    if path is not None and path.suffix.lower() == ".keras":
-        from app.core.store import load_keras_model
-
-        with native_stderr_quiet(not args.debug):
-            model = load_keras_model(path)
-        evaluation = evaluate_keras(model, x_test, y_test)
-    else:
-        predictor = predictor_for(entry, path, args.debug)
-        with native_stderr_quiet(not args.debug):
-            probs = predictor.predict_batch(x_test)
-        evaluation = evaluate_predictions(y_test, np.argmax(probs, axis=1))
+    (_x_train, _y_train), test = load_mnist(args.data)
+    predictor = predictor_for(entry, path, args.debug)
+    with native_stderr_quiet(not args.debug):
+        run = evaluate_predictor(predictor, test)
+    assert run is not None  # nothing can stop it
+    evaluation = run.evaluation
 
     if args.json:
         out(json.dumps({

@@ -174,7 +174,7 @@ class _SigintCancel:
 def cmd_train(args: argparse.Namespace) -> int:
     from app.core.models import get_architecture
     from app.core.store import valid_name
-    from app.core.training import train
+    from app.core.training import save_trained, train
 
     cfg = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.lr, augment=args.augment, limit=args.limit,
@@ -213,23 +213,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     n_images = "all" if cfg.limit is None else str(cfg.limit)
     title = args.name or (f"{arch.title}, {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, "
                           f"{n_images} images{', augmented' if cfg.augment else ''}")
-    meta = {
-        "arch": cfg.arch,
-        "title": title,
-        "training": result.config.to_dict(),
-        "data": str(args.data) if args.data is not None else "bundled MNIST",
-        "seconds": round(result.seconds, 1),
-        "history": result.history,
-        "test_accuracy": evaluation.accuracy,
-        "per_class_accuracy": evaluation.per_class,
-        "confusion": evaluation.confusion,
-        "trained_by": f"{PROG} train",
-    }
     err("Saving the model...")
     with native_stderr_quiet(not args.debug):
-        entry = store.save(result.model, meta, name=args.name, activate=not args.no_activate)
+        saved = save_trained(store, result, f"{PROG} train", name=args.name, title=title,
+                             activate=not args.no_activate,
+                             data=str(args.data) if args.data is not None else "bundled MNIST")
+    assert saved is not None  # (no should_stop: a Ctrl+C while saving is the second one)
     state = "not made active" if args.no_activate else "now the active model"
-    out(f"saved model {entry.name!r} ({state})")
+    out(f"saved model {saved.name!r} ({state})")
     return 0
 
 

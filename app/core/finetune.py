@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import TrainingError
+from app.core.evaluation import Evaluation, KerasPredictor, evaluate_keras
 from app.core.models import ARCHITECTURES, DEFAULT_ARCH
-from app.core.training import Evaluation, TrainConfig, TrainingListener, evaluate_predictions, train
+from app.core.training import TrainConfig, TrainingListener, model_meta, save_model, train
 
 MIN_SAMPLES = 4  # fewer personal samples than this: nothing sensible to learn or measure
 
@@ -90,31 +91,23 @@ class FineTuneResult:
     cancelled: bool = False
     seconds: float = 0.0
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self, trained_by: str) -> dict[str, Any]:
         """Metadata for the model store (base model, personal accuracy before and after …)."""
         after = self.after
-        ev = self.evaluation
         base_title = ARCHITECTURES[self.arch].title if self.arch in ARCHITECTURES else self.arch
-        meta: dict[str, Any] = {
-            "arch": self.arch,
-            "title": f"{base_title}, fine-tuned on your handwriting",
-            "base_model": self.base_name,
-            "fine_tuned": True,
-            "finetune": self.config.to_dict(),
-            "training": self.train_config.to_dict() if self.train_config else None,
-            "seconds": round(self.seconds, 1),
-            "history": self.history,
-            "personal_accuracy": None if after is None else after.personal,
-            "personal_accuracy_before": self.before.personal,
-            "personal_holdout_count": self.before.personal_count,
-            "personal_train_count": len(self.train_ids),
-            "mnist_accuracy_before": self.before.mnist,
-            "trained_by": "DigitPad window (Train on my drawings)",
-        }
-        if ev is not None:
-            meta.update({"test_accuracy": ev.accuracy, "per_class_accuracy": ev.per_class,
-                         "confusion": ev.confusion, "test_count": ev.count})
-        return meta
+        return model_meta(
+            self.arch, f"{base_title}, fine-tuned on your handwriting",
+            self.train_config.to_dict() if self.train_config else None, self.seconds, self.history,
+            self.evaluation, trained_by,
+            base_model=self.base_name,
+            fine_tuned=True,
+            finetune=self.config.to_dict(),
+            personal_accuracy=None if after is None else after.personal,
+            personal_accuracy_before=self.before.personal,
+            personal_holdout_count=self.before.personal_count,
+            personal_train_count=len(self.train_ids),
+            mnist_accuracy_before=self.before.mnist,
+        )
 
 
 def split_holdout(y: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -137,19 +130,8 @@ def split_holdout(y: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.nda
     return np.array(sorted(train_idx), np.int64), np.array(sorted(test_idx), np.int64)
 
 
-def _as_float(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x)
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / np.float32(255.0)
-    return x.astype(np.float32, copy=False)
-
-
 def _predict(model: Any, x: np.ndarray) -> np.ndarray:
-    if len(x) == 0:
-        return np.zeros((0,), np.int64)
-    shape = (len(x), *tuple(model.input_shape[1:]))
-    probs = model.predict(_as_float(x).reshape(shape), batch_size=1000, verbose=0)
-    return np.argmax(np.asarray(probs), axis=1)
+    return np.argmax(KerasPredictor(model).predict_batch(x), axis=1)
 
 
 def score(model: Any, x_personal: np.ndarray, y_personal: np.ndarray,
@@ -268,7 +250,7 @@ def fine_tune(base: Any, samples: tuple[np.ndarray, np.ndarray] | tuple[np.ndarr
     if ev is not None:
         after.mnist, after.mnist_count = ev.accuracy, ev.count
     else:  # pragma: no cover - train() evaluates unless cancelled
-        ev = evaluate_predictions(y_test, _predict(result.model, x_test))
+        ev = evaluate_keras(result.model, x_test, y_test)
         after.mnist, after.mnist_count = ev.accuracy, ev.count
     return FineTuneResult(model=result.model, after=after, evaluation=ev,
                           seconds=time.perf_counter() - started, **common)  # type: ignore[arg-type]
@@ -289,6 +271,7 @@ def save_fine_tuned(store: Any, result: FineTuneResult, trained_by: str, activat
     :class:`~app.core.store.ModelEntry` (made active unless ``activate`` is false)."""
     if result.cancelled or result.model is None or result.after is None:
         raise TrainingError("The fine-tuning did not finish; there is nothing to save.")
-    meta = result.meta()
-    meta["trained_by"] = trained_by
-    return store.save(result.model, meta, name=fine_tuned_name(store, result.base_name), activate=activate)
+    entry = save_model(store, result.model, result.meta(trained_by),
+                       name=fine_tuned_name(store, result.base_name), activate=activate)
+    assert entry is not None  # (no should_stop)
+    return entry

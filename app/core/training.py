@@ -1,23 +1,31 @@
-"""The one training function, used by the window, the CLI and the tools.
+"""Training: the one training function and the train-and-save use case.
 
 It knows nothing of Qt. Progress goes to a :class:`TrainingListener` (per batch and per
 epoch) and cancellation comes back through ``listener.should_stop()``, checked after
 every batch (Keras' ``model.stop_training``), so Cancel takes effect within one batch.
 
-TensorFlow is imported lazily, inside :func:`train` and :func:`evaluate_keras`.
+TensorFlow is imported lazily, inside :func:`train`. :func:`train_and_save` is the use case
+the window and the tools call: train, evaluate, build the metadata (:func:`model_meta`,
+the one place that does) and save to the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.core.errors import TrainingError
+from app.core.errors import DigitPadError, TrainingError
+from app.core.evaluation import Evaluation, as_float, evaluate_keras
 from app.core.models import DEFAULT_ARCH, get_architecture
+
+if TYPE_CHECKING:
+    from app.core.store import ModelEntry, ModelStore
 
 Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -114,17 +122,6 @@ class TrainingListener:
 
 
 @dataclass
-class Evaluation:
-    accuracy: float
-    per_class: list[float]
-    confusion: list[list[int]]  # confusion[true][predicted]
-    count: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
 class TrainResult:
     model: Any  # keras.Model
     config: TrainConfig
@@ -134,36 +131,31 @@ class TrainResult:
     epochs_completed: int = 0
     seconds: float = 0.0
 
-
-def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray) -> Evaluation:
-    """Accuracy, per-class accuracy and confusion matrix from labels (pure NumPy)."""
-    y_true = np.asarray(y_true).astype(np.int64).ravel()
-    y_pred = np.asarray(y_pred).astype(np.int64).ravel()
-    confusion = np.zeros((10, 10), dtype=np.int64)
-    np.add.at(confusion, (y_true, y_pred), 1)
-    totals = confusion.sum(axis=1)
-    per_class = np.divide(
-        np.diag(confusion), totals, out=np.zeros(10, dtype=np.float64), where=totals > 0
-    )
-    acc = float((y_true == y_pred).mean()) if len(y_true) else 0.0
-    return Evaluation(
-        accuracy=acc,
-        per_class=[float(v) for v in per_class],
-        confusion=confusion.tolist(),
-        count=len(y_true),
-    )
+    def meta(self, trained_by: str, title: str | None = None, **extra: Any) -> dict[str, Any]:
+        """The model store's metadata for this model; ``title`` defaults to the architecture's."""
+        return model_meta(self.config.arch, title or get_architecture(self.config.arch).title,
+                          self.config.to_dict(), self.seconds, self.history, self.evaluation,
+                          trained_by, **extra)
 
 
-def evaluate_keras(model: Any, x: np.ndarray, y: np.ndarray) -> Evaluation:
-    """Evaluate a Keras model on uint8 or float images (N, 28, 28)."""
-    probs = model.predict(_as_float(x), batch_size=1000, verbose=0)
-    return evaluate_predictions(y, np.argmax(probs, axis=1))
-
-
-def _as_float(x: np.ndarray) -> np.ndarray:
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / np.float32(255.0)
-    return x.astype(np.float32, copy=False)
+def model_meta(arch: str, title: str, training: dict[str, Any] | None, seconds: float,
+               history: dict[str, list[float]], evaluation: Evaluation | None, trained_by: str,
+               **extra: Any) -> dict[str, Any]:
+    """The one place that builds a trained model's metadata (``meta.json``; the store adds
+    name, dates, checksums and sizes). ``extra`` holds what only some models have."""
+    meta: dict[str, Any] = {
+        "arch": arch,
+        "title": title,
+        "training": training,
+        "seconds": round(seconds, 1),
+        "history": history,
+        **extra,
+        "trained_by": trained_by,
+    }
+    if evaluation is not None:
+        meta.update({"test_accuracy": evaluation.accuracy, "per_class_accuracy": evaluation.per_class,
+                     "confusion": evaluation.confusion, "test_count": evaluation.count})
+    return meta
 
 
 def _split(cfg: TrainConfig, data: Dataset) -> tuple[np.ndarray, ...]:
@@ -178,10 +170,10 @@ def _split(cfg: TrainConfig, data: Dataset) -> tuple[np.ndarray, ...]:
         raise TrainingError("No training images left: raise the limit or lower the validation split.")
     x_tr = x_train[tr_idx]  # uint8 stays uint8 (4x smaller); batches are scaled on the fly
     if x_tr.dtype != np.uint8:
-        x_tr = _as_float(x_tr)
+        x_tr = as_float(x_tr)
     return (
         x_tr, np.asarray(y_train[tr_idx], dtype=np.int32),
-        _as_float(x_train[val_idx]), np.asarray(y_train[val_idx], dtype=np.int32),
+        as_float(x_train[val_idx]), np.asarray(y_train[val_idx], dtype=np.int32),
         x_test, y_test,
     )
 
@@ -385,3 +377,55 @@ def train(
     evaluation = evaluate_keras(model, x_test, y_test)
     return TrainResult(model=model, config=cfg, history=history, evaluation=evaluation,
                        epochs_completed=done, seconds=time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A trained model now in the store."""
+
+    name: str
+    meta: dict[str, Any]  # as saved (with the store's additions)
+    evaluation: Evaluation | None
+
+
+def save_model(store: ModelStore, model: Any, meta: dict[str, Any], name: str | None = None,
+               activate: bool = True, should_stop: Callable[[], bool] | None = None) -> ModelEntry | None:
+    """Save ``model`` in ``store`` (atomically, with checksums) and make it active if asked.
+
+    When ``should_stop()`` turns true while saving (Cancel pressed in the last second),
+    the new entry is removed again and None is returned: a cancel keeps nothing.
+    """
+    entry = store.save(model, meta, name=name)
+    if should_stop is not None and should_stop():
+        with contextlib.suppress(DigitPadError):
+            store.delete(entry.name)
+        return None
+    if activate:
+        store.set_active(entry.name)
+    return entry
+
+
+def save_trained(store: ModelStore, result: TrainResult, trained_by: str, *, name: str | None = None,
+                 title: str | None = None, activate: bool = True,
+                 should_stop: Callable[[], bool] | None = None, **extra: Any) -> SavedModel | None:
+    """Save a finished training with its metadata (:meth:`TrainResult.meta`); None if
+    stopped while saving (see :func:`save_model`)."""
+    if result.cancelled or result.model is None or result.evaluation is None:
+        raise TrainingError("The training did not finish; there is nothing to save.")
+    entry = save_model(store, result.model, result.meta(trained_by, title, **extra), name=name,
+                       activate=activate, should_stop=should_stop)
+    return None if entry is None else SavedModel(entry.name, dict(entry.meta), result.evaluation)
+
+
+def train_and_save(config: TrainConfig | None, listener: TrainingListener | None, store: ModelStore,
+                   trained_by: str, *, dataset: Dataset | None = None, name: str | None = None,
+                   title: str | None = None, activate: bool = True, **extra: Any) -> SavedModel | None:
+    """Train (:func:`train`), evaluate and save in ``store``: the window's and the tools' use
+    case. Returns None when the listener cancelled; nothing is saved then."""
+    listener = listener or TrainingListener()
+    result = train(config, listener, dataset=dataset)
+    if result.cancelled or listener.should_stop():
+        return None
+    listener.on_status("Saving the model…")
+    return save_trained(store, result, trained_by, name=name, title=title, activate=activate,
+                        should_stop=listener.should_stop, **extra)

@@ -1008,19 +1008,16 @@ class MainWindow(QMainWindow):
 
         def work(w: Worker) -> tuple[str, Evaluation, EvalDetails] | None:
             from app.core.data import load_mnist
-            from app.core.training import evaluate_predictions
+            from app.core.evaluation import evaluate_predictor
 
             w.status.emit("Loading the MNIST test set…")
             _, (x_test, y_test) = load_mnist()
             predictor = entry.predictor()  # checks the file's checksum
             w.status.emit(f"Evaluating {name} on {len(x_test)} test images…")
-            probs = []
-            for i in range(0, len(x_test), 500):
-                if w.is_cancelled():
-                    return None
-                probs.append(predictor.predict_batch(x_test[i:i + 500]))
-            p = np.concatenate(probs)
-            return name, evaluate_predictions(y_test, np.argmax(p, axis=1)), EvalDetails(x_test, y_test, p)
+            run = evaluate_predictor(predictor, (x_test, y_test), should_stop=w.is_cancelled)
+            if run is None:
+                return None
+            return name, run.evaluation, EvalDetails(x_test, y_test, run.probabilities)
 
         self._start_job("evaluate", CallWorker(work), self._on_evaluated, "Evaluation failed",
                         self.evaluation_finished)

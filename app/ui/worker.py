@@ -11,7 +11,6 @@ running (the tests fail if one outlives a test).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -211,41 +210,16 @@ class TrainingWorker(Worker):
         return listener
 
     def work(self) -> str | None:
-        from app.core.models import get_architecture
         from app.core.store import ModelStore
-        from app.core.training import train
+        from app.core.training import train_and_save
 
+        # A store of its own: the GUI thread's store is only refreshed after success.
+        store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
         listener = self.make_listener()
         try:
-            result = train(self.config, listener)
+            saved = train_and_save(self.config, listener, store, "DigitPad window")
         finally:
             close = getattr(listener, "close", None)
             if close is not None:
                 close()  # the live exports' temporary files
-        if result.cancelled or self.is_cancelled() or result.evaluation is None:
-            return None
-        ev = result.evaluation
-        cfg = result.config
-        meta = {
-            "arch": cfg.arch,
-            "title": get_architecture(cfg.arch).title,
-            "training": cfg.to_dict(),
-            "seconds": round(result.seconds, 1),
-            "history": result.history,
-            "test_accuracy": ev.accuracy,
-            "per_class_accuracy": ev.per_class,
-            "confusion": ev.confusion,
-            "trained_by": "DigitPad window",
-        }
-        if self.is_cancelled():
-            return None
-        self.status.emit("Saving the model…")
-        # A store of its own: the GUI thread's store is only refreshed after success.
-        store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
-        entry = store.save(result.model, meta)
-        if self.is_cancelled():  # Cancel pressed while saving: keep nothing, as for any cancel
-            with contextlib.suppress(DigitPadError):
-                store.delete(entry.name)
-            return None
-        store.set_active(entry.name)
-        return entry.name
+        return None if saved is None else saved.name

@@ -40,13 +40,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     home = tmp_path_factory.mktemp("tiny-model-home")
     result = train(TrainConfig(arch="mlp", epochs=1, limit=500))
-    assert result.evaluation is not None
-    meta = {
-        "arch": "mlp",
-        "title": "tiny test model",
-        "training": result.config.to_dict(),
-        "test_accuracy": result.evaluation.accuracy,
-    }
+    meta = result.meta("tests", title="tiny test model")
     entry = ModelStore(home=home).save(result.model, meta, name="tiny")
     return entry.path
 

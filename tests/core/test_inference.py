@@ -11,12 +11,11 @@ from app.core.data import load_mnist
 from app.core.errors import ModelError
 from app.core.inference import Predictor
 from app.core.store import ModelStore
-from tests.conftest import model_meta
 
 
 @pytest.fixture()
 def entry(tiny_result, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return ModelStore(home=tmp_path).save(tiny_result.model, model_meta(tiny_result), name="tiny")
+    return ModelStore(home=tmp_path).save(tiny_result.model, tiny_result.meta("tests"), name="tiny")
 
 
 def test_float_export_matches_keras_on_real_test_digits(tiny_result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,6 @@ import pytest
 
 from app.core.errors import ModelError
 from app.core.store import DEFAULT_MODEL, ModelStore, load_keras_model
-from tests.conftest import model_meta
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model_store" / DEFAULT_MODEL
 
@@ -24,7 +23,7 @@ def store(tmp_path: Path) -> ModelStore:
 
 @pytest.fixture()
 def saved(store: ModelStore, tiny_result):  # type: ignore[no-untyped-def]
-    return store.save(tiny_result.model, model_meta(tiny_result), name="tiny")
+    return store.save(tiny_result.model, tiny_result.meta("tests"), name="tiny")
 
 
 def test_save_writes_keras_tflite_and_metadata(store: ModelStore, saved, tiny_result) -> None:  # type: ignore[no-untyped-def]
@@ -57,11 +56,11 @@ def test_active_model_persists_and_falls_back(store: ModelStore, saved, tmp_path
 
 def test_save_name_clash_and_invalid_names(store: ModelStore, saved, tiny_result) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ModelError, match="already exists"):
-        store.save(tiny_result.model, model_meta(tiny_result), name="tiny")
+        store.save(tiny_result.model, tiny_result.meta("tests"), name="tiny")
     for bad in ("../evil", "a/b", "", ".hidden"):
         with pytest.raises(ModelError, match="not a valid model name"):
-            store.save(tiny_result.model, model_meta(tiny_result), name=bad)
-    auto = store.save(tiny_result.model, model_meta(tiny_result))
+            store.save(tiny_result.model, tiny_result.meta("tests"), name=bad)
+    auto = store.save(tiny_result.model, tiny_result.meta("tests"))
     assert auto.name.startswith("mlp-")
 
 
@@ -111,7 +110,7 @@ def test_failed_save_leaves_no_entry(store: ModelStore, tiny_result, monkeypatch
 
     monkeypatch.setattr(export, "tflite_bytes", disk_full)
     with pytest.raises(ModelError, match="No space left"):
-        store.save(tiny_result.model, model_meta(tiny_result), name="full")
+        store.save(tiny_result.model, tiny_result.meta("tests"), name="full")
     assert "full" not in store
     assert not store.models_dir.exists() or not any(store.models_dir.iterdir())
 
@@ -132,7 +131,7 @@ def test_an_int8_export_too_far_off_falls_back_to_the_float_export(  # type: ign
         return real(other if quantize else model, quantize)
 
     monkeypatch.setattr(export, "tflite_bytes", off_when_quantised)
-    entry = store.save(tiny_result.model, model_meta(tiny_result), name="fallback")
+    entry = store.save(tiny_result.model, tiny_result.meta("tests"), name="fallback")
     assert calls == [True, False]
     x = np.random.default_rng(1).random((8, 28, 28), dtype=np.float32)
     ref = np.asarray(tiny_result.model(x, training=False))
@@ -151,7 +150,7 @@ def test_a_failing_int8_conversion_falls_back_to_the_float_export(  # type: igno
         return real(model, quantize)
 
     monkeypatch.setattr(export, "tflite_bytes", quantiser_fails)
-    entry = store.save(tiny_result.model, model_meta(tiny_result), name="float-only")
+    entry = store.save(tiny_result.model, tiny_result.meta("tests"), name="float-only")
     x = np.random.default_rng(2).random((8, 28, 28), dtype=np.float32)
     ref = np.asarray(tiny_result.model(x, training=False))
     assert np.abs(entry.predictor().predict_batch(x) - ref).max() < 1e-5

@@ -13,19 +13,18 @@ import pytest
 
 from app.core.errors import ModelError
 from app.core.store import ModelStore
-from tests.conftest import ROOT, model_meta
+from tests.conftest import ROOT
 
 _SAVER = r"""
 import sys, time
 from app.core.store import ModelStore
 import app.core.store as store_mod
-from tests.conftest import model_meta
 from app.core.training import TrainConfig, train
 
 home, mode = sys.argv[1], sys.argv[2]
 result = train(TrainConfig(arch="mlp", epochs=1, batch_size=32, limit=200, seed=2))
 store = ModelStore(home=home)
-store.save(result.model, model_meta(result), name="first", activate=True)
+store.save(result.model, result.meta("tests"), name="first", activate=True)
 print("FIRST-SAVED", flush=True)
 if mode == "hang":
     real = store_mod.atomic_write_json
@@ -34,7 +33,7 @@ if mode == "hang":
         time.sleep(60)  # killed here, in the middle of the second save
         real(path, obj)
     store_mod.atomic_write_json = slow
-    store.save(result.model, model_meta(result), name="second", activate=True)
+    store.save(result.model, result.meta("tests"), name="second", activate=True)
 """
 
 
@@ -78,7 +77,7 @@ def test_read_only_store_gives_a_clear_message(tmp_path: Path, tiny_result) -> N
     try:
         store = ModelStore(home=home)
         with pytest.raises(ModelError, match="Could not save"):
-            store.save(tiny_result.model, model_meta(tiny_result), name="x")
+            store.save(tiny_result.model, tiny_result.meta("tests"), name="x")
     finally:
         os.chmod(home / "models", 0o700)
 
@@ -98,15 +97,15 @@ def test_unwritable_store_simulated_gives_a_clear_message(tmp_path: Path, tiny_r
 
     monkeypatch.setattr(Path, "mkdir", refuse)
     with pytest.raises(ModelError, match="Read-only file system"):
-        store.save(tiny_result.model, model_meta(tiny_result), name="x")
+        store.save(tiny_result.model, tiny_result.meta("tests"), name="x")
     assert "x" not in store
 
 
 def test_two_instances_share_one_store(tmp_path: Path, tiny_result) -> None:  # type: ignore[no-untyped-def]
     home = tmp_path / "home"
     a, b = ModelStore(home=home), ModelStore(home=home)
-    ea = a.save(tiny_result.model, model_meta(tiny_result))
-    eb = b.save(tiny_result.model, model_meta(tiny_result))
+    ea = a.save(tiny_result.model, tiny_result.meta("tests"))
+    eb = b.save(tiny_result.model, tiny_result.meta("tests"))
     assert ea.name != eb.name  # auto names never collide, even within the same second
     b.set_active(ea.name)
     a.refresh()

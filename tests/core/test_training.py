@@ -8,7 +8,7 @@ import pytest
 from app.core.data import load_mnist
 from app.core.errors import TrainingError
 from app.core.models import ARCHITECTURES, build_model
-from app.core.training import TrainConfig, TrainingListener, evaluate_predictions, train
+from app.core.training import TrainConfig, TrainingListener, train
 
 
 class Recorder(TrainingListener):
@@ -124,9 +124,75 @@ def test_augmentation_trains_on_varied_images() -> None:
     assert ratio.min() > 0.15 and 0.6 < float(np.median(ratio)) < 1.6
 
 
-def test_evaluate_predictions() -> None:
-    ev = evaluate_predictions(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 2, 0]))
-    assert ev.accuracy == pytest.approx(4 / 6)
-    assert ev.per_class[:3] == [0.5, 1.0, pytest.approx(2 / 3)]
-    assert ev.confusion[0][:3] == [1, 1, 0] and ev.confusion[2][:3] == [1, 0, 2]
-    assert ev.count == 6
+# --------------------------------------------------------------------------- train and save
+
+
+class _CancelWhileSaving(Recorder):
+    """Asks to stop once "Saving the model…" was announced (Cancel in the last second)."""
+
+    def should_stop(self) -> bool:
+        return any(s.startswith("Saving") for s in self.statuses)
+
+
+def test_train_and_save_stores_the_evaluated_model_with_its_metadata(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from app.core.store import ModelStore
+    from app.core.training import train_and_save
+
+    store = ModelStore(home=tmp_path)
+    rec = Recorder()
+    saved = train_and_save(TrainConfig(arch="mlp", epochs=1, limit=300), rec, store, "tests",
+                           data="bundled MNIST")
+    assert saved is not None and saved.evaluation is not None
+    assert rec.statuses[-1] == "Saving the model…"
+    assert store.active_name() == saved.name and saved.name.startswith("mlp-")
+    entry = store.get(saved.name)
+    meta = entry.meta
+    assert meta["trained_by"] == "tests" and meta["data"] == "bundled MNIST"
+    assert meta["title"] == ARCHITECTURES["mlp"].title and meta["training"]["epochs"] == 1
+    assert meta["test_accuracy"] == saved.evaluation.accuracy == entry.test_accuracy
+    assert meta["test_count"] == 10000 and len(meta["confusion"]) == 10
+    assert entry.predictor().predict(np.zeros((28, 28), np.float32)).shape == (10,)
+
+
+def test_train_and_save_keeps_nothing_when_cancelled(tmp_path, tiny_result, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from app.core.store import ModelStore
+    from app.core.training import train_and_save
+
+    store = ModelStore(home=tmp_path)
+    before = store.active_name()
+    assert train_and_save(TrainConfig(arch="mlp"), Recorder(stop_after=0), store, "tests") is None
+
+    monkeypatch.setattr("app.core.training.train", lambda *a, **k: tiny_result)
+    rec = _CancelWhileSaving()
+    assert train_and_save(TrainConfig(arch="mlp"), rec, store, "tests") is None
+    assert "Saving the model…" in rec.statuses  # it was saved, then removed again
+    store.refresh()
+    assert [e.name for e in store.entries() if not e.builtin] == []
+    assert store.active_name() == before
+    assert not any((tmp_path / "models").iterdir())  # no half-saved or hidden leftovers
+
+
+def test_save_trained_refuses_an_unfinished_training(tmp_path, tiny_result) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from app.core.store import ModelStore
+    from app.core.training import save_trained
+
+    cancelled = dataclasses.replace(tiny_result, cancelled=True, evaluation=None)
+    with pytest.raises(TrainingError, match="nothing to save"):
+        save_trained(ModelStore(home=tmp_path), cancelled, "tests")
+
+
+def test_one_metadata_builder_for_training_and_fine_tuning(tiny_result) -> None:  # type: ignore[no-untyped-def]
+    from app.core.finetune import FineTuneConfig, FineTuneResult, Scores
+
+    trained = tiny_result.meta("tests", title="t", seed=3)
+    assert trained["title"] == "t" and trained["seed"] == 3 and trained["trained_by"] == "tests"
+    tuned = FineTuneResult(model=None, base_name="tiny", arch="mlp", config=FineTuneConfig(),
+                           train_config=tiny_result.config, before=Scores(0.5, 4, [0] * 4, 0.9, 100),
+                           after=Scores(0.75, 4, [0] * 4, 0.9, 100), evaluation=tiny_result.evaluation,
+                           history=tiny_result.history, seconds=2.04).meta("window")
+    assert set(trained) - {"seed"} <= set(tuned)  # the same keys, and the fine-tuning's own
+    assert tuned["base_model"] == "tiny" and tuned["fine_tuned"] is True and tuned["seconds"] == 2.0
+    assert tuned["personal_accuracy"] == 0.75 and tuned["personal_accuracy_before"] == 0.5
+    assert tuned["test_accuracy"] == tiny_result.evaluation.accuracy

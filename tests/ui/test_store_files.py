@@ -35,7 +35,7 @@ from PySide6.QtCore import Qt
 from app.core.errors import ModelError
 from app.core.store import DEFAULT_MODEL, ModelStore
 from tests import ui_helpers
-from tests.conftest import ROOT, model_meta, sha256
+from tests.conftest import ROOT, sha256
 from tests.ui_helpers import draw_digit, needs_default_model
 
 window = ui_helpers.window
@@ -352,7 +352,7 @@ def test_file_system_full_while_saving(tiny_result, saved_tiny_dir: Path, tmp_pa
     file_size_limit(keras_size // 2 if stage == "keras_file" else keras_size + 1000)
     try:
         with pytest.raises(ModelError, match=r"^Could not save the model to .*: File too large\.$"):
-            store.save(tiny_result.model, model_meta(tiny_result))
+            store.save(tiny_result.model, tiny_result.meta("tests"))
     finally:
         file_size_limit(resource.RLIM_INFINITY)
     assert store.names()[-1] == "first" and store.active_name() == "first"
@@ -379,7 +379,7 @@ def test_no_space_left_while_writing_metadata_or_settings(  # type: ignore[no-un
 
     monkeypatch.setattr(store_mod.tempfile, "mkstemp", full_disk)
     with pytest.raises(ModelError, match="No space left on device"):
-        store.save(tiny_result.model, model_meta(tiny_result), name="second")
+        store.save(tiny_result.model, tiny_result.meta("tests"), name="second")
     with pytest.raises(ModelError, match="No space left on device"):
         store.set_active(DEFAULT_MODEL)
     monkeypatch.undo()
@@ -495,11 +495,11 @@ def test_two_instances_saving_under_the_same_automatic_name(tiny_result, tmp_pat
             state["raced"] = True
             taken = [p.name for p in home.joinpath("models").iterdir() if p.name.startswith(".tmp-")]
             name = taken[0][len(".tmp-"):].rsplit("-", 1)[0]
-            a.save(tiny_result.model, model_meta(tiny_result), name=name)
+            a.save(tiny_result.model, tiny_result.meta("tests"), name=name)
         return real(model, quantize)
 
     monkeypatch.setattr(export, "tflite_bytes", racing)
-    entry = b.save(tiny_result.model, model_meta(tiny_result), activate=True)
+    entry = b.save(tiny_result.model, tiny_result.meta("tests"), activate=True)
     assert state["raced"]
     names = _user_entries(home)
     assert len(names) == 2 and entry.name == f"{names[0]}-2" and entry.name in names
