@@ -268,7 +268,7 @@ def click(button: Any) -> None:
 
 
 def _clear(window: Any) -> None:
-    window.clear_pad()
+    window.live.clear()
     _process_events()
 
 
@@ -346,9 +346,9 @@ class _Run:
         self.window = _open_window()
         for name in WIDGETS:
             _widget(self.window, name)
-        if self.window.predictor is None:
+        if self.window.live.predictor is None:
             raise CheckFailed(f"no model loaded ({self.window.last_error or 'no error shown'})")
-        return f"model {self.window.current_model_name()!r}, all {len(WIDGETS)} widgets found"
+        return f"model {self.window.models.current_name()!r}, all {len(WIDGETS)} widgets found"
 
     def tf_not_loaded(self) -> str:
         if "tensorflow" in sys.modules:
@@ -368,7 +368,7 @@ class _Run:
 
         w = self.window
         tiny = TrainConfig(**TINY_TRAINING_ARGS)  # type: ignore[arg-type]
-        w.train_config = tiny
+        w.training.config = tiny
         loop = QEventLoop()
         finished: list[object] = []
 
@@ -376,14 +376,14 @@ class _Run:
             finished.append(name)
             loop.quit()
 
-        w.training_finished.connect(done)
+        w.training.finished.connect(done)
         button = _widget(w, "trainButton")
         if not button.isEnabled():
             raise CheckFailed("the Train button is disabled")
         t = time.perf_counter()
         click(button)
         if not finished:  # (a training that failed at once has already finished)
-            if not w.is_training():
+            if not w.training.is_running():
                 why = w.last_error or "no error shown"
                 raise CheckFailed(f"clicking Train did not start training ({why})")
             if not _widget(w, "cancelButton").isEnabled():
@@ -396,9 +396,9 @@ class _Run:
             loop.exec()
         timer.stop()
         with contextlib.suppress(RuntimeError, TypeError):
-            w.training_finished.disconnect(done)
+            w.training.finished.disconnect(done)
         if not finished:
-            w.cancel_training()
+            w.training.cancel()
             self._wait_idle(60.0)
             raise CheckFailed(f"training did not finish within {self.timeout:.0f} s")
         name = finished[0]
@@ -415,7 +415,7 @@ class _Run:
 
     def _wait_idle(self, seconds: float) -> None:
         end = time.perf_counter() + seconds
-        while self.window.is_training() and time.perf_counter() < end:
+        while self.window.training.is_running() and time.perf_counter() < end:
             _process_events(50)
 
     def new_model_active(self) -> str:
@@ -424,8 +424,8 @@ class _Run:
 
         w = self.window
         name = self.new_model
-        if w.current_model_name() != name:
-            raise CheckFailed(f"the window uses {w.current_model_name()!r}, not the new {name!r}")
+        if w.models.current_name() != name:
+            raise CheckFailed(f"the window uses {w.models.current_name()!r}, not the new {name!r}")
         store = ModelStore()
         if store.active_name() != name:
             raise CheckFailed(f"the store's active model is {store.active_name()!r}, not {name!r}")
@@ -446,10 +446,10 @@ class _Run:
         from app.core.inference import Predictor, backend_name, litert_expected
 
         w = self.window
-        pred = w.predictor
+        pred = w.live.predictor
         if not isinstance(pred, Predictor):
             raise CheckFailed(f"the window's predictor is {type(pred).__name__}, not a LiteRT Predictor")
-        entry = w.model_entry
+        entry = w.models.entry
         if entry is None or pred.path.resolve() != entry.tflite_path.resolve():
             raise CheckFailed(f"the predictor runs {pred.path}, not the new model's .tflite")
         interp = type(getattr(pred, "_interp", None)).__module__
@@ -469,8 +469,8 @@ class _Run:
         if w is None:
             return
         with contextlib.suppress(Exception):
-            if w.is_training():
-                w.cancel_training()
+            if w.training.is_running():
+                w.training.cancel()
                 self._wait_idle(120.0)
         with contextlib.suppress(Exception):
             w.shutdown()
@@ -599,7 +599,7 @@ def run_startup_probe(argv: list[str] | None = None) -> int:
             result["since_process_start"] = _seconds_since_process_start()
             result["predicted"] = label
             result["confidence"] = None if probs is None else max(probs)
-            result["model"] = window.current_model_name()
+            result["model"] = window.models.current_name()
             result["tensorflow_loaded"] = "tensorflow" in sys.modules
             result["ok"] = label == "7"
         except Exception as exc:  # report, don't hide

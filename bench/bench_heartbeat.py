@@ -59,8 +59,8 @@ def _measure(timeout: float, watch: bool | None) -> dict[str, Any]:
     window.show()
     for _ in range(20):
         app.processEvents()
-    if window.train_config != TrainConfig():
-        raise RuntimeError(f"the window's training settings are not the defaults: {window.train_config}")
+    if window.training.config != TrainConfig():
+        raise RuntimeError(f"the window's training settings are not the defaults: {window.training.config}")
     action = getattr(getattr(window, "learning", None), "watch_action", None)
     if watch is not None and action is not None:
         action.setChecked(watch)
@@ -103,7 +103,7 @@ def _measure(timeout: float, watch: bool | None) -> dict[str, Any]:
         marks["finished"] = time.perf_counter()
         result["model"] = name
 
-    window.training_finished.connect(finished)
+    window.training.finished.connect(finished)
     _draw_seven(window)  # something for the weights in training to read
     if window.probability_view.probabilities() is None:
         raise RuntimeError("the drawn digit was not predicted")
@@ -112,7 +112,7 @@ def _measure(timeout: float, watch: bool | None) -> dict[str, Any]:
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
     marks["click"] = time.perf_counter()
     QTest.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
-    worker = window._train_worker
+    worker = window.training.worker()
     if worker is None:
         raise RuntimeError("clicking Train did not start training")
     q = Qt.ConnectionType.QueuedConnection
@@ -124,10 +124,10 @@ def _measure(timeout: float, watch: bool | None) -> dict[str, Any]:
     while "finished" not in marks:
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
         if time.perf_counter() > deadline:
-            window.cancel_training()
+            window.training.cancel()
             raise RuntimeError(f"training did not finish within {timeout:.0f} s")
     heartbeat.stop()
-    cfg = window._train_config_running
+    cfg = window.training.running_config
     window.close()
     app.processEvents()
     live_updates = int(getattr(getattr(window, "learning", None), "live_updates", 0))

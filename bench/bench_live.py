@@ -120,7 +120,7 @@ def _measure(moves_wanted: int, step_px: float, interval_ms: float) -> dict[str,
             kind, x, y, digit = script[st["i"]]
             st["i"] += 1
             if kind == "clear":
-                window.clear_pad()
+                window.live.clear()
             elif kind == "check":
                 if window.top_digit_label.text() != digit:
                     res["wrong"] += 1
@@ -157,7 +157,7 @@ def _measure(moves_wanted: int, step_px: float, interval_ms: float) -> dict[str,
         res["to_update"].append((st["t1"] - st["t0"]) * 1000.0)
         if st["painted"]:
             res["to_paint"].append((t2 - st["t0"]) * 1000.0)
-        res["window_ms"].append(window.last_update_ms)
+        res["window_ms"].append(window.live.last_update_ms)
         wait = interval_ms - (time.perf_counter() - st["t0"]) * 1000.0  # moves at a mouse's rate
         if wait > 0:
             QTimer.singleShot(round(wait), step)
@@ -172,7 +172,7 @@ def _measure(moves_wanted: int, step_px: float, interval_ms: float) -> dict[str,
 
     spy = PaintSpy()
     view.installEventFilter(spy)
-    window.prediction_updated.connect(on_updated)
+    window.live.updated.connect(on_updated)
     watchdog = QTimer()
     watchdog.setSingleShot(True)
     def give_up() -> None:
@@ -184,7 +184,7 @@ def _measure(moves_wanted: int, step_px: float, interval_ms: float) -> dict[str,
     QTimer.singleShot(0, step)
     loop.exec()
     watchdog.stop()
-    window.prediction_updated.disconnect(on_updated)
+    window.live.updated.disconnect(on_updated)
     view.removeEventFilter(spy)
     window.close()
     app.processEvents()

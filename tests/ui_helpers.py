@@ -1,7 +1,7 @@
 """Helpers for the GUI tests: draw digits with real mouse events, and shared fixtures.
 
-Digits are polylines in a unit box (x right, y down), scaled and placed on the pad, then
-drawn with ``QTest.mousePress`` / ``QTest.mouseMove`` (with the left button held) /
+Digits (:mod:`tools.handwriting`) are placed on the pad, then drawn with ``QTest.mousePress`` /
+``QTest.mouseMove`` (with the left button held) /
 ``QTest.mouseRelease`` on the real pad widget, through Qt's normal event delivery.
 """
 
@@ -21,37 +21,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.core import paths
 from app.core.store import DEFAULT_MODEL
-
-Polyline = list[tuple[float, float]]
-
-
-def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int = 16) -> Polyline:
-    """Points on an ellipse from angle a0 to a1 (degrees, 0 = right, 90 = down)."""
-    return [(cx + rx * math.cos(math.radians(a0 + (a1 - a0) * i / n)),
-             cy + ry * math.sin(math.radians(a0 + (a1 - a0) * i / n))) for i in range(n + 1)]
-
-
-# Each digit: a list of strokes; each stroke a polyline in the unit box.
-DIGITS: dict[str, list[Polyline]] = {
-    "0": [_arc(0.5, 0.5, 0.33, 0.46, -90, 275, 28)],
-    "1": [[(0.42, 0.12), (0.55, 0.02), (0.55, 0.98)]],
-    "2": [[*_arc(0.5, 0.3, 0.3, 0.25, 190, 370, 12), (0.2, 0.95), (0.85, 0.95)]],
-    "3": [_arc(0.48, 0.27, 0.28, 0.23, 200, 450, 14) + _arc(0.48, 0.73, 0.32, 0.25, -90, 160, 14)],
-    "4": [[(0.6, 0.02), (0.12, 0.65), (0.9, 0.65)], [(0.65, 0.3), (0.65, 0.98)]],
-    "5": [[(0.8, 0.04), (0.3, 0.04), (0.25, 0.45), *_arc(0.5, 0.68, 0.32, 0.28, -110, 150, 14)]],
-    "6": [[(0.72, 0.02), (0.45, 0.25), (0.25, 0.55), *_arc(0.5, 0.7, 0.27, 0.27, 180, 540, 20)]],
-    "7": [[(0.12, 0.05), (0.88, 0.05), (0.4, 0.98)]],
-    "8": [_arc(0.5, 0.27, 0.25, 0.23, 90, 450, 18) + _arc(0.5, 0.73, 0.3, 0.25, -90, 270, 18)],
-    "9": [[*_arc(0.5, 0.3, 0.3, 0.27, 0, 360, 20), (0.8, 0.3), (0.75, 0.98)]],
-}
-
-
-def pad_strokes(digit: str, size: float = 0.7, center: tuple[float, float] = (0.5, 0.5),
-                aspect: float = 0.7) -> list[Polyline]:
-    """``digit`` placed on the pad: 0..1 pad coordinates, ``size`` = height as a pad fraction."""
-    cx, cy = center
-    return [[(cx + (x - 0.5) * size * aspect, cy + (y - 0.5) * size) for x, y in stroke]
-            for stroke in DIGITS[digit]]
+from tools.handwriting import Polyline, pad_strokes
 
 
 def _densify(stroke: Polyline, step: float) -> Polyline:

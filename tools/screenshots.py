@@ -38,6 +38,8 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from tools.handwriting import styled_strokes  # noqa: E402
+
 
 def _three() -> list[list[tuple[float, float]]]:
     """A hand-drawn looking "3" in 0..1 pad coordinates (two bowls, slightly uneven)."""
@@ -82,13 +84,6 @@ def draw(pad, strokes: list[list[tuple[float, float]]]) -> None:  # type: ignore
     _pump()
 
 
-def _mirrored(digit: int, rng: object) -> list[list[tuple[float, float]]]:
-    """``digit`` drawn mirrored with a little jitter (the polylines of the GUI tests)."""
-    from tests.personal_style import styled_strokes
-
-    return styled_strokes(digit, rng)  # type: ignore[arg-type]
-
-
 def _wait(cond, seconds: float) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.perf_counter() + seconds
     while not cond() and time.perf_counter() < deadline:
@@ -125,7 +120,7 @@ def learning_shots(window, out: Path, shots: set[str], width: int, height: int) 
     learning = window.learning
     if "explain" in shots:
         window.resize(width + 300, height)
-        window.clear_pad()
+        window.live.clear()
         QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # View > Explain
         draw(window.pad, _three())
         panel = learning.explain_panel
@@ -140,10 +135,10 @@ def learning_shots(window, out: Path, shots: set[str], width: int, height: int) 
         rng = np.random.default_rng(7)
         for _ in range(8):
             for digit in range(10):
-                window.clear_pad()
-                draw(window.pad, _mirrored(digit, rng))
+                window.live.clear()
+                draw(window.pad, styled_strokes(digit, rng))
                 QTest.keyClick(window.pad, getattr(Qt.Key, f"Key_{digit}"))  # "it is a <digit>"
-        window.clear_pad()
+        window.live.clear()
         print(f"{len(learning.samples)} personal samples")
     if "samples" in shots:
         dlg = learning.open_samples_window()
@@ -173,16 +168,16 @@ def learning_shots(window, out: Path, shots: set[str], width: int, height: int) 
             dlg.grab().save(str(out / "finetune.png"))
             made.append("finetune.png")
             summary = done[0]
-            print("fine-tuned:", summary and {k: summary[k] for k in ("before", "after")})  # type: ignore[index]
+            print("fine-tuned:", summary and (summary.before, summary.after))  # type: ignore[attr-defined]
             dlg.switch_back()  # evaluate the shipped model below
             dlg.close()
     if "evaluate" in shots:
         got: list[object] = []
-        window.evaluation_finished.connect(got.append)
+        window.models.evaluation_finished.connect(got.append)
         _activate(window)
         QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # Model > Evaluate
         _wait(lambda: bool(got), 300)
-        ev = window.evaluation_dialog
+        ev = window.models.evaluation_dialog
         if ev is not None and got and got[0] is not None:
             conf = np.array(got[0].confusion)  # type: ignore[attr-defined]
             off = conf - np.diag(np.diag(conf))
@@ -239,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             window.grab().save(str(args.out / "drawing.png"))
             made.append("drawing.png")
         print(f"drawn digit recognised as {window.top_digit_label.text()} "
-              f"({window.confidence_label.text()}), update {window.last_update_ms:.2f} ms")
+              f"({window.confidence_label.text()}), update {window.live.last_update_ms:.2f} ms")
         made += learning_shots(window, args.out, shots, width, height)
         if "training" not in shots:
             window.close()
@@ -251,9 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         QTest.keyClick(window.pad, Qt.Key.Key_Escape)  # a fresh 3 for the weights in training to read
         draw(window.pad, _three())
         _pump(0.1)
-        window.train_config = TrainConfig()  # what the Train button does; Watch it learn is on
+        window.training.config = TrainConfig()  # what the Train button does; Watch it learn is on
         done: list[object] = []
-        window.training_finished.connect(done.append)
+        window.training.finished.connect(done.append)
         QTest.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
         deadline = time.perf_counter() + 600
         while not done and time.perf_counter() < deadline:

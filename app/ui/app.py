@@ -8,22 +8,19 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, __version__
-
-if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+from app.ui.main_window import MainWindow
+from app.ui.pad import Stroke
+from app.ui.style import app_icon
 
 
 def configure_application(app: QApplication) -> None:
     """Names, icon and style shared by the real app and the screenshot tool."""
-    from app.ui.main_window import app_icon
-
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName(APP_NAME)
@@ -67,8 +64,6 @@ def run_gui(argv: list[str] | None = None) -> int:
     a start-up check for installed copies and bundles (exit status 0 = it predicted a 7).
     """
     app = create_application(argv)
-    from app.ui.main_window import MainWindow
-
     window = MainWindow()
     install_excepthook(window)
     window.show()
@@ -109,20 +104,18 @@ def install_excepthook(window: MainWindow) -> None:
 
 def _smoke_test(window: MainWindow, out: Path) -> bool:
     """Draw a 7 on the pad (as strokes), predict, and report."""
-    from app.ui.pad import Stroke
-
     ready = time.time()
     window.pad.set_strokes([Stroke(((0.3, 0.2), (0.7, 0.2), (0.45, 0.8)), 20 / 280)])
-    window.update_prediction()
+    window.live.update()
     probs = window.probability_view.probabilities()
     result = {
         "ready_time": ready,
         "predicted_time": time.time(),  # the probabilities are shown (bench/bench_startup.py)
         "window_visible": window.isVisible(),
-        "model": window.current_model_name(),
+        "model": window.models.current_name(),
         "digit": window.top_digit_label.text(),
         "probabilities": probs,
-        "update_ms": window.last_update_ms,
+        "update_ms": window.live.last_update_ms,
         "tensorflow_loaded": "tensorflow" in sys.modules,
     }
     try:

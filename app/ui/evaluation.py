@@ -2,8 +2,7 @@
 (a cell opens the test digits behind it) and a gallery of the misclassified test digits,
 each with its ten probabilities (small bar chart and tooltip).
 
-The numbers come from the worker thread (LiteRT on the 10000 test images); this module
-only shows them.
+The numbers come from a worker (LiteRT on the 10000 test images); this module shows them.
 """
 
 from __future__ import annotations
@@ -24,10 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.training import Evaluation
-from app.ui.dialogs import _heat, _item, _off_diagonal
+from app.core.evaluation import Evaluation
+from app.ui.style import heat, mistakes, named, table_item
 from app.ui.thumbs import DigitGrid, probs_tooltip
-from app.ui.widgets import named
 
 GALLERY_LIMIT = 400  # thumbnails shown at most in one grid (the most confident first)
 
@@ -55,13 +53,6 @@ class EvalDetails:
         pred = self.predicted
         idx = np.flatnonzero(pred != np.asarray(self.y))
         return idx[np.argsort(-self.probs[idx, pred[idx]], kind="stable")]
-
-
-def _mistakes(n: int, frac: float) -> QColor:
-    """Off-diagonal cells: white when empty; any mistake visibly pink, darker the more."""
-    if n == 0:
-        return QColor("#ffffff")
-    return _off_diagonal(0.0125 + 0.0375 * min(1.0, frac * 20))
 
 
 def _fill_grid(grid: DigitGrid, details: EvalDetails, indices: np.ndarray) -> None:
@@ -126,8 +117,8 @@ class EvaluationView(QDialog):
         self.per_class.setHorizontalHeaderLabels([str(d) for d in range(10)])
         self.per_class.setVerticalHeaderLabels(["accuracy"])
         for d, acc in enumerate(ev.per_class):
-            it = _item(f"{acc * 100:.1f} %", align_right=True)
-            it.setBackground(QBrush(_heat((acc - 0.8) / 0.2)))
+            it = table_item(f"{acc * 100:.1f} %", align_right=True)
+            it.setBackground(QBrush(heat((acc - 0.8) / 0.2)))
             it.setForeground(QBrush(QColor("#000000")))
             self.per_class.setItem(0, d, it)
 
@@ -139,9 +130,9 @@ class EvaluationView(QDialog):
             row_total = max(1, sum(ev.confusion[t]))
             for p in range(10):
                 n = ev.confusion[t][p]
-                it = _item(str(n), align_right=True)
+                it = table_item(str(n), align_right=True)
                 frac = n / row_total
-                it.setBackground(QBrush(_heat(frac) if t == p else _mistakes(n, frac)))
+                it.setBackground(QBrush(heat(frac) if t == p else mistakes(n, frac)))
                 it.setForeground(QBrush(QColor("#ffffff" if t == p and frac > 0.6 else "#000000")))
                 it.setToolTip(f"true {t}, predicted {p}: {n} ({frac * 100:.1f} % of the {t}s).{click}")
                 self.confusion.setItem(t, p, it)
@@ -200,12 +191,3 @@ class EvaluationView(QDialog):
         self.cell_dialog = dlg
         dlg.show()
         return dlg
-
-    def cell_rect(self, true: int, predicted: int) -> tuple[int, int, int, int]:
-        """Where a cell is on screen inside the table's viewport (x, y, w, h), for tests."""
-        item = self.confusion.item(true, predicted)
-        if item is None:
-            return 0, 0, 0, 0
-        r = self.confusion.visualItemRect(item)
-        return r.x(), r.y(), r.width(), r.height()
-

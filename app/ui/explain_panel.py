@@ -6,9 +6,9 @@
   units of the MLP), computed in NumPy from the weights in the ``.keras`` file,
 * the network's layers with their output shapes and parameter counts.
 
-All of it is computed on a thread of its own (:class:`ExplainService`) with its own LiteRT
-interpreter, at most every :data:`INTERVAL_MS` and only while the panel is visible, with
-the newest drawing only: live prediction on the GUI thread is never held up by it.
+All of it is computed in a worker (:class:`ExplainService`) with its own LiteRT interpreter,
+at most every :data:`INTERVAL_MS`, only while the panel is visible and for the newest drawing
+only: live prediction on the GUI thread is never held up by it.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import shiboken6
-from PySide6.QtCore import QObject, QRectF, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,14 +33,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.explain import Anatomy, Saliency, first_layer_activations, occlusion_saliency, summary_rows
-from app.ui import worker as worker_mod
-from app.ui.dialogs import _item
-from app.ui.widgets import named
+from app.core.explain import (
+    Anatomy,
+    Saliency,
+    first_layer_activations,
+    occlusion_saliency,
+    read_anatomy,
+    summary_rows,
+)
+from app.core.inference import DigitPredictor, Predictor
+from app.ui.style import named, table_item
+from app.ui.worker import Jobs, Worker
 
 log = logging.getLogger(__name__)
 
 INTERVAL_MS = 150  # the panel follows the drawing at most this often
+KIND = "explain"  # the explain workers' name in the registry of running jobs
 
 
 @dataclass
@@ -52,7 +59,7 @@ class ExplainRequest:
     keras_path: str | None  # for the layers and first-layer weights (None: use ``anatomy``)
     anatomy: Anatomy | None = None  # given for the weights in training
     label: str = ""
-    predictor: Any = None  # given for the weights in training: has predict_batch, thread-safe
+    predictor: DigitPredictor | None = None  # given for the weights in training (thread-safe)
 
 
 @dataclass
@@ -68,36 +75,30 @@ class ExplainResult:
     seconds: float = 0.0
 
 
-class _ExplainWorker(QObject):
-    """Lives on the explain thread: computes one request at a time."""
-
-    finished = Signal(object)
+class _Models:
+    """LiteRT interpreters and layer descriptions of the models explained lately. Used by one
+    explain worker at a time (the service runs them one after the other)."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._predictors: OrderedDict[str, Any] = OrderedDict()
+        self._predictors: OrderedDict[str, Predictor] = OrderedDict()
         self._anatomies: OrderedDict[tuple[str, float], Anatomy | str] = OrderedDict()
 
-    def _predictor(self, path: str) -> Any:
+    def predictor(self, path: str) -> Predictor:
         p = self._predictors.get(path)
         if p is None:
-            from app.core.inference import Predictor
-
             p = Predictor(path, num_threads=1)
             self._predictors[path] = p
             while len(self._predictors) > 3:
                 self._predictors.popitem(last=False)
         return p
 
-    def _anatomy(self, keras_path: str) -> Anatomy | str:
+    def anatomy(self, keras_path: str) -> Anatomy | str:
         try:
             key = (keras_path, Path(keras_path).stat().st_mtime)
         except OSError as exc:
             return f"cannot read the model file ({exc.strerror or exc})"
         found = self._anatomies.get(key)
         if found is None:
-            from app.core.explain import read_anatomy
-
             try:
                 found = read_anatomy(keras_path)
             except ValueError as exc:
@@ -107,21 +108,30 @@ class _ExplainWorker(QObject):
                 self._anatomies.popitem(last=False)
         return found
 
-    @Slot(object)
-    def compute(self, req: ExplainRequest) -> None:
+
+class ExplainWorker(Worker[ExplainResult]):
+    """Explains one drawing; a broken model becomes a message in the result, never an error."""
+
+    def __init__(self, req: ExplainRequest, models: _Models) -> None:
+        super().__init__()
+        self.req = req
+        self.models = models
+
+    def work(self) -> ExplainResult:
+        req = self.req
         t0 = time.perf_counter()
         out = ExplainResult(seq=req.seq, label=req.label, x=req.x)
         try:
             if req.predictor is not None:
                 predictor = req.predictor
             elif req.tflite_path is not None:
-                predictor = self._predictor(req.tflite_path)
+                predictor = self.models.predictor(req.tflite_path)
             else:
                 raise ValueError("nothing to explain with")
             out.saliency = occlusion_saliency(predictor.predict_batch, req.x)
             anatomy: Anatomy | str | None = req.anatomy
             if anatomy is None and req.keras_path:
-                anatomy = self._anatomy(req.keras_path)
+                anatomy = self.models.anatomy(req.keras_path)
             if isinstance(anatomy, Anatomy):
                 out.anatomy = anatomy
                 if anatomy.first is not None:
@@ -134,81 +144,53 @@ class _ExplainWorker(QObject):
             log.debug("explaining failed", exc_info=True)
             out.error = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         out.seconds = time.perf_counter() - t0
-        self.finished.emit(out)
+        return out
 
 
 class ExplainService(QObject):
-    """A thread that explains drawings; :meth:`submit` keeps only the newest pending one."""
+    """Explains drawings one at a time in workers; :meth:`submit` keeps only the newest pending one."""
 
     explained = Signal(object)  # ExplainResult, on the GUI thread
-    _request = Signal(object)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, jobs: Jobs, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._thread: QThread | None = None
-        self._worker: _ExplainWorker | None = None
-        self._busy = False
+        self.jobs = jobs
+        self._models = _Models()
         self._pending: ExplainRequest | None = None
-        self.completed = 0
-
-    def is_running(self) -> bool:
-        return self._thread is not None
+        self._stopped = False
 
     def is_busy(self) -> bool:
-        return self._busy or self._pending is not None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        thread = QThread(self)
-        thread.setObjectName("digitpad-explain")
-        worker = _ExplainWorker()
-        worker.moveToThread(thread)
-        self._request.connect(worker.compute, Qt.ConnectionType.QueuedConnection)
-        worker.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
-        worker_mod._threads.add(thread)  # the registry: tests check nothing outlives them
-        self._thread, self._worker = thread, worker
-        thread.start()
-
-    def stop(self) -> None:
-        """Finish the current request (a few ms) and end the thread."""
-        thread, self._thread = self._thread, None
-        worker, self._worker = self._worker, None
-        if worker is not None and shiboken6.isValid(worker):
-            self._request.disconnect(worker.compute)
-        self._busy, self._pending = False, None
-        if thread is not None:
-            worker_mod.join_thread(thread)
-        del worker  # deleted only now that its thread has ended
+        return self.jobs.running(KIND) or self._pending is not None
 
     def submit(self, req: ExplainRequest) -> None:
-        if self._thread is None:
-            self.start()
-        if self._busy:
+        if self._stopped:
+            return
+        if self.jobs.running(KIND):
             self._pending = req
             return
-        self._busy = True
-        self._request.emit(req)
+        worker = ExplainWorker(req, self._models)
+        worker.signals.returned.connect(self._on_result, Qt.ConnectionType.QueuedConnection)
+        self.jobs.start(KIND, worker, self._done)
+
+    def stop(self) -> None:
+        """Finish the current request (a few ms) and explain nothing more."""
+        self._stopped = True
+        self._pending = None
+        self.jobs.wait(KIND)
 
     @Slot(object)
-    def _on_finished(self, result: ExplainResult) -> None:
-        if self._thread is None:
+    def _on_result(self, result: ExplainResult) -> None:
+        if self._stopped:
             return
-        self._busy = False
-        self.completed += 1
+        self.explained.emit(result)
+
+    def _done(self) -> None:
         pending, self._pending = self._pending, None
         if pending is not None:
             self.submit(pending)
-        self.explained.emit(result)
 
 
 # --------------------------------------------------------------------------- views
-def _blend(a: QColor, b: QColor, t: float) -> QColor:
-    t = min(1.0, max(0.0, t))
-    return QColor(round(a.red() + (b.red() - a.red()) * t), round(a.green() + (b.green() - a.green()) * t),
-                  round(a.blue() + (b.blue() - a.blue()) * t))
-
-
 class SaliencyView(QWidget):
     """The input in grey with the saliency on top: red = this ink is evidence for the answer
     (hiding it lowers its probability), blue = evidence against."""
@@ -347,13 +329,13 @@ class ExplainPanel(QWidget):
 
     updated = Signal()  # a result was shown (tests wait for it)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs: Jobs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("explainPanel")
-        self.service = ExplainService(self)
+        self.service = ExplainService(jobs, self)
         self.service.explained.connect(self._show)
         self._seq = 0
-        self._source: Any = None  # () -> ExplainRequest | None, set by the controller
+        self._source: Callable[[], ExplainRequest | None] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(INTERVAL_MS)
@@ -398,7 +380,7 @@ class ExplainPanel(QWidget):
         layout.addWidget(self.layers, 1)
         self._layers_key: object = None
 
-    def set_source(self, source: Any) -> None:
+    def set_source(self, source: Callable[[], ExplainRequest | None]) -> None:
         """``source()`` returns the :class:`ExplainRequest` fields for the current drawing."""
         self._source = source
 
@@ -408,10 +390,6 @@ class ExplainPanel(QWidget):
             return
         if not self._timer.isActive():
             self._timer.start()
-
-    def refresh_now(self) -> None:
-        self._timer.stop()
-        self._fire()
 
     def _fire(self) -> None:
         if self._source is None:
@@ -467,14 +445,14 @@ class ExplainPanel(QWidget):
             assert a is not None
             act = a.layers[r].activation
             for c, text in enumerate(cells):
-                it = _item(text, align_right=c == 3)
+                it = table_item(text, align_right=c == 3)
                 if act not in (None, "linear"):
                     it.setToolTip(f"{cells[0]}: {cells[1]}, activation {act}")
                 self.layers.setItem(r, c, it)
         if a is not None and rows:
             total = f"{a.total_params:,}".replace(",", " ")
-            self.layers.setItem(len(rows), 0, _item("total"))
-            self.layers.setItem(len(rows), 3, _item(total, align_right=True))
+            self.layers.setItem(len(rows), 0, table_item("total"))
+            self.layers.setItem(len(rows), 3, table_item(total, align_right=True))
         self.layers_title.setText(f"<b>Layers</b> — {len(rows)} layers" if rows else "<b>Layers</b>")
 
     def shutdown(self) -> None:

@@ -9,7 +9,8 @@ or object array is refused).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence
@@ -28,12 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import DigitPadError
-from app.ui.dialogs import ERROR_STYLE
+from app.ui.feedback import Prefs
+from app.ui.personal_samples import PersonalSamples
+from app.ui.style import ERROR_STYLE, named
 from app.ui.thumbs import DigitGrid
-from app.ui.widgets import named
-
-if TYPE_CHECKING:
-    from app.ui.learning import LearningController
 
 THUMB = 44
 
@@ -41,9 +40,12 @@ THUMB = 44
 class SamplesWindow(QDialog):
     """Lists, deletes, relabels, exports and imports the personal samples."""
 
-    def __init__(self, controller: LearningController, parent: QWidget | None = None) -> None:
+    def __init__(self, samples: PersonalSamples, train: Callable[[], object], busy: Callable[[], bool],
+                 prefs: Prefs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.controller = controller
+        self.samples = samples
+        self._busy = busy  # a TensorFlow job runs: Train on my drawings waits
+        self.prefs = prefs
         self.setObjectName("samplesWindow")
         self.setWindowTitle("Personal samples")
         self.summary = named(QLabel(), "samplesSummary")
@@ -65,7 +67,7 @@ class SamplesWindow(QDialog):
             bar = grid.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
             grid.setFixedHeight(THUMB + 8 + 4 + bar)
             grid.itemPressed.connect(lambda _it, g=grid: self._pressed(g))
-            grid.itemSelectionChanged.connect(self._update_buttons)
+            grid.itemSelectionChanged.connect(self.update_buttons)
             grid.installEventFilter(self)
             row = QHBoxLayout()
             row.addWidget(label)
@@ -96,7 +98,7 @@ class SamplesWindow(QDialog):
         self.undo_button.clicked.connect(self.undo_delete)
         self.export_button.clicked.connect(self._export_clicked)
         self.import_button.clicked.connect(self._import_clicked)
-        self.train_button.clicked.connect(controller.train_on_my_drawings)
+        self.train_button.clicked.connect(lambda: train())
         self.close_button.clicked.connect(self.accept)
         for b in (self.relabel_button, self.delete_button, self.undo_button, self.export_button,
                   self.import_button,
@@ -123,25 +125,25 @@ class SamplesWindow(QDialog):
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         self.resize(760, 720)
-        controller.samples_changed.connect(self.populate)
+        samples.changed.connect(self.populate)
         self.populate()
 
     # -- helpers that tests replace ---------------------------------------------------
     def ask_export_path(self) -> str | None:
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export personal samples", str(self.controller.window.last_directory() / "my-digits.npz"),
+            self, "Export personal samples", str(self.prefs.last_directory() / "my-digits.npz"),
             "NumPy archive, Keras MNIST layout (*.npz)")
         return path or None
 
     def ask_import_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import samples", str(self.controller.window.last_directory()),
+            self, "Import samples", str(self.prefs.last_directory()),
             "NumPy archive (*.npz)")
         return path or None
 
     # -- content -----------------------------------------------------------------------
     def populate(self) -> None:
-        store = self.controller.samples
+        store = self.samples.store
         selected = set(self.selected_ids())
         counts = store.counts()
         total = len(store)
@@ -170,7 +172,7 @@ class SamplesWindow(QDialog):
                 "its bar): the drawing is kept here as a sample of your handwriting.")
         if store.problems:
             self.show_message(" ".join(store.problems), error=True)
-        self._update_buttons()
+        self.update_buttons()
 
     def selected_ids(self) -> list[int]:
         out: list[int] = []
@@ -195,40 +197,40 @@ class SamplesWindow(QDialog):
             if other is not grid:
                 other.clearSelection()
 
-    def _update_buttons(self) -> None:
+    def update_buttons(self) -> None:
         has_sel = bool(self.selected_ids())
         self.relabel_button.setEnabled(has_sel)
         self.delete_button.setEnabled(has_sel)
-        self.undo_button.setEnabled(bool(self.controller.deleted))
-        self.export_button.setEnabled(len(self.controller.samples) > 0)
-        self.train_button.setEnabled(not self.controller.window.is_busy())
+        self.undo_button.setEnabled(bool(self.samples.deleted))
+        self.export_button.setEnabled(len(self.samples) > 0)
+        self.train_button.setEnabled(not self._busy())
 
     # -- actions -----------------------------------------------------------------------
     def delete_selected(self) -> int:
         ids = self.selected_ids()
         if not ids:
             return 0
-        n = self.controller.delete_samples(ids)
+        n = self.samples.delete(ids)
         self.show_message(f"Deleted {n} sample{'s' if n != 1 else ''}. Undo delete (Ctrl+Z) brings "
                           f"{'them' if n != 1 else 'it'} back.")
         return n
 
     def undo_delete(self) -> int:
         try:
-            n = self.controller.undo_delete()
+            n = self.samples.undo_delete()
         except DigitPadError as exc:
             self.show_message(str(exc), error=True)
             return 0
         if n:
             self.show_message(f"Brought back {n} sample{'s' if n != 1 else ''}.")
-        self._update_buttons()
+        self.update_buttons()
         return n
 
     def relabel_selected(self, label: int) -> int:
         ids = self.selected_ids()
         if not ids:
             return 0
-        n = self.controller.relabel_samples(ids, label)
+        n = self.samples.relabel(ids, label)
         for i in ids:  # keep them selected in their new row
             item = self.grids[label].item_for(i)
             if item is not None:
@@ -244,12 +246,12 @@ class SamplesWindow(QDialog):
 
     def export_to(self, path: str) -> bool:
         try:
-            out = self.controller.samples.export_npz(path)
+            out = self.samples.store.export_npz(path)
         except DigitPadError as exc:
             self.show_message(str(exc), error=True)
             return False
-        self.controller.window.remember_directory(out.parent)
-        self.show_message(f"Exported {len(self.controller.samples)} samples to {out} "
+        self.prefs.remember_directory(out.parent)
+        self.show_message(f"Exported {len(self.samples)} samples to {out} "
                           "(x_train uint8 N×28×28, y_train).")
         return True
 
@@ -260,10 +262,11 @@ class SamplesWindow(QDialog):
 
     def import_from(self, path: str) -> bool:
         try:
-            n = self.controller.import_samples(path)
+            n = self.samples.import_npz(path)
         except DigitPadError as exc:
             self.show_message(str(exc), error=True)
             return False
+        self.prefs.remember_directory(Path(path).parent)
         self.show_message(f"Imported {n} samples from {path}.")
         return True
 

@@ -1,14 +1,13 @@
-"""Small custom-painted widgets: probability bars, the 28x28 preview, training curves."""
+"""Small widgets: the answer, probability bars, the 28x28 preview, training curves (custom painted)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -21,17 +20,55 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPen,
 )
-from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
+from app.ui.style import named
 from app.ui.theme import bar_colors, chart_colors
 
-W = TypeVar("W", bound=QObject)
 
+class AnswerView(QWidget):
+    """The digit read, how sure the model is, or a hint when there is nothing to read."""
 
-def named(obj: W, name: str) -> W:
-    """Set ``obj``'s objectName (tests and style sheets find widgets by it) and return it."""
-    obj.setObjectName(name)
-    return obj
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.digit_label = named(QLabel(""), "topDigitLabel")
+        big = QFont(self.font())
+        big.setPointSize(60)
+        big.setBold(True)
+        self.digit_label.setFont(big)
+        self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.digit_label.setMinimumWidth(90)
+        self.digit_label.setStyleSheet("color: #2f9e7e;")
+        self.confidence_label = named(QLabel(""), "confidenceLabel")
+        mid = QFont(self.font())
+        mid.setPointSize(16)
+        self.confidence_label.setFont(mid)
+        self.hint_label = named(QLabel("Draw a digit"), "hintLabel")
+        hint_font = QFont(self.font())
+        hint_font.setPointSize(15)
+        self.hint_label.setFont(hint_font)
+        self.hint_label.setStyleSheet("color: gray;")
+        text = QVBoxLayout()
+        text.addStretch(1)
+        text.addWidget(self.confidence_label)
+        text.addWidget(self.hint_label)
+        text.addStretch(1)
+        row = QHBoxLayout(self)
+        row.addWidget(self.digit_label)
+        row.addLayout(text, 1)
+        self.setFixedHeight(110)
+
+    def show_answer(self, probs: np.ndarray) -> None:
+        top = int(probs.argmax())
+        self.digit_label.setText(str(top))
+        self.confidence_label.setText(f"{probs[top] * 100:.1f} %")
+        self.hint_label.hide()
+
+    def show_hint(self, text: str) -> None:
+        self.digit_label.setText("")
+        self.confidence_label.setText("")
+        self.hint_label.setText(text)
+        self.hint_label.show()
 
 
 class ProbabilityView(QWidget):

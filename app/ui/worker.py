@@ -1,225 +1,168 @@
-"""Long-running work off the GUI thread: a worker QObject moved to a QThread.
+"""Long work off the GUI thread, in one shape: a superqt ``WorkerBase`` run on a QThread.
 
-The core's :class:`~app.core.training.TrainingListener` knows nothing of Qt; here
-:class:`_SignalListener` bridges it to the worker's signals, which reach the window through
-queued connections, so widgets are only ever touched on the GUI thread.
-
-Every thread started with :func:`start_worker` is kept in a registry until
-:func:`join_thread` has quit and waited for it; :func:`running_threads` lists those still
-running (the tests fail if one outlives a test).
+``run()`` wraps ``work()`` and reports through ``returned`` / ``errored`` / ``finished``;
+:class:`Jobs` starts each worker on a QThread of its own, keeps it in a registry until its
+thread has ended, and waits for all of them on close. :func:`running_threads` lists the
+threads still running (the tests fail if one outlives a test).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+from superqt.utils import WorkerBase
+from superqt.utils._qthreading import WorkerBaseSignals
 
 from app.core.errors import DigitPadError
-from app.core.training import TrainConfig, TrainingListener
 
 log = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL = 0.05  # seconds between progress signals (the GUI is not flooded)
-SMOOTHING = 0.15  # weight of the newest batch in the curves' moving average
+R = TypeVar("R")
 
 _threads: set[QThread] = set()
 
 
 def running_threads() -> list[QThread]:
-    """Threads started by :func:`start_worker` that are still running."""
+    """Worker threads that are still running."""
     return [t for t in list(_threads) if shiboken6.isValid(t) and t.isRunning()]
 
 
-class Worker(QObject):
-    """Runs :meth:`work` once on its thread; reports ``succeeded(result)`` or ``failed(text)``."""
+class WorkerSignals(WorkerBaseSignals):
+    """superqt's signals plus a line of status for the status bar."""
 
-    succeeded = Signal(object)
-    failed = Signal(str)
     status = Signal(str)
-    done = Signal()
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._cancel = threading.Event()
+
+class Worker(WorkerBase[R]):
+    """One piece of long work. Subclasses implement :meth:`work` and check
+    :meth:`is_cancelled` now and then."""
+
+    signals: WorkerSignals
+
+    def __init__(self, signals: type[WorkerSignals] = WorkerSignals) -> None:
+        super().__init__(SignalsClass=signals)
 
     def cancel(self) -> None:
-        """Ask the work to stop (thread-safe; takes effect at the next check)."""
-        self._cancel.set()
+        """Ask the work to stop (thread-safe; takes effect at its next check)."""
+        self.quit()
 
     def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
+        return self.abort_requested
 
-    def work(self) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = self.work()
-        except DigitPadError as exc:
-            self.failed.emit(str(exc))
-        except MemoryError:
-            self.failed.emit("Out of memory. Try a smaller batch size or fewer training images.")
-        except Exception as exc:  # any bug must still reach the user, and the thread must end
-            log.exception("worker %s failed", type(self).__name__)
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            self.failed.emit(f"Unexpected error ({type(exc).__name__}){': ' + text if text else ''}"[:500])
-        else:
-            self.succeeded.emit(result)
-        finally:
-            self.done.emit()
+    def say(self, text: str) -> None:
+        self.signals.status.emit(text)
 
 
-class CallWorker(Worker):
-    """Runs ``fn(worker)`` on the worker thread."""
+class FunctionWorker(Worker[R]):
+    """Runs ``fn(worker)`` (for short jobs that need no signals of their own)."""
 
-    def __init__(self, fn: Callable[[Worker], Any]) -> None:
+    def __init__(self, fn: Callable[[Worker[R]], R]) -> None:
         super().__init__()
         self._fn = fn
 
-    def work(self) -> Any:
+    def work(self) -> R:
         return self._fn(self)
 
 
-def start_worker(worker: Worker, parent: QObject, name: str) -> QThread:
-    """Move ``worker`` to a new QThread (child of ``parent``) and start it."""
-    from app.core.tf import reserve_core_for_gui
-
-    reserve_core_for_gui()  # workers train, import and export with TensorFlow beside the GUI
-    thread = QThread(parent)
-    thread.setObjectName(name)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    worker.done.connect(thread.quit)
-    _threads.add(thread)
-    thread.start()
-    return thread
+def error_text(exc: BaseException) -> str:
+    """What the user is told about an exception raised by a worker (no traceback)."""
+    if isinstance(exc, DigitPadError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Out of memory. Try a smaller batch size or fewer training images."
+    log.error("worker failed", exc_info=exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"Unexpected error ({type(exc).__name__}){': ' + text if text else ''}"[:500]
 
 
-def join_thread(thread: QThread | None, timeout_ms: int | None = None) -> bool:
-    """quit() and wait() for ``thread``; forget it once it has ended. True if it ended."""
-    if thread is None:
-        return True
-    if not shiboken6.isValid(thread):
+class _Thread(QThread):
+    def __init__(self, worker: Worker[Any], name: str, parent: QObject) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self._worker = worker
+
+    def run(self) -> None:
+        self._worker.run()
+
+
+class _Job(QObject):
+    """A running worker with its thread; ``on_finished`` runs on the GUI thread."""
+
+    def __init__(self, jobs: Jobs, kind: str, worker: Worker[Any], thread: _Thread,
+                 done: Callable[[], None] | None) -> None:
+        super().__init__(jobs)
+        self.jobs, self.kind, self.worker, self.qthread, self.done = jobs, kind, worker, thread, done
+
+    @Slot()
+    def on_finished(self) -> None:
+        self.jobs._end(self)
+
+
+class Jobs(QObject):
+    """The registry of running workers, by kind ("training", "import", "evaluate", "explain" …)."""
+
+    changed = Signal()  # a job started or ended (buttons that depend on it update)
+    HEAVY = ("training", "import")  # TensorFlow jobs: one at a time
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: dict[str, _Job] = {}
+        self.closing = False  # set by shutdown(): results that still arrive are not shown
+
+    def start(self, kind: str, worker: Worker[Any], done: Callable[[], None] | None = None) -> None:
+        """Run ``worker`` on a new thread; ``done()`` runs on the GUI thread once that thread has
+        ended (after the worker's ``returned``/``errored`` have been delivered)."""
+        if kind in self._jobs:
+            raise RuntimeError(f"a {kind} job is already running")
+        if kind in self.HEAVY:
+            from app.core.tf import reserve_core_for_gui
+
+            reserve_core_for_gui()  # TensorFlow trains, imports and exports beside the GUI
+        thread = _Thread(worker, f"digitpad-{kind}", self)
+        job = _Job(self, kind, worker, thread, done)
+        worker.signals.finished.connect(job.on_finished)
+        self._jobs[kind] = job
+        _threads.add(thread)
+        thread.start()
+        self.changed.emit()
+
+    def running(self, kind: str) -> bool:
+        return kind in self._jobs
+
+    def busy(self) -> bool:
+        """A TensorFlow job (training, fine-tuning, import) is running."""
+        return any(k in self._jobs for k in self.HEAVY)
+
+    def wait(self, kind: str) -> None:
+        """Cancel the job ``kind``, wait for its thread and run its ``done`` now."""
+        job = self._jobs.get(kind)
+        if job is not None:
+            job.worker.cancel()
+            self._end(job)
+
+    def shutdown(self) -> None:
+        """Cancel every job, then wait for each thread (saves are atomic: nothing is half-written)."""
+        self.closing = True
+        for job in list(self._jobs.values()):
+            job.worker.cancel()
+        for job in list(self._jobs.values()):
+            self._end(job)
+
+    def _end(self, job: _Job) -> None:
+        if self._jobs.get(job.kind) is not job:
+            return  # already ended (waited for on close)
+        thread = job.qthread
+        if shiboken6.isValid(thread):
+            thread.wait()
+            thread.setParent(None)
+            thread.deleteLater()
         _threads.discard(thread)
-        return True
-    thread.quit()
-    ended = thread.wait() if timeout_ms is None else thread.wait(timeout_ms)
-    if ended:
-        _threads.discard(thread)
-        thread.setParent(None)
-        thread.deleteLater()
-    return bool(ended)
-
-
-# -- training ---------------------------------------------------------------------------
-class _SignalListener(TrainingListener):
-    """The core's listener, forwarding to the worker's Qt signals (throttled per batch)."""
-
-    def __init__(self, worker: TrainingWorker) -> None:
-        self.worker = worker
-        self.epochs = 1
-        self.steps = 1
-        self.t0 = time.perf_counter()
-        self.last_emit = 0.0
-        self.pending: list[tuple[float, float | None, float | None]] = []
-        self._means: dict[str, float] = {}
-        self._ema: dict[str, float] = {}
-
-    def on_start(self, config: TrainConfig, epochs: int, steps_per_epoch: int) -> None:
-        self.epochs, self.steps = max(1, epochs), max(1, steps_per_epoch)
-        self.t0 = time.perf_counter()
-        self.worker.training_started.emit(self.epochs, self.steps)
-
-    def _smooth(self, key: str, step: int, mean: float | None) -> float | None:
-        """Keras logs the mean over the epoch so far; recover this batch's value
-        (k*m_k - (k-1)*m_(k-1)) and smooth it, so the curve does not jump at each epoch."""
-        if mean is None:
-            return None
-        k = step + 1
-        prev = self._means.get(key, 0.0) if k > 1 else 0.0
-        self._means[key] = mean
-        raw = k * mean - (k - 1) * prev
-        ema = self._ema.get(key)
-        ema = raw if ema is None else ema + SMOOTHING * (raw - ema)
-        self._ema[key] = ema
-        return ema
-
-    def on_batch(self, epoch: int, step: int, steps_per_epoch: int, logs: dict[str, float]) -> None:
-        loss = self._smooth("loss", step, logs.get("loss"))
-        acc = self._smooth("accuracy", step, logs.get("accuracy"))
-        self.pending.append(((epoch + (step + 1) / self.steps), loss, acc))
-        now = time.perf_counter()
-        last_of_epoch = step + 1 >= steps_per_epoch
-        if now - self.last_emit >= PROGRESS_INTERVAL or last_of_epoch:
-            self.last_emit = now
-            self._emit(epoch, step, logs, now)
-
-    def _emit(self, epoch: int, step: int, logs: dict[str, float], now: float) -> None:
-        done = epoch * self.steps + step + 1
-        total = self.epochs * self.steps
-        elapsed = now - self.t0
-        eta = elapsed * (total - done) / done if done else None
-        batches, self.pending = self.pending, []
-        self.worker.progress.emit({
-            "epoch": epoch, "epochs": self.epochs, "step": step, "steps": self.steps,
-            "done": done, "total": total, "logs": dict(logs), "batches": batches,
-            "elapsed": elapsed, "eta": eta,
-        })
-
-    def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
-        self.worker.epoch_done.emit(epoch, dict(logs))
-
-    def on_status(self, text: str) -> None:
-        self.worker.status.emit(text)
-
-    def should_stop(self) -> bool:
-        return self.worker.is_cancelled()
-
-
-class TrainingWorker(Worker):
-    """Trains, evaluates and saves a model; ``succeeded`` carries the new model's name,
-    or None when cancelled (nothing is saved then)."""
-
-    training_started = Signal(int, int)  # epochs, steps per epoch
-    progress = Signal(object)  # dict, see _SignalListener._emit
-    epoch_done = Signal(int, object)  # epoch (0-based), logs
-    live_weights = Signal(object)  # app.core.live.LiveWeights: the weights in training, exported
-
-    def __init__(self, config: TrainConfig, home: Path, bundled_dir: Path) -> None:
-        super().__init__()
-        self.config = config
-        self.home = home
-        self.bundled_dir = bundled_dir
-        self.watch_learning = False  # set before start: export the weights now and then (watch it learn)
-
-    def make_listener(self) -> TrainingListener:
-        """The listener for the core: progress signals, plus live exports when watching."""
-        listener: TrainingListener = _SignalListener(self)
-        if self.watch_learning:
-            from app.core.live import LiveExportListener
-
-            listener = LiveExportListener(listener, self.live_weights.emit)
-        return listener
-
-    def work(self) -> str | None:
-        from app.core.store import ModelStore
-        from app.core.training import train_and_save
-
-        # A store of its own: the GUI thread's store is only refreshed after success.
-        store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
-        listener = self.make_listener()
-        try:
-            saved = train_and_save(self.config, listener, store, "DigitPad window")
-        finally:
-            close = getattr(listener, "close", None)
-            if close is not None:
-                close()  # the live exports' temporary files
-        return None if saved is None else saved.name
+        del self._jobs[job.kind]
+        job.deleteLater()
+        self.changed.emit()
+        if job.done is not None:
+            job.done()

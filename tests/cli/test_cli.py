@@ -591,7 +591,7 @@ def test_shipped_model_recognises_the_hand_drawn_digits(capsys: pytest.CaptureFi
 
 
 def _personal_npz(tmp_path: Path, per_digit: int = 4) -> Path:
-    from tests.personal_style import personal_set
+    from tools.handwriting import personal_set
 
     x, y, _strokes = personal_set(per_digit=per_digit)
     path = tmp_path / "mine.npz"

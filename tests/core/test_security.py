@@ -216,13 +216,13 @@ def test_window_load_model_refuses_a_lambda_and_does_not_run_it(evil_keras: dict
 
     w = MainWindow()
     qtbot.addWidget(w)
-    before = w.current_model_name()
+    before = w.models.current_name()
     w.ask_keras_path = lambda: str(evil_keras["lambda"])  # type: ignore[method-assign]
-    with qtbot.waitSignal(w.import_finished, timeout=120_000) as blocker:
+    with qtbot.waitSignal(w.models.import_finished, timeout=120_000) as blocker:
         w.load_action.trigger()  # Model > Load model…
     assert blocker.args == [None]
     assert w.last_error is not None and "Lambda" in w.last_error
-    assert w.current_model_name() == before
+    assert w.models.current_name() == before
     assert not evil_keras["marker"].exists()
     w.close()
 

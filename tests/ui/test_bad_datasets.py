@@ -97,17 +97,17 @@ def test_cli_train_with_a_broken_bundled_mnist(broken_bundled: tuple[Path, str],
 def test_window_train_and_evaluate_with_a_broken_bundled_mnist(  # type: ignore[no-untyped-def]
         broken_bundled: tuple[Path, str], window, qtbot) -> None:
     path, words = broken_bundled
-    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.training.finished, timeout=60_000) as blocker:
         qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [None]
     assert window.last_error is not None and window.last_error.startswith("Training failed")
     assert str(path) in window.last_error and words in window.last_error
-    assert window.current_model_name() == DEFAULT_MODEL == ModelStore().active_name()
+    assert window.models.current_name() == DEFAULT_MODEL == ModelStore().active_name()
     draw_digit(window.pad, "7")  # the app keeps predicting
     qtbot.waitUntil(lambda: window.top_digit_label.text() == "7", timeout=3000)
 
     window.last_error = None
-    with qtbot.waitSignal(window.evaluation_finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.models.evaluation_finished, timeout=60_000) as blocker:
         window.evaluate_action.trigger()  # Model > Evaluate
     assert blocker.args == [None]
     assert window.last_error is not None and window.last_error.startswith("Evaluation failed")

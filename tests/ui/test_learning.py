@@ -17,8 +17,8 @@ from app.core.store import ModelStore
 from app.core.training import TrainConfig
 from app.ui.worker import running_threads
 from tests import ui_helpers
-from tests.personal_style import personal_set, styled_strokes
 from tests.ui_helpers import draw_digit, draw_polylines, needs_default_model
+from tools.handwriting import personal_set, styled_strokes
 
 window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
@@ -175,10 +175,10 @@ def test_samples_export_import_round_trip_and_refusing_pickles(window, digitpad_
 
 # ---------------------------------------------------------------------------- evaluation
 def test_clicking_a_confusion_cell_opens_its_test_digits(window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    with qtbot.waitSignal(window.evaluation_finished, timeout=120_000) as blocker:
+    with qtbot.waitSignal(window.models.evaluation_finished, timeout=120_000) as blocker:
         QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # Model ▸ Evaluate
     ev = blocker.args[0]
-    dlg = window.evaluation_dialog
+    dlg = window.models.evaluation_dialog
     assert dlg is not None and dlg.details is not None
     qtbot.waitExposed(dlg)
     conf = np.array(ev.confusion)
@@ -207,9 +207,9 @@ def test_clicking_a_confusion_cell_opens_its_test_digits(window, qtbot) -> None:
 
 # ---------------------------------------------------------------------------- explain
 def test_explain_panel_saliency_lies_on_the_strokes(window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    panel = window.learning.explain_panel
+    panel = window.explain.panel
     QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # View ▸ Explain
-    assert window.learning.explain_dock.isVisible()
+    assert window.explain.dock.isVisible()
     with qtbot.waitSignal(panel.updated, timeout=10_000):
         draw_digit(window.pad, "4")
     qtbot.waitUntil(lambda: panel.last_result is not None and panel.last_result.saliency is not None
@@ -233,9 +233,9 @@ def test_explain_panel_saliency_lies_on_the_strokes(window, qtbot) -> None:  # t
     assert panel.layers.rowCount() == 10  # 9 layers + the total
     assert panel.layers.item(2, 0).text() == "conv1" and panel.layers.item(2, 2).text() == "14×14×16"
     assert "conv1" in panel.activations_title.text()
-    assert window.last_update_ms < 50  # live prediction is not held up by the explanation
+    assert window.live.last_update_ms < 50  # live prediction is not held up by the explanation
     QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
-    assert not window.learning.explain_dock.isVisible()
+    assert not window.explain.dock.isVisible()
 
 
 # ---------------------------------------------------------------------------- watch it learn
@@ -261,18 +261,18 @@ def test_watch_it_learn_predicts_with_the_weights_in_training(window, qtbot, mon
     before = window.probability_view.probabilities()
     assert window.learning.weights_in_use() == "Model: default"
     QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # the Explain dock
-    panel = window.learning.explain_panel
+    panel = window.explain.panel
     seen: list[tuple[str, list[float] | None]] = []
-    window.prediction_updated.connect(
+    window.live.updated.connect(
         lambda: seen.append((window.learning.weights_in_use(), window.probability_view.probabilities())))
-    window.train_config = TrainConfig(arch="mlp", epochs=2, limit=800, batch_size=32, learning_rate=0.05)
+    window.training.config = TrainConfig(arch="mlp", epochs=2, limit=800, batch_size=32, learning_rate=0.05)
     assert window.learning.watch_action.isChecked()
-    with qtbot.waitSignal(window.training_finished, timeout=240_000) as blocker:
+    with qtbot.waitSignal(window.training.finished, timeout=240_000) as blocker:
         qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: window.learning.live_updates > 0, timeout=240_000)
         assert window.learning.weights_in_use().startswith("Live: weights in training, epoch 1, batch 4")
-        assert window.live_predictor is not None and window.is_training()
-        info = window.learning.live
+        assert window.live.override is not None and window.training.is_running()
+        info = window.learning.live_weights
         live_file = info.path
         if mode == "numpy":
             assert live_file is None and info.net is not None
@@ -281,7 +281,7 @@ def test_watch_it_learn_predicts_with_the_weights_in_training(window, qtbot, mon
         live_probs = window.probability_view.probabilities()
         assert live_probs is not None and not np.allclose(live_probs, before, atol=1e-3)
         # the bars show what those weights say about the drawing
-        expected = info.predictor().predict(window._current_input)
+        expected = info.predictor().predict(window.live.current_input)
         assert np.allclose(live_probs, expected, atol=1e-4)
         qtbot.waitUntil(lambda: panel.last_result is not None
                         and panel.last_result.label.startswith("Weights in training")
@@ -293,7 +293,7 @@ def test_watch_it_learn_predicts_with_the_weights_in_training(window, qtbot, mon
     live_seen = [probs for label, probs in seen if label.startswith("Live:")]
     assert live_seen and all(p is not None for p in live_seen)
     # finished: the new model predicts again, and says so
-    assert window.live_predictor is None
+    assert window.live.override is None
     assert window.learning.weights_in_use() == f"Model: {name}"
     assert "Live" not in window.model_label.text()
     if live_file is not None:
@@ -324,30 +324,30 @@ def test_train_on_my_drawings_raises_accuracy_on_held_out_samples(window, digitp
     with qtbot.waitSignal(window.learning.finetune_finished, timeout=300_000) as blocker:
         QTest.keyClick(window, Qt.Key.Key_T,
                        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-        assert window.is_training() and window.cancel_button.isEnabled()  # same progress bar, Cancel
-        assert not window.learning.finetune_action.isEnabled() or window.is_busy()
+        assert window.training.is_running() and window.cancel_button.isEnabled()  # same progress bar, Cancel
+        assert not window.learning.finetune_action.isEnabled() or window.jobs.busy()
     summary = blocker.args[0]
     assert summary is not None
-    before, after = summary["before"], summary["after"]
-    assert before["personal_count"] >= 20
-    assert after["personal"] > before["personal"] + 0.15, (before, after)
-    assert after["mnist"] > 0.95  # it did not forget MNIST
+    before, after = summary.before, summary.after
+    assert before.personal_count >= 20
+    assert after.personal > before.personal + 0.15, (before, after)
+    assert after.mnist > 0.95  # it did not forget MNIST
     assert max(progress) > 0
 
-    name = summary["name"]
-    assert window.current_model_name() == name  # the result is a new model, in use
+    name = summary.name
+    assert window.models.current_name() == name  # the result is a new model, in use
     entry = ModelStore().get(name)
     assert entry.meta["base_model"] == "default"
-    assert entry.meta["personal_accuracy"] == pytest.approx(after["personal"])
-    assert entry.meta["personal_accuracy_before"] == pytest.approx(before["personal"])
+    assert entry.meta["personal_accuracy"] == pytest.approx(after.personal)
+    assert entry.meta["personal_accuracy_before"] == pytest.approx(before.personal)
     dlg = window.learning.finetune_dialog
     assert dlg is not None and dlg.isVisible()
-    assert dlg.grid.count() == before["personal_count"]
-    assert f"{after['personal'] * 100:.1f} %" in dlg.table.item(0, 1).text()
+    assert dlg.grid.count() == before.personal_count
+    assert f"{after.personal * 100:.1f} %" in dlg.table.item(0, 1).text()
     # switch back to the base model from the result window
-    with qtbot.waitSignal(window.model_changed, timeout=10_000):
+    with qtbot.waitSignal(window.models.changed, timeout=10_000):
         qtbot.mouseClick(dlg.switch_button, Qt.MouseButton.LeftButton)
-    assert window.current_model_name() == "default" == ModelStore().active_name()
+    assert window.models.current_name() == "default" == ModelStore().active_name()
     assert name in ModelStore()  # the fine-tuned model stays in the store
     dlg.close()
     QApplication.processEvents()
@@ -359,5 +359,5 @@ def test_train_on_my_drawings_needs_samples(window) -> None:  # type: ignore[no-
     window.show_error = lambda title, text: errors.append(f"{title}: {text}")
     QTest.keyClick(window, Qt.Key.Key_T,
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert not window.is_training()
+    assert not window.training.is_running()
     assert errors and "at least" in errors[0]

@@ -36,10 +36,10 @@ def _click_row(qtbot, table, row: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_manage_models_switch(two_models, window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    assert window.current_model_name() == "beta"
+    assert window.models.current_name() == "beta"
     draw_digit(window.pad, "7")
     QTest.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)  # Model > Manage models…
-    dlg = window.manage_dialog
+    dlg = window.models.manage_dialog
     assert dlg is not None
     qtbot.waitExposed(dlg)
     names = dlg.names()
@@ -53,10 +53,10 @@ def test_manage_models_switch(two_models, window, qtbot) -> None:  # type: ignor
 
     _click_row(qtbot, table, names.index("alpha"))
     assert dlg.selected_name() == "alpha"
-    with qtbot.waitSignal(window.prediction_updated, timeout=5000):
+    with qtbot.waitSignal(window.live.updated, timeout=5000):
         qtbot.mouseClick(dlg.use_button, Qt.MouseButton.LeftButton)
-    assert window.current_model_name() == "alpha"
-    assert window.predictor.name == "alpha"
+    assert window.models.current_name() == "alpha"
+    assert window.live.predictor.name == "alpha"
     assert ModelStore().active_name() == "alpha"  # persisted
     assert dlg.active_in_table() == "alpha"
     assert window.probability_view.probabilities() is not None  # the drawing was re-predicted
@@ -64,7 +64,7 @@ def test_manage_models_switch(two_models, window, qtbot) -> None:  # type: ignor
 
 
 def test_manage_models_rename_delete_export(two_models, window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    dlg = window.open_manage_dialog()
+    dlg = window.models.open_manage_dialog()
     qtbot.waitExposed(dlg)
     table = dlg.table
 
@@ -73,7 +73,7 @@ def test_manage_models_rename_delete_export(two_models, window, qtbot, tmp_path:
     dlg.ask_name = lambda current: "gamma"
     qtbot.mouseClick(dlg.rename_button, Qt.MouseButton.LeftButton)
     assert "gamma" in dlg.names() and "beta" not in dlg.names()
-    assert window.current_model_name() == "gamma"
+    assert window.models.current_name() == "gamma"
     assert ModelStore().active_name() == "gamma"
 
     # a bad name is refused with a message in the dialog
@@ -94,20 +94,20 @@ def test_manage_models_rename_delete_export(two_models, window, qtbot, tmp_path:
     qtbot.mouseClick(dlg.delete_button, Qt.MouseButton.LeftButton)
     assert len(window.questions) == questions_before + 1
     assert "gamma" not in dlg.names()
-    assert window.current_model_name() is not None and window.current_model_name() != "gamma"
-    assert window.current_model_name() == ModelStore().active_name()
-    assert not (window.store.home / "models" / "gamma").exists()
+    assert window.models.current_name() is not None and window.models.current_name() != "gamma"
+    assert window.models.current_name() == ModelStore().active_name()
+    assert not (window.models.store.home / "models" / "gamma").exists()
 
     # saying "no" keeps the model
     _click_row(qtbot, table, dlg.names().index("alpha"))
-    dlg.window_.confirm = lambda title, text: False
+    window.confirm = lambda title, text: False
     qtbot.mouseClick(dlg.delete_button, Qt.MouseButton.LeftButton)
     assert "alpha" in dlg.names()
 
 
 @pytest.mark.skipif(not ui_helpers.default_model_present(), reason="needs the shipped default model")
 def test_shipped_model_cannot_be_renamed_or_deleted(window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    dlg = window.open_manage_dialog()
+    dlg = window.models.open_manage_dialog()
     qtbot.waitExposed(dlg)
     _click_row(qtbot, dlg.table, dlg.names().index("default"))
     assert dlg.use_button.isEnabled() and dlg.export_button.isEnabled()
@@ -115,13 +115,13 @@ def test_shipped_model_cannot_be_renamed_or_deleted(window, qtbot) -> None:  # t
 
 
 def test_evaluate_shows_accuracy_and_confusion(two_models, window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    with qtbot.waitSignal(window.evaluation_finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.models.evaluation_finished, timeout=60_000) as blocker:
         QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # Model > Evaluate
     ev = blocker.args[0]
     assert ev is not None and ev.count == 10000
     # LiteRT agrees with the accuracy Keras measured when the model was trained
-    assert ev.accuracy == pytest.approx(window.model_entry.test_accuracy, abs=0.005)
-    dlg = window.evaluation_dialog
+    assert ev.accuracy == pytest.approx(window.models.entry.test_accuracy, abs=0.005)
+    dlg = window.models.evaluation_dialog
     assert dlg is not None and dlg.isVisible()
     table = dlg.confusion
     assert table.rowCount() == 10 and table.columnCount() == 10
@@ -137,24 +137,24 @@ def test_evaluate_shows_accuracy_and_confusion(two_models, window, qtbot) -> Non
 def test_load_model_imports_keras_in_a_worker(window, qtbot, tiny_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
     src = tiny_model_dir / "model.keras"
     window.ask_keras_path = lambda: str(src)
-    with qtbot.waitSignal(window.import_finished, timeout=120_000) as blocker:
+    with qtbot.waitSignal(window.models.import_finished, timeout=120_000) as blocker:
         QTest.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # Model > Load model…
         assert not window.train_button.isEnabled()  # one TensorFlow job at a time
     name = blocker.args[0]
     assert name is not None
-    assert window.current_model_name() == name == ModelStore().active_name()
+    assert window.models.current_name() == name == ModelStore().active_name()
     assert window.train_button.isEnabled()
 
 
 def test_load_model_refuses_a_bad_file(window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "broken.keras"
     bad.write_bytes(b"this is not a zip file")
-    before = window.current_model_name()
-    with qtbot.waitSignal(window.import_finished, timeout=120_000) as blocker:
-        window.import_model(bad)
+    before = window.models.current_name()
+    with qtbot.waitSignal(window.models.import_finished, timeout=120_000) as blocker:
+        window.models.import_keras(bad)
     assert blocker.args == [None]
     assert window.last_error is not None and "broken.keras" in window.last_error
-    assert window.current_model_name() == before
+    assert window.models.current_name() == before
 
 
 def test_about_and_shortcuts(window, qtbot) -> None:  # type: ignore[no-untyped-def]

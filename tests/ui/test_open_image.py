@@ -140,7 +140,7 @@ def test_bad_image_file_in_the_window(window, qtbot, tmp_path: Path, kind: str, 
     path = maker(tmp_path)
     draw_digit(window.pad, "1")
     qtbot.waitUntil(lambda: window.top_digit_label.text() == "1")
-    model = window.current_model_name()
+    model = window.models.current_name()
     _open(window, path, how)
     assert window.last_error is not None
     assert path.name in window.last_error and words in window.last_error.lower(), window.last_error
@@ -149,7 +149,7 @@ def test_bad_image_file_in_the_window(window, qtbot, tmp_path: Path, kind: str, 
     # nothing changed: the drawing, its prediction and the model
     assert len(window.pad.strokes()) == 1 and not window.pad.has_background()
     assert window.top_digit_label.text() == "1"
-    assert window.current_model_name() == model
+    assert window.models.current_name() == model
     draw_digit(window.pad, "7", size=0.3, center=(0.2, 0.2))  # still drawing and predicting
     qtbot.waitUntil(lambda: window.probability_view.probabilities() is not None)
 
@@ -203,11 +203,11 @@ small, huge = sys.argv[1], sys.argv[2]
 def rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 w = MainWindow(); w.show(); app.processEvents()
-assert w.open_image(small)
+assert w.live.open_image(small)
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     main(["predict", small])  # everything is loaded now
 before = rss()
-ok = w.open_image(huge)
+ok = w.live.open_image(huge)
 window_error = w.last_error
 err = io.StringIO()
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
@@ -321,19 +321,19 @@ def test_name_with_spaces_and_non_ascii(window, tmp_path: Path, capsys: pytest.C
     folder.mkdir()
     path = folder / "ziffer sieben ü 7 (copie).png"
     path.write_bytes(SEVEN.read_bytes())
-    assert window.open_image(path)
+    assert window.live.open_image(path)
     assert window.top_digit_label.text() == "7"
     window.pad.clear()
     assert _drop(window, path)
     assert window.top_digit_label.text() == "7"
-    assert window.last_directory() == folder
+    assert window.prefs.last_directory() == folder
     rc, out, err = _cli(capsys, "predict", str(path))
     assert rc == 0, err
     assert str(path) in out
     # a bad file with such a name is named correctly in the messages
     bad = folder / "ça ne va pas 数字.png"
     bad.write_text("nope")
-    assert not window.open_image(bad)
+    assert not window.live.open_image(bad)
     assert window.last_error is not None and bad.name in window.last_error
     rc, _, err = _cli(capsys, "predict", str(bad))
     assert rc == 1 and bad.name in _error_lines(err)[0]

@@ -301,10 +301,10 @@ def test_right_button_does_not_draw(window) -> None:  # type: ignore[no-untyped-
 def test_save_drawing_as_png(window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     draw_digit(window.pad, "7")
     out = tmp_path / "seven"
-    assert window.save_drawing(out)
+    assert window.live.save_drawing(out)
     saved = QImage(str(tmp_path / "seven.png"))
     assert saved.width() == BUFFER_SIZE and not saved.isNull()
-    assert window.last_directory() == tmp_path
+    assert window.prefs.last_directory() == tmp_path
 
 
 def test_high_dpi_display_is_crisp_and_buffer_unchanged(tmp_path: Path) -> None:

@@ -192,7 +192,7 @@ def test_very_small_and_very_large_pad(window, qtbot, size: tuple[int, int]) -> 
     assert now.shape == (BUFFER_SIZE, BUFFER_SIZE)
     corr = np.corrcoef(reference.ravel(), now.ravel())[0, 1]
     assert corr > 0.9  # the same drawing whatever the pad's size on screen
-    assert window.last_update_ms < 200
+    assert window.live.last_update_ms < 200
 
 
 def test_undo_past_the_first_stroke(window, qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -84,15 +84,15 @@ def test_prediction_updates_while_the_button_is_held(window, qtbot) -> None:  # 
 def test_updates_are_coalesced_and_fast(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     draw_digit(window.pad, "3")
     count = []
-    window.prediction_updated.connect(lambda: count.append(1))
+    window.live.updated.connect(lambda: count.append(1))
     for _ in range(50):  # fifty changes before the event loop runs …
         window.pad.changed.emit()
     QApplication.processEvents()
     assert len(count) == 1  # … give one prediction, of the newest drawing
     times = []
     for _ in range(30):
-        window.update_prediction()
-        times.append(window.last_update_ms)
+        window.live.update()
+        times.append(window.live.last_update_ms)
     assert float(np.median(times)) < 15  # typically 1-3 ms; generous for a loaded CI machine
 
 
@@ -117,11 +117,11 @@ def test_open_image_file(window, path: Path) -> None:  # type: ignore[no-untyped
     assert int(np.argmax(probs)) == int(path.name[0])
     assert window.top_digit_label.text() == path.name[0]
     assert window.preview_view.image() is not None
-    assert window.last_directory() == path.parent
+    assert window.prefs.last_directory() == path.parent
 
 
 def test_drawing_replaces_an_opened_image(window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    window.open_image(DIGIT_PNGS[0])
+    window.live.open_image(DIGIT_PNGS[0])
     assert window.pad.has_background()
     draw_digit(window.pad, "7")
     qtbot.waitUntil(lambda: window.top_digit_label.text() == "7")
@@ -156,7 +156,7 @@ def test_a_broken_image_file_is_reported(window, tmp_path: Path) -> None:  # typ
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     draw_digit(window.pad, "1")
-    assert window.open_image(bad) is False
+    assert window.live.open_image(bad) is False
     assert window.last_error is not None and "broken.png" in window.last_error
     assert window.message_box is not None and window.message_box.isVisible()
     assert len(window.pad.strokes()) == 1  # the drawing is untouched
@@ -174,7 +174,8 @@ def test_window_starts_and_predicts_without_tensorflow(tmp_path: Path) -> None:
         "ready = time.perf_counter() - t0\n"
         "from tests.ui_helpers import draw_digit\n"
         "draw_digit(w.pad, '7'); app.processEvents()\n"
-        "about = w.about_text()\n"
+        "from app.ui.dialogs import about_text\n"
+        "about = about_text(w.models.entry)\n"
         "print(w.top_digit_label.text(), 'tensorflow' in sys.modules, 'keras' in sys.modules,"
         " 'not loaded' in about, f'{ready:.2f}')\n"
         "w.close()\n"
@@ -193,7 +194,7 @@ def test_undo_after_opening_an_image_brings_the_drawing_back(window, qtbot) -> N
     draw_digit(window.pad, "1")
     qtbot.waitUntil(lambda: window.top_digit_label.text() == "1")
     seven = next(p for p in DIGIT_PNGS if p.name.startswith("7"))
-    window.open_image(seven)
+    window.live.open_image(seven)
     assert window.top_digit_label.text() == "7" and window.pad.is_empty()
     QTest.keyClick(window.pad, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.top_digit_label.text() == "1")

@@ -145,7 +145,7 @@ def test_corrupt_active_tflite_at_start_up_falls_back_to_the_default(  # type: i
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()
-    assert w.current_model_name() == DEFAULT_MODEL
+    assert w.models.current_name() == DEFAULT_MODEL
     assert w.last_error is not None and "mine" in w.last_error and words in w.last_error, w.last_error
     assert "Using 'default' instead" in w.last_error
     assert w.message_box is not None and w.message_box.isVisible()
@@ -161,15 +161,15 @@ def test_switching_to_a_corrupt_model_keeps_the_previous_one(  # type: ignore[no
         window, qtbot, shipped_copy, wrong_shape_tflites, previous: str, kind: str) -> None:
     shipped_copy("alpha")
     broken = shipped_copy("broken")
-    window.model_store_changed()  # the window's store sees the new entries
+    window.models.store_changed()  # the window's store sees the new entries
     if previous != DEFAULT_MODEL:
-        assert window.use_model(previous)
+        assert window.models.use(previous)
     _corrupt(broken, kind, wrong_shape_tflites)
-    dlg = window.open_manage_dialog()
+    dlg = window.models.open_manage_dialog()
     qtbot.waitExposed(dlg)
     dlg.select("broken")
     qtbot.mouseClick(dlg.use_button, Qt.MouseButton.LeftButton)
-    assert window.current_model_name() == previous
+    assert window.models.current_name() == previous
     assert window.last_error is not None and "broken" in window.last_error
     assert f"Using {previous!r} instead" in window.last_error
     assert ModelStore().active_name() == previous
@@ -194,7 +194,7 @@ from app.ui.app import create_application
 app = create_application([])
 from app.ui import MainWindow
 w = MainWindow(); w.show(); app.processEvents()
-print(json.dumps({"model": w.current_model_name(), "error": w.last_error}))
+print(json.dumps({"model": w.models.current_name(), "error": w.last_error}))
 w.close()
 """
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DIGITPAD_HOME=str(home))
@@ -279,7 +279,7 @@ def test_broken_metadata_of_the_active_model(qtbot, digitpad_home: Path, shipped
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()
-    assert w.current_model_name() == DEFAULT_MODEL
+    assert w.models.current_name() == DEFAULT_MODEL
     assert "mine" in w.statusBar().currentMessage()  # "Some models could not be read: mine: …"
     assert (entry / "model.tflite").is_file()  # nothing deleted: repairing meta.json brings it back
     _predicts_a_seven(w, qtbot)
@@ -299,7 +299,7 @@ def test_corrupt_store_settings_file(qtbot, digitpad_home: Path, shipped_copy) -
         assert ModelStore().active_name() == DEFAULT_MODEL
         w = MainWindow()
         qtbot.addWidget(w)
-        assert w.current_model_name() == DEFAULT_MODEL
+        assert w.models.current_name() == DEFAULT_MODEL
         w.close()
     assert ModelStore().names() == [DEFAULT_MODEL, "alpha"]
 
@@ -415,13 +415,13 @@ def test_window_training_whose_save_fails(window, qtbot, tiny_result, monkeypatc
     else:
         monkeypatch.setattr(store_mod.tempfile, "mkstemp",
                             lambda *a, **k: (_ for _ in ()).throw(OSError(code, text)))
-    before = window.current_model_name()
-    with qtbot.waitSignal(window.training_finished, timeout=120_000) as blocker:
+    before = window.models.current_name()
+    with qtbot.waitSignal(window.training.finished, timeout=120_000) as blocker:
         qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [None]
     assert window.last_error is not None and "Training failed" in window.last_error
     assert "Could not save the model" in window.last_error and text in window.last_error
-    assert window.current_model_name() == before
+    assert window.models.current_name() == before
     assert f"Still using {before!r}" in window.train_status.text()
     assert _user_entries(digitpad_home) == []
     assert window.train_button.isEnabled()
@@ -433,12 +433,12 @@ def test_choosing_a_model_when_the_settings_cannot_be_written(window, qtbot, shi
     import app.core.store as store_mod
 
     shipped_copy("alpha")
-    window.model_store_changed()
+    window.models.store_changed()
     monkeypatch.setattr(store_mod.tempfile, "mkstemp",
                         lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EROFS, "Read-only file system")))
-    assert not window.use_model("alpha")
+    assert not window.models.use("alpha")
     assert window.last_error is not None and "Read-only file system" in window.last_error
-    assert window.current_model_name() == DEFAULT_MODEL
+    assert window.models.current_name() == DEFAULT_MODEL
     _predicts_a_seven(window, qtbot)
 
 
@@ -455,24 +455,24 @@ def test_two_windows_share_a_store_and_one_deletes_the_others_model(qtbot, digit
         qtbot.addWidget(w)
         w.confirm = lambda title, text: True  # type: ignore[method-assign]
         w.show()
-    assert a.current_model_name() == b.current_model_name() == "alpha"
+    assert a.models.current_name() == b.models.current_name() == "alpha"
     # B deletes alpha with its Manage models dialog (real buttons)
-    dlg = b.open_manage_dialog()
+    dlg = b.models.open_manage_dialog()
     qtbot.waitExposed(dlg)
     dlg.select("alpha")
     qtbot.mouseClick(dlg.delete_button, Qt.MouseButton.LeftButton)
-    assert b.current_model_name() == DEFAULT_MODEL
+    assert b.models.current_name() == DEFAULT_MODEL
     dlg.close()
     # A still predicts with what it has in memory; evaluating tells it the files are gone
     _predicts_a_seven(a, qtbot)
-    with qtbot.waitSignal(a.evaluation_finished, timeout=60_000) as blocker:
-        a.evaluate_model()
+    with qtbot.waitSignal(a.models.evaluation_finished, timeout=60_000) as blocker:
+        a.models.evaluate()
     assert blocker.args == [None]
     assert a.last_error is not None and "alpha/model.tflite" in a.last_error
     # A refreshes (opening Manage models does): it falls back cleanly, with a message
-    dlg = a.open_manage_dialog()
+    dlg = a.models.open_manage_dialog()
     qtbot.waitExposed(dlg)
-    assert a.current_model_name() == DEFAULT_MODEL
+    assert a.models.current_name() == DEFAULT_MODEL
     assert "'alpha' is no longer in the store" in a.statusBar().currentMessage()
     assert "alpha" not in dlg.names() and dlg.active_in_table() == DEFAULT_MODEL
     _predicts_a_seven(a, qtbot)
@@ -548,11 +548,11 @@ def test_importing_a_bad_keras_file(bad_keras_files: dict[str, Path], qtbot, dig
     w = MainWindow()
     qtbot.addWidget(w)
     w.ask_keras_path = lambda: str(path)  # type: ignore[method-assign]
-    with qtbot.waitSignal(w.import_finished, timeout=120_000) as blocker:
+    with qtbot.waitSignal(w.models.import_finished, timeout=120_000) as blocker:
         w.load_action.trigger()  # Model > Load model…
     assert blocker.args == [None]
     assert w.last_error is not None and path.name in w.last_error and words in w.last_error
-    assert w.current_model_name() == DEFAULT_MODEL == ModelStore().active_name()
+    assert w.models.current_name() == DEFAULT_MODEL == ModelStore().active_name()
     assert _user_entries(digitpad_home) == []
     assert w.train_button.isEnabled()
     w.close()

@@ -37,18 +37,18 @@ def _wait_for_batches(qtbot, window) -> None:  # type: ignore[no-untyped-def]
 
 def test_train_button_trains_saves_and_switches(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     store = ModelStore()
-    before = window.current_model_name()
-    window.train_config = TINY
+    before = window.models.current_name()
+    window.training.config = TINY
     values: list[int] = []
     window.train_progress.valueChanged.connect(values.append)
     assert not window.cancel_button.isEnabled()
     draw_digit(window.pad, "7")
     predictions = []
-    window.prediction_updated.connect(lambda: predictions.append(window.probability_view.probabilities()))
+    window.live.updated.connect(lambda: predictions.append(window.probability_view.probabilities()))
 
-    with qtbot.waitSignal(window.training_finished, timeout=180_000) as blocker:
+    with qtbot.waitSignal(window.training.finished, timeout=180_000) as blocker:
         qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
-        assert window.is_training()
+        assert window.training.is_running()
         assert window.cancel_button.isEnabled()
         assert not window.train_button.isEnabled()
         assert not window.settings_button.isEnabled()
@@ -58,8 +58,8 @@ def test_train_button_trains_saves_and_switches(window, qtbot) -> None:  # type:
     store.refresh()
     assert store.active_name() == name  # persisted by the store
     assert ModelStore().active_name() == name
-    assert window.current_model_name() == name
-    assert window.predictor.name == name  # live prediction uses the new model
+    assert window.models.current_name() == name
+    assert window.live.predictor.name == name  # live prediction uses the new model
     entry = store.get(name)
     assert entry.arch == "mlp"
     assert entry.meta["training"]["limit"] == 500
@@ -67,13 +67,13 @@ def test_train_button_trains_saves_and_switches(window, qtbot) -> None:  # type:
     assert len(entry.meta["confusion"]) == 10 and len(entry.meta["per_class_accuracy"]) == 10
     # the progress bar went up batch by batch to the end, never backwards
     steps = -(-450 // 200)  # 500 images, 10 % held out for validation, batch 200
-    assert window.progress_history[-1] == steps
-    assert window.progress_history == sorted(window.progress_history)
-    assert len(set(window.progress_history)) >= 2
+    assert window.training.progress_history[-1] == steps
+    assert window.training.progress_history == sorted(window.training.progress_history)
+    assert len(set(window.training.progress_history)) >= 2
     assert max(values) >= steps
     assert window.curves.loss  # the loss curve got points
     # buttons are back, the thread is gone
-    assert not window.is_training()
+    assert not window.training.is_running()
     assert window.train_button.isEnabled() and not window.cancel_button.isEnabled()
     assert running_threads() == []
     # the drawing was re-predicted with the new model
@@ -84,28 +84,29 @@ def test_train_button_trains_saves_and_switches(window, qtbot) -> None:  # type:
 
 def test_cancel_mid_training_keeps_the_old_model(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     store = ModelStore()
-    before = window.current_model_name()
-    old_predictor = window.predictor
-    window.train_config = LONG
+    before = window.models.current_name()
+    old_predictor = window.live.predictor
+    window.training.config = LONG
     qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
     _wait_for_batches(qtbot, window)
 
     # while training runs the pad keeps predicting and the window stays responsive
     draw_digit(window.pad, "1")
-    qtbot.waitUntil(lambda: window.probability_view.probabilities() is not None or window.predictor is None)
-    assert window.is_training()
-    assert window.last_update_ms < 100
+    qtbot.waitUntil(lambda: window.probability_view.probabilities() is not None
+                    or window.live.predictor is None)
+    assert window.training.is_running()
+    assert window.live.last_update_ms < 100
 
     total = window.train_progress.maximum()
-    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.training.finished, timeout=60_000) as blocker:
         t0 = time.perf_counter()
         qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
         assert not window.cancel_button.isEnabled()
     assert time.perf_counter() - t0 < 20
     assert blocker.args == [None]
-    assert window.progress_history[-1] < total  # stopped early
-    assert window.current_model_name() == before
-    assert window.predictor is old_predictor
+    assert window.training.progress_history[-1] < total  # stopped early
+    assert window.models.current_name() == before
+    assert window.live.predictor is old_predictor
     assert _user_models(store) == []  # nothing saved, not even half
     assert "cancelled" in window.train_status.text().lower()
     assert window.train_button.isEnabled() and not window.cancel_button.isEnabled()
@@ -114,7 +115,7 @@ def test_cancel_mid_training_keeps_the_old_model(window, qtbot) -> None:  # type
 
 def test_closing_mid_training_asks_then_stops_and_joins(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     store = ModelStore()
-    window.train_config = LONG
+    window.training.config = LONG
     qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
     _wait_for_batches(qtbot, window)
 
@@ -122,11 +123,11 @@ def test_closing_mid_training_asks_then_stops_and_joins(window, qtbot) -> None: 
     window.confirm = lambda title, text: asked.append(text) is not None and False  # "No"
     window.close()
     assert asked and "training" in asked[0].lower()
-    assert window.isVisible() and window.is_training()
+    assert window.isVisible() and window.training.is_running()
 
     window.confirm = lambda title, text: True
     finished: list[object] = []
-    window.training_finished.connect(finished.append)
+    window.training.finished.connect(finished.append)
     window.close()
     assert not window.isVisible()
     assert running_threads() == []  # close() returned only after the thread was joined
@@ -142,14 +143,14 @@ def test_training_error_is_shown_and_old_model_kept(window, qtbot, monkeypatch) 
                             "Try a lower learning rate.")
 
     monkeypatch.setattr("app.core.training.train", diverge)
-    before = window.current_model_name()
-    with qtbot.waitSignal(window.training_finished, timeout=30_000) as blocker:
+    before = window.models.current_name()
+    with qtbot.waitSignal(window.training.finished, timeout=30_000) as blocker:
         qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [None]
     assert window.last_error is not None and "diverged" in window.last_error
     assert window.message_box is not None and window.message_box.isVisible()
     assert "diverged" in window.message_box.text()
-    assert window.current_model_name() == before
+    assert window.models.current_name() == before
     assert window.train_button.isEnabled() and not window.cancel_button.isEnabled()
     assert running_threads() == []
 
@@ -161,7 +162,7 @@ def test_unexpected_exception_in_training_is_reported(window, qtbot, monkeypatch
     monkeypatch.setattr("app.core.training.train", boom)
     shown: list[tuple[str, str]] = []
     monkeypatch.setattr(window, "show_error", lambda title, text: shown.append((title, text)))
-    with qtbot.waitSignal(window.training_finished, timeout=30_000) as blocker:
+    with qtbot.waitSignal(window.training.finished, timeout=30_000) as blocker:
         QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Model > Train
     assert blocker.args == [None]
     assert shown and shown[0][0] == "Training failed" and "out of cheese" in shown[0][1]
@@ -178,9 +179,9 @@ def _set_text(edit: QLineEdit, text: str) -> None:
 
 def test_retrain_dialog_defaults_validation_and_ok(window, qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     started: list[TrainConfig] = []
-    monkeypatch.setattr(window, "start_training", lambda config=None: started.append(window.train_config))
+    monkeypatch.setattr(window.training, "start", lambda config=None: started.append(window.training.config))
     QTest.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)  # Model > Retrain…
-    dlg = window.retrain_dialog
+    dlg = window.training.retrain_dialog
     assert dlg is not None
     qtbot.waitExposed(dlg)
     # the default recipe: the fast convnet
@@ -222,15 +223,15 @@ def test_retrain_dialog_defaults_validation_and_ok(window, qtbot, monkeypatch) -
     assert not dlg.isVisible()
     expected = TrainConfig(arch="mlp", epochs=1, batch_size=200, learning_rate=0.05, augment=False, limit=500)
     assert started == [expected]
-    assert window.train_config == expected
+    assert window.training.config == expected
 
 
 def test_retrain_dialog_cancel_changes_nothing(window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    before = window.train_config
-    dlg = window.open_retrain_dialog()
+    before = window.training.config
+    dlg = window.training.open_retrain_dialog()
     qtbot.waitExposed(dlg)
     _set_text(dlg.epochs_edit, "7")
     QTest.keyClick(dlg, Qt.Key.Key_Escape)
     assert not dlg.isVisible()
-    assert window.train_config == before
-    assert not window.is_training()
+    assert window.training.config == before
+    assert not window.training.is_running()

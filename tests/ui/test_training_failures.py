@@ -69,27 +69,27 @@ def slow_tensorflow_import(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
 
 def test_cancel_at_random_moments_twenty_times(window, qtbot, digitpad_home: Path,  # type: ignore[no-untyped-def]
                                                slow_tensorflow_import) -> None:
-    before = window.current_model_name()
-    old_predictor = window.predictor
-    window.train_config = TINY
+    before = window.models.current_name()
+    old_predictor = window.live.predictor
+    window.training.config = TINY
     rng = random.Random(6)
     moments: list[str] = []
     for i in range(20):
         # the first three while TensorFlow is (slowly) loading, then anywhere in the training
         slow_tensorflow_import(0.8 if i < 3 else 0.0)
         delay_ms = rng.randint(0, 700) if i >= 3 else rng.randint(0, 500)
-        with qtbot.waitSignal(window.training_finished, timeout=120_000) as blocker:
+        with qtbot.waitSignal(window.training.finished, timeout=120_000) as blocker:
             qtbot.mouseClick(window.train_button, LEFT)
-            assert window.is_training() and window.cancel_button.isEnabled()
+            assert window.training.is_running() and window.cancel_button.isEnabled()
             if delay_ms:
                 qtbot.wait(delay_ms)
             moments.append(window.train_status.text())
             qtbot.mouseClick(window.cancel_button, LEFT)
         assert blocker.args == [None], (i, delay_ms, moments[-1])
-        assert not window.is_training() and running_threads() == []
+        assert not window.training.is_running() and running_threads() == []
         assert window.train_button.isEnabled() and not window.cancel_button.isEnabled()
         assert "cancelled" in window.train_status.text().lower()
-        assert window.current_model_name() == before and window.predictor is old_predictor
+        assert window.models.current_name() == before and window.live.predictor is old_predictor
     assert any("TensorFlow" in m for m in moments), moments  # some cancels while it was loading
     assert window.last_error is None
     assert ModelStore().active_name() == before
@@ -111,44 +111,44 @@ def test_cancel_while_saving_keeps_nothing(window, qtbot, digitpad_home: Path, t
 
     monkeypatch.setattr("app.core.training.train", lambda *a, **k: tiny_result)
     monkeypatch.setattr(ModelStore, "save", slow_save)
-    before = window.current_model_name()
-    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
+    before = window.models.current_name()
+    with qtbot.waitSignal(window.training.finished, timeout=60_000) as blocker:
         qtbot.mouseClick(window.train_button, LEFT)
         qtbot.waitUntil(saving.is_set, timeout=30_000)
         qtbot.mouseClick(window.cancel_button, LEFT)
         clicked.set()
     assert blocker.args == [None]
-    assert window.current_model_name() == before and ModelStore().active_name() == before
+    assert window.models.current_name() == before and ModelStore().active_name() == before
     assert "cancelled" in window.train_status.text().lower()
     assert _user_models(digitpad_home) == []
 
 
 def test_train_pressed_twice_trains_once(window, qtbot, digitpad_home: Path) -> None:  # type: ignore[no-untyped-def]
-    window.train_config = TINY
+    window.training.config = TINY
     finished: list[object] = []
-    window.training_finished.connect(finished.append)
-    with qtbot.waitSignal(window.training_finished, timeout=180_000) as blocker:
+    window.training.finished.connect(finished.append)
+    with qtbot.waitSignal(window.training.finished, timeout=180_000) as blocker:
         qtbot.mouseClick(window.train_button, LEFT)
         qtbot.mouseClick(window.train_button, LEFT)  # disabled: ignored
         QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Model > Train
         assert not window.train_button.isEnabled() and not window.train_action.isEnabled()
-        assert window.start_training() is False  # the programmatic path refuses too
+        assert window.training.start() is False  # the programmatic path refuses too
         assert "Busy" in window.statusBar().currentMessage()
         assert len([t for t in running_threads() if t.objectName() == "digitpad-training"]) == 1
     qtbot.wait(200)
     assert finished == [blocker.args[0]] and blocker.args[0] is not None
     assert _user_models(digitpad_home) == [blocker.args[0]]  # exactly one new model
-    assert window.current_model_name() == blocker.args[0]
+    assert window.models.current_name() == blocker.args[0]
 
 
 def test_closing_the_window_right_after_train(window, qtbot, digitpad_home: Path,  # type: ignore[no-untyped-def]
                                               slow_tensorflow_import) -> None:
     """Closed while TensorFlow is still loading: close() waits for the worker, nothing is saved."""
     slow_tensorflow_import(1.0)
-    window.train_config = TINY
+    window.training.config = TINY
     qtbot.mouseClick(window.train_button, LEFT)
     qtbot.wait(100)
-    assert window.is_training()
+    assert window.training.is_running()
     window.close()  # the fixture answers "yes, stop and quit"
     assert window.questions == ["Training in progress"]
     assert not window.isVisible() and running_threads() == []
@@ -162,9 +162,9 @@ def test_dataset_failure_inside_training_keeps_the_app_predicting(window, qtbot,
         raise DatasetError("/somewhere/mnist.npz is truncated or corrupt: Error -3 while decompressing")
 
     monkeypatch.setattr("app.core.data.load_mnist", broken)
-    before = window.current_model_name()
-    window.train_config = TINY
-    with qtbot.waitSignal(window.training_finished, timeout=60_000) as blocker:
+    before = window.models.current_name()
+    window.training.config = TINY
+    with qtbot.waitSignal(window.training.finished, timeout=60_000) as blocker:
         qtbot.mouseClick(window.train_button, LEFT)
     assert blocker.args == [None]
     assert window.last_error is not None and "mnist.npz is truncated" in window.last_error
@@ -176,14 +176,15 @@ def test_dataset_failure_inside_training_keeps_the_app_predicting(window, qtbot,
 
 def test_exploding_loss_stops_with_a_message_and_keeps_the_model(window, qtbot,  # type: ignore[no-untyped-def]
                                                                   digitpad_home: Path) -> None:
-    before = window.current_model_name()
-    window.train_config = TrainConfig(arch="mlp", epochs=3, batch_size=50, limit=1000, learning_rate=1000.0)
-    with qtbot.waitSignal(window.training_finished, timeout=120_000) as blocker:
+    before = window.models.current_name()
+    window.training.config = TrainConfig(arch="mlp", epochs=3, batch_size=50, limit=1000,
+                                         learning_rate=1000.0)
+    with qtbot.waitSignal(window.training.finished, timeout=120_000) as blocker:
         qtbot.mouseClick(window.train_button, LEFT)
     assert blocker.args == [None]
     assert window.last_error is not None and "diverged" in window.last_error
     assert "lower learning rate" in window.last_error
-    assert window.current_model_name() == before
+    assert window.models.current_name() == before
     assert window.train_progress.value() < window.train_progress.maximum()
     assert _user_models(digitpad_home) == []
     _predicts_a_seven(window, qtbot)
@@ -219,10 +220,10 @@ def _set_text(edit: QLineEdit, text: str) -> None:
 def test_retrain_dialog_refuses_out_of_range_settings(window, qtbot, monkeypatch,  # type: ignore[no-untyped-def]
                                                       field: str, typed: str, expected: str) -> None:
     started: list[object] = []
-    monkeypatch.setattr(window, "start_training", lambda config=None: started.append(config))
-    before = window.train_config
+    monkeypatch.setattr(window.training, "start", lambda config=None: started.append(config))
+    before = window.training.config
     QTest.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)  # Model > Retrain…
-    dlg = window.retrain_dialog
+    dlg = window.training.retrain_dialog
     qtbot.waitExposed(dlg)
     edit = {"lr": dlg.lr_edit, "epochs": dlg.epochs_edit, "batch": dlg.batch_edit,
             "limit": dlg.limit_edit}[field]
@@ -234,6 +235,6 @@ def test_retrain_dialog_refuses_out_of_range_settings(window, qtbot, monkeypatch
     assert dlg.error_label.isVisible() and expected in dlg.error_label.text().lower(), dlg.error_label.text()
     qtbot.mouseClick(dlg.buttons.button(QDialogButtonBox.StandardButton.Ok), LEFT)
     assert dlg.isVisible() and started == []
-    assert window.train_config == before and not window.is_training()
+    assert window.training.config == before and not window.training.is_running()
     QTest.keyClick(dlg, Qt.Key.Key_Escape)
-    assert not dlg.isVisible() and window.train_config == before
+    assert not dlg.isVisible() and window.training.config == before

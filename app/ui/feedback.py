@@ -1,0 +1,83 @@
+"""What controllers and dialogs need from the window, without the window: how to tell the
+user something (:class:`Feedback`) and the remembered settings (:class:`Prefs`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from app.core import paths
+from app.core.errors import DigitPadError
+from app.core.training import TrainConfig
+
+TRAIN_FIELDS = ("arch", "epochs", "batch_size", "learning_rate", "augment", "limit")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Messages to the user: an error (title, text), a status-bar line (text, ms), a yes/no question."""
+
+    error: Callable[[str, str], None]
+    status: Callable[[str, int], None]
+    confirm: Callable[[str, str], bool]
+
+
+class Prefs:
+    """The window's remembered settings (an INI file in the user's DigitPad home)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.settings = QSettings(str(path or paths.user_home() / "settings.ini"), QSettings.Format.IniFormat)
+
+    def last_directory(self) -> Path:
+        d = self.settings.value("paths/lastDirectory", "")
+        if isinstance(d, str) and d and Path(d).is_dir():
+            return Path(d)
+        return Path.home()
+
+    def remember_directory(self, directory: str | Path) -> None:
+        self.settings.setValue("paths/lastDirectory", str(directory))
+
+    def train_config(self) -> TrainConfig:
+        """The last training settings chosen (defaults when missing or invalid)."""
+        raw = self.settings.value("training/config", "")
+        if isinstance(raw, str) and raw:
+            try:
+                data = json.loads(raw)
+                cfg = TrainConfig(**{k: v for k, v in data.items() if k in TRAIN_FIELDS})
+                cfg.resolved()
+                return cfg
+            except (ValueError, TypeError, DigitPadError):
+                pass
+        return TrainConfig()
+
+    def set_train_config(self, c: TrainConfig) -> None:
+        self.settings.setValue("training/config", json.dumps({k: getattr(c, k) for k in TRAIN_FIELDS}))
+
+    def brush(self, default: int) -> int:
+        try:
+            return int(str(self.settings.value("pad/brush", default)))
+        except ValueError:
+            return default
+
+    def set_brush(self, size: int) -> None:
+        self.settings.setValue("pad/brush", size)
+
+    def geometry(self) -> QByteArray | None:
+        g = self.settings.value("window/geometry")
+        return g if isinstance(g, QByteArray) and not g.isEmpty() else None
+
+    def set_geometry(self, geometry: QByteArray) -> None:
+        self.settings.setValue("window/geometry", geometry)
+
+    def watch_learning(self) -> bool:
+        return str(self.settings.value("learning/watch", "true")).lower() != "false"
+
+    def set_watch_learning(self, on: bool) -> None:
+        self.settings.setValue("learning/watch", bool(on))
+
+    def sync(self) -> None:
+        self.settings.sync()
