@@ -183,7 +183,7 @@ def check_scale(scale: float, schemes: list[str], out: Path, max_min: tuple[int,
             window.curves.grab().save(str(out / f"chart-{label}-{tag}.png"))
             if dock is not None and dock.isVisible():
                 dock.grab().save(str(out / f"explain-{label}-{tag}.png"))
-        dlg = window.open_retrain_dialog()
+        dlg = window.training.open_retrain_dialog()
         QApplication.processEvents()
         QTest.qWait(50)
         problems += [f"{tag} retrain dialog: {p}" for p in widget_problems(dlg)]
