@@ -14,7 +14,7 @@ from app.core.inference import Predictor
 from app.core.number import NO_DIGITS, VERDICT_NOT_A_DIGIT, NumberReader, drawing_cuts
 from app.core.paths import bundled_store_dir
 from app.core.preprocess import preprocess
-from tests.ui_helpers import DIGITS
+from tools.handwriting import DIGITS
 
 HEIGHT = 280  # the pad's buffer height
 
