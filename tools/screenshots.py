@@ -113,7 +113,7 @@ def side_by_side(images: list[QImage], gap: int = 16) -> QImage:
 
 
 def learning_shots(window, out: Path, shots: set[str], width: int, height: int) -> list[str]:  # type: ignore[no-untyped-def]
-    """explain.png, samples.png, finetune.png, evaluate.png (issue 7), with real events."""
+    """explain.png, samples.png, finetune.png, evaluate.png, with real events."""
     import numpy as np
 
     made: list[str] = []

@@ -482,18 +482,15 @@ class DrawingPad(QWidget):
         p.setPen(QPen(self._colors.frame, 1.0))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(sq.adjusted(0.5, 0.5, -0.5, -0.5))
+        text, size, align = "", 9.5, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
         if self.is_empty() and self._background is None:
+            text, size, align = "Draw a digit here", max(11.0, sq.width() / 22), Qt.AlignmentFlag.AlignCenter
+        elif self._background is not None:
+            text = self._background_label  # the opened file's name
+        if text:
             font = QFont(self.font())
-            font.setPointSizeF(max(11.0, sq.width() / 22))
+            font.setPointSizeF(size)
             p.setFont(font)
             p.setPen(self._colors.hint)
-            p.drawText(sq, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
-        elif self._background is not None and self._background_label:
-            font = QFont(self.font())
-            font.setPointSizeF(9.5)
-            p.setFont(font)
-            p.setPen(self._colors.hint)
-            p.drawText(sq.adjusted(8, 6, -8, -6),
-                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
-                       self._background_label)
+            p.drawText(sq.adjusted(8, 6, -8, -6), align, text)
         p.end()
