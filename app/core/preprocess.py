@@ -154,7 +154,8 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
             f"(the limit is {MAX_PIXELS // 1_000_000} megapixels)"
         ) from exc
     except UnidentifiedImageError as exc:
-        raise ImageError(f"{name} is not an image (or not in a format Pillow can read)") from exc
+        raise ImageError(f"{name} is not an image, or not in a format DigitPad reads "
+                         "(PNG, JPEG, BMP, GIF, TIFF, WebP and others)") from exc
     except FileNotFoundError as exc:
         raise ImageError(f"Image not found: {name}") from exc
     except PermissionError as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app import _frozen
-from app.selftest import REPORT_NAME, run_self_test
+from app.selftest import REPORT_NAME, Report, run_self_test
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "packaging" / "digitpad_launcher.py"
@@ -64,6 +64,10 @@ def test_quick_self_test_uses_the_given_home_and_writes_the_report_there(tmp_pat
     assert "PASS  draw a 7 with the mouse: predicts 7" in text
     assert "PASS  TensorFlow not loaded at start" in text
     assert _lines(text, "SKIP") and not _lines(text, "FAIL")
+    # the verdict agrees with the exit status (it said "SELF-TEST FAILED: no checks")
+    verdict = text.rstrip().splitlines()[-1]
+    assert verdict.startswith("ALL CHECKS PASSED, 1 skipped ("), verdict
+    assert "FAILED" not in text and verdict in proc.stdout
 
 
 def test_self_test_reports_a_wrong_prediction(tmp_path: Path) -> None:
@@ -94,6 +98,18 @@ def test_digitpad_command_runs_the_self_test(tmp_path: Path) -> None:
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert "PASS  draw a 7 with the mouse: predicts 7" in report.read_text(encoding="utf-8")
+
+
+def test_report_verdict() -> None:
+    """Skipped checks do not fail the report; a report where nothing ran does."""
+    report = Report()
+    assert not report.ok and "SELF-TEST FAILED: no check ran" in report.text()
+    report.skip("train", "--quick")
+    assert not report.ok
+    report.check("something", lambda: None)
+    assert report.ok and "ALL CHECKS PASSED, 1 skipped" in report.text()
+    report.check("broken", lambda: 1 / 0, required=False)
+    assert not report.ok and "SELF-TEST FAILED: broken" in report.text()
 
 
 def test_self_test_usage_error() -> None:

@@ -508,8 +508,10 @@ def test_load_image_zero_bytes(tmp_path: Path) -> None:
 def test_load_image_not_an_image(tmp_path: Path) -> None:
     path = tmp_path / "notes.png"
     path.write_text("these are not pixels\n" * 10)
-    with pytest.raises(ImageError, match=r"notes\.png.*not an image"):
+    with pytest.raises(ImageError, match=r"notes\.png.*not an image") as err:
         load_image(path)
+    assert "Pillow" not in str(err.value)  # no internal library's name in a message to the user
+    assert "PNG, JPEG" in str(err.value)
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.9])
