@@ -43,6 +43,15 @@ def bundled_store_dir() -> Path:
     return _first_existing("model_store", "_model_store")
 
 
+def readme_path() -> Path | None:
+    """README.md (the user guide's source) in a bundle or a source checkout; None in an
+    installed wheel (there it is the distribution's description)."""
+    for cand in _candidates("README.md", "_resources/README.md"):
+        if cand.is_file():
+            return cand
+    return None
+
+
 def bundled_mnist_path() -> Path:
     return resources_dir() / "mnist.npz"
 

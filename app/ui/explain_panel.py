@@ -191,9 +191,35 @@ class ExplainService(QObject):
 
 
 # --------------------------------------------------------------------------- views
+def saliency_rgb(x: np.ndarray, saliency: np.ndarray) -> np.ndarray:
+    """The input dimmed in grey with the saliency on top, as uint8 RGB: orange to yellow
+    where hiding the ink lowers the answer (the hotter, the more), blue where it raises it."""
+    img = np.asarray(x, np.float32)
+    sal = np.asarray(saliency, np.float32)
+    top = float(np.abs(sal).max()) or 1.0
+    rgb = np.empty((*img.shape, 3), np.float32)
+    base = 0.12 + 0.45 * img  # the drawing, dimmed
+    pos = np.clip(sal / top, 0, 1)
+    neg = np.clip(-sal / top, 0, 1)
+    rgb[..., 0] = base * (1 - pos) + pos * 1.0
+    rgb[..., 1] = base * (1 - pos) * (1 - neg) + pos * 0.35 + neg * 0.45
+    rgb[..., 2] = base * (1 - pos) * (1 - neg) + neg * 1.0
+    rgb[..., 1] = np.clip(rgb[..., 1] + pos * pos * 0.5, 0, 1)  # hottest: towards yellow
+    return np.ascontiguousarray(np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8))
+
+
+def saliency_legend_colors() -> tuple[str, str, str]:
+    """The map's colours for the caption's legend: some evidence for the answer, the
+    strongest evidence for it, evidence against it (hex, from :func:`saliency_rgb`)."""
+    px = saliency_rgb(np.full(3, 0.5, np.float32), np.array([0.55, 1.0, -0.8], np.float32))
+    return tuple(QColor(*(int(v) for v in c)).name() for c in px)  # type: ignore[return-value]
+
+
 class SaliencyView(QWidget):
-    """The input in grey with the saliency on top: red = this ink is evidence for the answer
-    (hiding it lowers its probability), blue = evidence against."""
+    """The input in grey with the saliency on top (:func:`saliency_rgb`); a square as wide
+    as the panel (up to MAX_SIDE), so it grows with the dock."""
+
+    MAX_SIDE = 480
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -201,13 +227,18 @@ class SaliencyView(QWidget):
         self._image = QImage()
         self._saliency: np.ndarray | None = None
         self.setMinimumSize(140, 140)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
 
     def sizeHint(self) -> QSize:
         return QSize(196, 196)
 
+    def hasHeightForWidth(self) -> bool:
+        return True
+
     def heightForWidth(self, w: int) -> int:
-        return w
+        return max(140, min(w, self.MAX_SIDE))
 
     def saliency(self) -> np.ndarray | None:
         return None if self._saliency is None else self._saliency.copy()
@@ -220,16 +251,7 @@ class SaliencyView(QWidget):
             return
         img = np.asarray(x, np.float32).reshape(28, 28)
         sal = self._saliency if self._saliency is not None else np.zeros((28, 28), np.float32)
-        top = float(np.abs(sal).max()) or 1.0
-        rgb = np.empty((28, 28, 3), np.float32)
-        base = 0.12 + 0.45 * img  # the drawing, dimmed
-        pos = np.clip(sal / top, 0, 1)
-        neg = np.clip(-sal / top, 0, 1)
-        rgb[..., 0] = base * (1 - pos) + pos * 1.0
-        rgb[..., 1] = base * (1 - pos) * (1 - neg) + pos * 0.35 + neg * 0.45
-        rgb[..., 2] = base * (1 - neg) + neg * 1.0
-        rgb[..., 1] = np.clip(rgb[..., 1] + pos * pos * 0.5, 0, 1)  # hottest: towards yellow
-        u8 = np.ascontiguousarray(np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8))
+        u8 = saliency_rgb(img, sal)
         self._image = QImage(u8.data, 28, 28, 28 * 3, QImage.Format.Format_RGB888).copy()
         self.update()
 
@@ -357,13 +379,16 @@ class ExplainPanel(QWidget):
         self.layers.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.layers.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         header = self.layers.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # nothing elided
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.layers.verticalHeader().setDefaultSectionSize(20)
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() - 1.0))
         self.layers.setFont(small)
         self.layers.setMinimumHeight(150)
+        # as tall as its rows (the dock scrolls, not the table): no scroll bar takes its width
+        self.layers.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.layers.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.source_label = named(QLabel(""), "explainSource")
         self.source_label.setWordWrap(True)
         self.source_label.setStyleSheet("color: gray;")
@@ -399,7 +424,7 @@ class ExplainPanel(QWidget):
             self._seq += 1
             self.saliency_view.set_data(None, None)
             self.activations_view.set_activations(None)
-            self.saliency_caption.setText("Draw a digit: its saliency map appears here.")
+            self.saliency_caption.setText("Draw a digit: the ink that decides the answer is coloured here.")
             self.updated.emit()
             return
         self._seq += 1
@@ -418,10 +443,16 @@ class ExplainPanel(QWidget):
             return
         s = res.saliency
         self.saliency_view.set_data(res.x, s.map)
+        warm, hot, cold = saliency_legend_colors()
         self.saliency_caption.setText(
-            f"Red: hiding this ink (a 4×4 patch at a time) lowers the evidence for {s.digit} "
-            f"(P = {s.probability * 100:.1f} %, in log-odds) the most; blue: hiding it makes {s.digit} "
-            f"more likely. {s.variants} occluded copies in one batch, {s.seconds * 1000:.0f} ms.")
+            f"<span style='color:{warm}'>■</span><span style='color:{hot}'>■</span> "
+            f"Orange to yellow: the ink that makes it a {s.digit} ({s.probability * 100:.1f} %); "
+            f"covering the yellow parts would lower that the most. <span style='color:{cold}'>■</span> "
+            f"Blue: ink that speaks against a {s.digit}.")
+        self.saliency_caption.setToolTip(
+            f"Each 4×4 patch of the input is covered in turn ({s.variants} covered copies, one "
+            f"batch, {s.seconds * 1000:.0f} ms); the colour is how much the evidence for {s.digit} "
+            "(its log-odds) drops without that patch.")
         a = res.anatomy
         if a is not None and a.first is not None and res.activations is not None:
             what = "feature maps" if a.first.kind == "conv" else "hidden units"
@@ -445,6 +476,8 @@ class ExplainPanel(QWidget):
             assert a is not None
             act = a.layers[r].activation
             for c, text in enumerate(cells):
+                if c == 1 and text.endswith("Layer") and text != "Layer":
+                    text = text[: -len("Layer")]  # InputLayer -> Input: the column stays narrow
                 it = table_item(text, align_right=c == 3)
                 if act not in (None, "linear"):
                     it.setToolTip(f"{cells[0]}: {cells[1]}, activation {act}")
@@ -454,6 +487,9 @@ class ExplainPanel(QWidget):
             self.layers.setItem(len(rows), 0, table_item("total"))
             self.layers.setItem(len(rows), 3, table_item(total, align_right=True))
         self.layers_title.setText(f"<b>Layers</b> — {len(rows)} layers" if rows else "<b>Layers</b>")
+        rows_h = sum(self.layers.rowHeight(r) for r in range(self.layers.rowCount()))
+        self.layers.setMinimumHeight(max(150, rows_h + self.layers.horizontalHeader().height()
+                                         + 2 * self.layers.frameWidth()))
 
     def shutdown(self) -> None:
         self._timer.stop()
