@@ -148,7 +148,7 @@ def check_scale(scale: float, schemes: list[str], out: Path, max_min: tuple[int,
     from PySide6.QtWidgets import QApplication, QDockWidget
 
     from app.ui.app import create_application
-    from app.ui.theme import apply_color_scheme
+    from app.ui.style import apply_color_scheme
 
     app = create_application([])
     from app.ui import MainWindow

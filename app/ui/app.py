@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 from app import APP_NAME, __version__
 from app.ui.main_window import MainWindow
 from app.ui.pad import Stroke
-from app.ui.style import app_icon
+from app.ui.style import app_icon, apply_color_scheme
 
 
 def configure_application(app: QApplication) -> None:
@@ -31,8 +31,6 @@ def configure_application(app: QApplication) -> None:
     # use Fusion for a consistent look.
     if sys.platform.startswith("linux") and "fusion" in [s.lower() for s in _styles()]:
         app.setStyle("Fusion")
-    from app.ui.theme import apply_color_scheme
-
     apply_color_scheme(app)  # DIGITPAD_COLOR_SCHEME=light|dark, else the system's palette
 
 

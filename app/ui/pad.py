@@ -8,7 +8,7 @@ Two renderings of the same strokes are kept:
   antialiased strokes) and its grey level copied into the buffer: the values a
   ``Format_Grayscale8`` QImage (:meth:`DrawingPad.image`) would hold, at half the cost;
 * the *display image*, at the widget's size in device pixels (crisp on High-DPI screens),
-  in the colours of :func:`app.ui.theme.pad_colors` (light or dark window).
+  in the colours of :func:`app.ui.style.pad_colors` (light or dark window).
 
 Strokes are also kept as vectors (0..1 pad coordinates plus a width) to re-render both on
 undo/redo and resize; round-capped antialiased segments join the points (no gaps).
@@ -35,7 +35,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.ui.theme import pad_colors
+from app.ui.style import pad_colors
 
 BUFFER_SIZE = 280  # logical resolution of the model buffer (10x MNIST)
 BRUSH_MIN, BRUSH_MAX, BRUSH_DEFAULT = 4, 48, 20  # brush diameters in buffer pixels

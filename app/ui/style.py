@@ -1,12 +1,20 @@
-"""Shared look: object names, table cells, heat-map colours and style sheets used by several views."""
+"""Shared look: object names, table cells, heat-map colours, style sheets, and the colours of
+the custom-painted widgets for a light or a dark palette.
+
+Qt 6 hands the system's colour scheme to widgets through their palette; the widgets that
+paint themselves (pad, probability bars, training chart, tour) take their colours from here,
+by the palette they have, so they stay readable in both. ``DIGITPAD_COLOR_SCHEME`` (``light``
+/ ``dark``) overrides the system's choice where it is not passed on to Qt.
+"""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import os
+from typing import NamedTuple, TypeVar
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QColor, QIcon
-from PySide6.QtWidgets import QTableWidgetItem
+from PySide6.QtGui import QColor, QIcon, QPalette
+from PySide6.QtWidgets import QApplication, QTableWidgetItem
 
 from app.core import paths
 
@@ -57,3 +65,110 @@ def app_icon() -> QIcon:
         if (folder / name).is_file():
             icon.addFile(str(folder / name))
     return icon
+
+
+# --------------------------------------------------------------------------- light and dark
+PAD_BACKGROUND = QColor("#15181f")
+PAD_INK = QColor("#f4f6fb")
+
+
+def is_dark(palette: QPalette) -> bool:
+    """Whether ``palette`` is a dark one (light text on a dark window)."""
+    return palette.color(QPalette.ColorRole.Window).lightnessF() < 0.5
+
+
+def mix(a: QColor, b: QColor, t: float) -> QColor:
+    """``a`` moved a fraction ``t`` of the way towards ``b``."""
+    return QColor(round(a.red() + (b.red() - a.red()) * t), round(a.green() + (b.green() - a.green()) * t),
+                  round(a.blue() + (b.blue() - a.blue()) * t))
+
+
+def muted_text(palette: QPalette, background: QPalette.ColorRole = QPalette.ColorRole.Base) -> QColor:
+    """Secondary text (hints, notes): softer than the text, still readable on ``background``."""
+    return mix(palette.color(QPalette.ColorRole.Text), palette.color(background), 0.38)
+
+
+class PadColors(NamedTuple):
+    background: QColor
+    ink: QColor
+    frame: QColor
+    hint: QColor
+
+
+def pad_colors(palette: QPalette) -> PadColors:
+    """The pad is a dark slate with light ink in both schemes (the model sees white ink on
+    black, as the preview shows); its frame and hint keep their contrast with the window."""
+    if is_dark(palette):
+        return PadColors(PAD_BACKGROUND, PAD_INK, QColor("#6a7488"), QColor("#8a93a6"))
+    return PadColors(PAD_BACKGROUND, PAD_INK, QColor("#3a4152"), QColor("#7c859a"))
+
+
+class BarColors(NamedTuple):
+    accent: QColor  # the most likely digit
+    bar: QColor
+    track: QColor  # the empty part of a bar
+
+
+def bar_colors(palette: QPalette) -> BarColors:
+    if is_dark(palette):
+        return BarColors(QColor("#3fbf98"), QColor("#8593b3"), QColor(255, 255, 255, 34))
+    return BarColors(QColor("#2f9e7e"), QColor("#6b7a99"), QColor(127, 127, 127, 40))
+
+
+class ChartColors(NamedTuple):
+    loss: QColor
+    accuracy: QColor
+    grid: QColor
+    text: QColor
+    muted: QColor
+    background: QColor
+
+
+def chart_colors(palette: QPalette) -> ChartColors:
+    text = palette.color(QPalette.ColorRole.Text)
+    base = palette.color(QPalette.ColorRole.Base)
+    if is_dark(palette):
+        loss, acc, grid = QColor("#f0925a"), QColor("#74a8ff"), QColor(255, 255, 255, 40)
+    else:
+        loss, acc, grid = QColor("#d4692c"), QColor("#2f6fd6"), QColor(0, 0, 0, 34)
+    return ChartColors(loss, acc, grid, text, muted_text(palette), base)
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two opaque colours (1 = none, 21 = black on white)."""
+    def lum(c: QColor) -> float:
+        def ch(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        return 0.2126 * ch(c.redF()) + 0.7152 * ch(c.greenF()) + 0.0722 * ch(c.blueF())
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def dark_palette() -> QPalette:
+    """A dark palette for the Fusion style (where the platform gives none)."""
+    pal = QPalette()
+    role, group = QPalette.ColorRole, QPalette.ColorGroup
+    for r, c in ((role.Window, "#2b2d31"), (role.WindowText, "#e8e9eb"), (role.Base, "#1e2024"),
+                 (role.AlternateBase, "#27292e"), (role.Text, "#e8e9eb"), (role.Button, "#35383e"),
+                 (role.ButtonText, "#e8e9eb"), (role.BrightText, "#ff6b6b"), (role.Light, "#4a4e55"),
+                 (role.Midlight, "#3e4147"), (role.Mid, "#26282c"), (role.Dark, "#18191c"),
+                 (role.Shadow, "#0b0c0d"), (role.Highlight, "#2f7fd0"), (role.HighlightedText, "#ffffff"),
+                 (role.Link, "#74a8ff"), (role.LinkVisited, "#b28cff"), (role.ToolTipBase, "#35383e"),
+                 (role.ToolTipText, "#e8e9eb"), (role.PlaceholderText, "#8d9199")):
+        pal.setColor(r, QColor(c))
+    for r in (role.WindowText, role.Text, role.ButtonText):
+        pal.setColor(group.Disabled, r, QColor("#7d8087"))
+    pal.setColor(group.Disabled, role.Button, QColor("#2f3136"))
+    return pal
+
+
+def apply_color_scheme(app: QApplication, scheme: str | None = None) -> None:
+    """Use the ``light`` or ``dark`` scheme (default: ``$DIGITPAD_COLOR_SCHEME``; unset or
+    ``system``: leave the system's palette alone)."""
+    scheme = (scheme or os.environ.get("DIGITPAD_COLOR_SCHEME", "system")).strip().lower()
+    if scheme not in ("light", "dark"):
+        return
+    hints = app.styleHints()
+    if hasattr(hints, "setColorScheme"):  # Qt 6.8+: tells the platform too, where it listens
+        hints.setColorScheme(Qt.ColorScheme.Dark if scheme == "dark" else Qt.ColorScheme.Light)
+    app.setPalette(dark_palette() if scheme == "dark" else app.style().standardPalette())

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.theme import bar_colors
+from app.ui.style import bar_colors
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
-from app.ui.style import named
-from app.ui.theme import bar_colors, chart_colors
+from app.ui.style import bar_colors, chart_colors, named
 
 
 class AnswerView(QWidget):

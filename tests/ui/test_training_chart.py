@@ -12,7 +12,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QFontMetrics, QImage
 from PySide6.QtWidgets import QApplication
 
-from app.ui.theme import chart_colors, contrast, dark_palette
+from app.ui.style import chart_colors, contrast, dark_palette
 from app.ui.widgets import TrainingCurves, nice_ticks
 from tests import ui_helpers
 

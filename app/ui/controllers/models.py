@@ -13,7 +13,6 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app import APP_NAME
 from app.core.errors import DigitPadError
 from app.core.evaluation import Evaluation
 from app.core.inference import DigitPredictor
@@ -155,7 +154,7 @@ class ModelsController(QObject):
         if e is None:
             self.view.model_label.setText("<b>No model.</b> Train one: Model ▸ Retrain…")
             self.view.status_model.setText("No model")
-            parent.setWindowTitle(APP_NAME)
+            parent.setWindowTitle("")  # the platform shows the application's name
             return
         arch = ARCHITECTURES[e.arch].title if e.arch in ARCHITECTURES else e.arch
         acc = "" if e.test_accuracy is None else f", {e.test_accuracy * 100:.2f} % on MNIST test"
@@ -163,7 +162,8 @@ class ModelsController(QObject):
                                       f"<span style='color:gray'>{arch}{acc}</span>")
         self.view.model_label.setToolTip(str(e.path))
         self.view.status_model.setText(f"Model: {e.name}")
-        parent.setWindowTitle(f"{APP_NAME} — {e.name}")
+        # the platform adds " — DigitPad" (the application's display name) itself
+        parent.setWindowTitle(e.name)
 
     def show_live_weights(self, text: str) -> None:
         """Say that the weights in training, not the model in use, read the drawing."""
