@@ -1,23 +1,25 @@
 """The drawing pad: strokes drawn with the mouse (or a tablet pen) into a fixed-size image.
 
-Two renderings of the same strokes are kept:
+The pad is a square for one digit, or a wide *strip* to write a number on (at least
+:data:`STRIP_ASPECT` times as wide as it is high, as wide as the widget). Two renderings of
+the same strokes are kept:
 
-* the *model buffer*: ``BUFFER_SIZE`` x ``BUFFER_SIZE`` uint8 grey levels (white ink on
-  black) that :meth:`DrawingPad.pixels` hands to ``app.core.preprocess`` as a NumPy view,
-  whatever the widget's size. Ink is painted into an RGB32 image (Qt's fastest format for
-  antialiased strokes) and its grey level copied into the buffer: the values a
-  ``Format_Grayscale8`` QImage (:meth:`DrawingPad.image`) would hold, at half the cost;
+* the *model buffer* (:class:`app.ui.ink.ModelBuffer`): uint8 grey levels (white ink on
+  black), ``BUFFER_SIZE`` pixels high and as wide (the strip: its proportions), that
+  :meth:`DrawingPad.pixels` hands to ``app.core.preprocess`` as a NumPy view. Ink is
+  painted into an RGB32 image (Qt's fastest format for antialiased strokes) and its grey
+  level copied into the buffer: the values a ``Format_Grayscale8`` QImage
+  (:meth:`DrawingPad.image`) would hold, at half the cost;
 * the *display image*, at the widget's size in device pixels (crisp on High-DPI screens),
   in the colours of :func:`app.ui.style.pad_colors` (light or dark window).
 
-Strokes are also kept as vectors (0..1 pad coordinates plus a width) to re-render both on
-undo/redo and resize; round-capped antialiased segments join the points (no gaps).
+Strokes are also kept as vectors (pad units: the pad's height is 1; plus a width) to
+re-render both on undo/redo and resize; round-capped antialiased segments join the points.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
@@ -35,63 +37,27 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.ui.ink import (
+    BRUSH_DEFAULT,
+    BUFFER_SIZE,
+    LiveStroke,
+    ModelBuffer,
+    Stroke,
+    draw_segment,
+    paint_marks,
+    pen,
+    render_strokes,
+)
 from app.ui.style import pad_colors
 
-BUFFER_SIZE = 280  # logical resolution of the model buffer (10x MNIST)
-BRUSH_MIN, BRUSH_MAX, BRUSH_DEFAULT = 4, 48, 20  # brush diameters in buffer pixels
+__all__ = ["BRUSH_DEFAULT", "BRUSH_MAX", "BRUSH_MIN", "BUFFER_SIZE", "DrawingPad", "Stroke",
+           "render_strokes"]
+
+BRUSH_MIN, BRUSH_MAX = 4, 48  # brush diameters in buffer pixels
+STRIP_ASPECT = 3.0  # the number strip is at least this many times as wide as it is high
 
 MODEL_INK = QColor(255, 255, 255)
 _LEFT = Qt.MouseButton.LeftButton
-_GREY_BYTE = 1  # a byte of an opaque grey RGB32 pixel holding its level (G or R, either endianness)
-
-
-@dataclass(frozen=True)
-class Stroke:
-    """One press-drag-release: points in 0..1 pad coordinates and a width (fraction of the pad)."""
-
-    points: tuple[tuple[float, float], ...]
-    width: float
-
-
-@dataclass
-class _LiveStroke:
-    points: list[tuple[float, float]] = field(default_factory=list)
-    width: float = BRUSH_DEFAULT / BUFFER_SIZE
-
-    def frozen(self) -> Stroke:
-        return Stroke(tuple(self.points), self.width)
-
-
-def _pen(color: QColor, width: float) -> QPen:
-    return QPen(color, max(width, 0.5), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                Qt.PenJoinStyle.RoundJoin)
-
-
-def _draw_segment(painter: QPainter, pts: list[tuple[float, float]] | tuple[tuple[float, float], ...],
-                  i: int, scale: float) -> None:
-    """Draw the piece of a stroke that point ``i`` adds (a dot for the first point)."""
-    x, y = pts[i]
-    if i == 0:
-        painter.drawPoint(QPointF(x * scale, y * scale))
-    else:
-        px, py = pts[i - 1]
-        painter.drawLine(QPointF(px * scale, py * scale), QPointF(x * scale, y * scale))
-
-
-def render_strokes(image: QImage, strokes: list[Stroke] | tuple[Stroke, ...], side: float,
-                   ink: QColor, offset: QPointF | None = None) -> None:
-    """Paint ``strokes`` into ``image`` (already cleared) on a square of ``side`` pixels."""
-    if not strokes:
-        return
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    if offset is not None:
-        painter.translate(offset)
-    for stroke in strokes:
-        painter.setPen(_pen(ink, stroke.width * side))
-        for i in range(len(stroke.points)):
-            _draw_segment(painter, stroke.points, i, side)
-    painter.end()
 
 
 class DrawingPad(QWidget):
@@ -118,7 +84,7 @@ class DrawingPad(QWidget):
         # history of states: each a tuple of finished strokes; _index points at the current one
         self._history: list[tuple[Stroke, ...]] = [()]
         self._index = 0
-        self._live: _LiveStroke | None = None
+        self._live: LiveStroke | None = None
         self._background: QImage | None = None  # an opened image shown instead of strokes
         self._background_label = ""
         self.moves_received = 0  # mouse/tablet moves handled while drawing (tests check it)
@@ -128,16 +94,10 @@ class DrawingPad(QWidget):
         # before _ink: attributes are released in order, so a painter still active when the
         # pad goes away ends before its image.
         self._model_painter: QPainter | None = None
-        self._painter_stroke: _LiveStroke | None = None  # the live stroke it paints
-        # The model buffer (see the module docstring): painted in _ink (a QImage on our own
-        # memory, never copied or handed out, so it never detaches), read from _pixels.
-        self._pixels = np.zeros((BUFFER_SIZE, BUFFER_SIZE), dtype=np.uint8)
-        self._ink_rgb = np.zeros((BUFFER_SIZE, BUFFER_SIZE, 4), dtype=np.uint8)
-        self._ink = QImage(self._ink_rgb.data, BUFFER_SIZE, BUFFER_SIZE, 4 * BUFFER_SIZE,
-                           QImage.Format.Format_RGB32)
-        self._ink.fill(QColor(0, 0, 0))
-        # Where the model buffer may hold ink since it was last rendered whole: l, t, r, b
-        self._ink_box = [BUFFER_SIZE, BUFFER_SIZE, 0, 0]
+        self._painter_stroke: LiveStroke | None = None  # the live stroke it paints
+        self._strip = False  # the wide number strip instead of the square
+        self._marks: list[tuple[QRectF, str, bool]] = []  # boxes drawn over the ink
+        self._allocate(BUFFER_SIZE)  # the model buffer (see the module docstring)
         self._display = QImage()
         # The live stroke's segments not yet in _display (start or None for a dot, end,
         # width): painted at paint time, several moves sharing one QPainter
@@ -146,13 +106,65 @@ class DrawingPad(QWidget):
         self._geometry = (0.0, 0.0, 0.0, 0.0)  # _square as Python floats: x, y, width, height
         self._colors = pad_colors(self.palette())
 
+    def _allocate(self, width: int) -> None:
+        """A model buffer ``BUFFER_SIZE`` high and ``width`` wide (empty)."""
+        self._end_model_painter()
+        self._buf = ModelBuffer(width)
+
     # -- public API -------------------------------------------------------
     def sizeHint(self) -> QSize:
         return QSize(420, 420)
 
-    def square(self) -> QRectF:
-        """Where the pad's square drawing area is, in widget coordinates."""
+    def drawing_area(self) -> QRectF:
+        """Where ink lands, in widget coordinates: the square, or the number strip."""
         return QRectF(self._square)
+
+    def square(self) -> QRectF:
+        """The drawing area (:meth:`drawing_area`; a square unless in strip mode)."""
+        return QRectF(self._square)
+
+    def is_strip(self) -> bool:
+        return self._strip
+
+    def set_strip(self, strip: bool) -> None:
+        """Switch between the square pad and the number strip. The drawing, its undo
+        history, an opened image and the marks are cleared: nothing carries over."""
+        if strip == self._strip:
+            return
+        self._strip = strip
+        self._live = None
+        self._background = None
+        self._background_label = ""
+        self._marks = []
+        self._history = [()]
+        self._index = 0
+        self._update_square()
+        self._rerender()
+
+    def unit(self) -> float:
+        """Widget pixels per pad unit (the drawing area's height)."""
+        return self._geometry[3]
+
+    def all_strokes(self) -> tuple[Stroke, ...]:
+        """The finished strokes plus the one being drawn (for reading while writing)."""
+        live = self._live
+        if live is None or not live.points:
+            return self.strokes()
+        return (*self.strokes(), live.frozen())
+
+    def background_rect(self) -> QRectF:
+        """Where an opened image is shown, in pad units (empty when there is none)."""
+        if self._background is None or self._background.isNull():
+            return QRectF()
+        w, h = self._background.width(), self._background.height()
+        area_w = self._square.width() / max(self.unit(), 1e-9)
+        scale = min(area_w / w, 1.0 / h)
+        return QRectF((area_w - w * scale) / 2, (1.0 - h * scale) / 2, w * scale, h * scale)
+
+    def set_marks(self, marks: list[tuple[QRectF, str, bool]]) -> None:
+        """Boxes to draw over the ink: (rectangle in pad units, label above it, highlighted)."""
+        self._marks = list(marks)
+        self.update()
 
     def to_widget(self, x: float, y: float) -> QPointF:
         """Widget coordinates of the pad point (x, y) in 0..1 pad coordinates."""
@@ -190,28 +202,18 @@ class DrawingPad(QWidget):
     def image(self) -> QImage:
         """A copy of the model buffer as a ``Format_Grayscale8`` QImage (black background,
         white ink)."""
-        px = self._pixels
-        return QImage(px.data, BUFFER_SIZE, BUFFER_SIZE, BUFFER_SIZE,
-                      QImage.Format.Format_Grayscale8).copy()
+        return self._buf.qimage()
 
     def pixels(self) -> np.ndarray:
-        """A read-only NumPy view (BUFFER_SIZE, BUFFER_SIZE) uint8 of the model buffer
-        (valid until the next change of the drawing, which writes into it)."""
-        view = self._pixels.view()
-        view.flags.writeable = False
-        return view
+        """A read-only NumPy view (BUFFER_SIZE, width) uint8 of the model buffer (valid
+        until the next change of the drawing, which writes into it)."""
+        return self._buf.view()
 
     def ink_pixels(self) -> np.ndarray:
         """Like :meth:`pixels`, cropped to the ink plus a margin of black pixels (the whole
         buffer when the ink reaches its edge). Preprocessing gives the same result for both
         (black margins do not matter), faster for the crop: the GUI's live prediction."""
-        left, top, right, bottom = self._ink_box
-        if 0 < left < right < BUFFER_SIZE and 0 < top < bottom < BUFFER_SIZE:
-            view = self._pixels[top - 1: bottom + 1, left - 1: right + 1]
-        else:
-            view = self._pixels.view()
-        view.flags.writeable = False
-        return view
+        return self._buf.ink_view()
 
     def undo(self) -> None:
         if self._live is not None:
@@ -269,10 +271,10 @@ class DrawingPad(QWidget):
     def _rerender(self) -> None:
         self._end_model_painter()
         strokes = self.strokes()
-        self._ink.fill(QColor(0, 0, 0))
-        render_strokes(self._ink, strokes, BUFFER_SIZE, MODEL_INK)
-        self._copy_ink(0, 0, BUFFER_SIZE, BUFFER_SIZE)
-        self._find_ink_box()
+        self._buf.image.fill(QColor(0, 0, 0))
+        render_strokes(self._buf.image, strokes, BUFFER_SIZE, MODEL_INK)
+        self._buf.copy(0, 0, self._buf.width, BUFFER_SIZE)
+        self._buf.find_box()
         self._render_display()
         self.update()
         self.historyChanged.emit()
@@ -281,19 +283,20 @@ class DrawingPad(QWidget):
     def _render_display(self) -> None:
         self._pending_ink = []  # everything, the live stroke included, is rendered here
         dpr = self.devicePixelRatioF()
-        side = self._square.width()
+        side = self._square.height()
         if side <= 0:
             self._display = QImage()
             return
-        px = max(1, round(side * dpr))
-        img = QImage(px, px, QImage.Format.Format_ARGB32_Premultiplied)
+        px = max(1, round(side * dpr))  # device pixels per pad unit
+        pw = max(1, round(self._square.width() * dpr))
+        img = QImage(pw, px, QImage.Format.Format_ARGB32_Premultiplied)
         img.fill(self._colors.background)
         if self._background is not None:
             p = QPainter(img)
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            bg = self._background.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio,
+            bg = self._background.scaled(pw, px, Qt.AspectRatioMode.KeepAspectRatio,
                                          Qt.TransformationMode.SmoothTransformation)
-            p.drawImage(QPointF((px - bg.width()) / 2, (px - bg.height()) / 2), bg)
+            p.drawImage(QPointF((pw - bg.width()) / 2, (px - bg.height()) / 2), bg)
             p.end()
         render_strokes(img, self.strokes(), px, self._colors.ink)
         if self._live is not None and self._live.points:
@@ -302,10 +305,17 @@ class DrawingPad(QWidget):
         self._display = img
 
     def _update_square(self) -> None:
-        side = float(min(self.width(), self.height()) - 2)
-        side = max(side, 1.0)
-        self._square = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        if self._strip:  # the widget's width, at most 1/STRIP_ASPECT of it high
+            width = max(float(self.width() - 2), 1.0)
+            side = max(min(float(self.height() - 2), width / STRIP_ASPECT), 1.0)
+        else:
+            width = side = max(float(min(self.width(), self.height()) - 2), 1.0)
+        self._square = QRectF((self.width() - width) / 2, (self.height() - side) / 2, width, side)
         self._geometry = (self._square.x(), self._square.y(), side, side)
+        buf_w = max(BUFFER_SIZE, math.ceil(BUFFER_SIZE * width / side)) if self._strip else BUFFER_SIZE
+        if buf_w != self._buf.width:  # the strip's proportions changed: a buffer to match
+            self._allocate(buf_w)
+            self._rerender()
 
     # -- drawing ----------------------------------------------------------
     def _to_pad(self, pos: QPointF) -> tuple[float, float]:
@@ -322,7 +332,7 @@ class DrawingPad(QWidget):
             self.update()
         elif self.is_empty():
             self.update()  # the hint goes (strokes alone repaint only the pixels they touch)
-        self._live = _LiveStroke(width=self._brush / BUFFER_SIZE)
+        self._live = LiveStroke(width=self._brush / BUFFER_SIZE)
         self._add_point(pos)
 
     def _add_point(self, pos: QPointF) -> None:
@@ -340,11 +350,11 @@ class DrawingPad(QWidget):
         p = self._model_painter
         if p is None or self._painter_stroke is not live:
             self._end_model_painter()
-            p = self._model_painter = QPainter(self._ink)
+            p = self._model_painter = QPainter(self._buf.image)
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            p.setPen(_pen(MODEL_INK, live.width * BUFFER_SIZE))
+            p.setPen(pen(MODEL_INK, live.width * BUFFER_SIZE))
             self._painter_stroke = live
-        _draw_segment(p, points, i, BUFFER_SIZE)  # (raster painting: in _ink_rgb at once)
+        draw_segment(p, points, i, BUFFER_SIZE)  # (raster painting: in _ink_rgb at once)
         x0, y0 = prev if prev is not None else pt
         x1, y1 = pt
         if x0 > x1:
@@ -352,7 +362,7 @@ class DrawingPad(QWidget):
         if y0 > y1:
             y0, y1 = y1, y0
         reach = live.width * BUFFER_SIZE / 2 + 2  # pen radius + antialiasing, buffer pixels
-        self._copy_ink(math.floor(x0 * BUFFER_SIZE - reach), math.floor(y0 * BUFFER_SIZE - reach),
+        self._buf.copy(math.floor(x0 * BUFFER_SIZE - reach), math.floor(y0 * BUFFER_SIZE - reach),
                        math.ceil(x1 * BUFFER_SIZE + reach), math.ceil(y1 * BUFFER_SIZE + reach))
         # display image: at the next paint (_flush_ink); repaint the segment's widget pixels
         self._pending_ink.append((prev, pt, live.width))
@@ -364,37 +374,17 @@ class DrawingPad(QWidget):
                     math.ceil(sy + y1 * side + reach) - top)
         self.changed.emit()
 
-    def _copy_ink(self, left: int, top: int, right: int, bottom: int) -> None:
-        """Copy the grey levels of the painted ink into the model buffer (a rectangle in
-        buffer pixels, clipped to it)."""
-        left, top = max(left, 0), max(top, 0)
-        right, bottom = min(right, BUFFER_SIZE), min(bottom, BUFFER_SIZE)
-        if left < right and top < bottom:
-            self._pixels[top:bottom, left:right] = self._ink_rgb[top:bottom, left:right, _GREY_BYTE]
-            box = self._ink_box
-            box[0], box[1] = min(box[0], left), min(box[1], top)
-            box[2], box[3] = max(box[2], right), max(box[3], bottom)
-
-    def _find_ink_box(self) -> None:
-        """The ink box of the whole buffer (after it was rendered whole)."""
-        rows = np.flatnonzero(self._pixels.any(axis=1))
-        if rows.size == 0:
-            self._ink_box[:] = [BUFFER_SIZE, BUFFER_SIZE, 0, 0]
-            return
-        cols = np.flatnonzero(self._pixels[rows[0]: rows[-1] + 1].any(axis=0))
-        self._ink_box[:] = [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
-
     def _flush_ink(self) -> None:
         """Paint the live stroke's new segments into the display image."""
         pending, self._pending_ink = self._pending_ink, []
         if not pending or self._display.isNull():
             return
-        side = self._display.width()
+        side = self._display.height()  # device pixels per pad unit
         p = QPainter(self._display)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.scale(1.0 / self._display.devicePixelRatio(), 1.0 / self._display.devicePixelRatio())
         for start, end, width in pending:
-            p.setPen(_pen(self._colors.ink, width * side))
+            p.setPen(pen(self._colors.ink, width * side))
             if start is None:
                 p.drawPoint(QPointF(end[0] * side, end[1] * side))
             else:
@@ -484,7 +474,8 @@ class DrawingPad(QWidget):
         p.drawRect(sq.adjusted(0.5, 0.5, -0.5, -0.5))
         text, size, align = "", 9.5, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
         if self.is_empty() and self._background is None:
-            text, size, align = "Draw a digit here", max(11.0, sq.width() / 22), Qt.AlignmentFlag.AlignCenter
+            text = "Write a number here" if self._strip else "Draw a digit here"
+            size, align = max(11.0, sq.height() / 22), Qt.AlignmentFlag.AlignCenter
         elif self._background is not None:
             text = self._background_label  # the opened file's name
         if text:
@@ -493,4 +484,6 @@ class DrawingPad(QWidget):
             p.setFont(font)
             p.setPen(self._colors.hint)
             p.drawText(sq.adjusted(8, 6, -8, -6), align, text)
+        if self._marks:
+            paint_marks(p, self._marks, self._square, self._geometry[3], self.font())
         p.end()

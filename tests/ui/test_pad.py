@@ -61,13 +61,13 @@ def _grey(img: QImage) -> np.ndarray:
 def _paint_segments(image: QImage, stroke) -> None:  # type: ignore[no-untyped-def]
     """Paint ``stroke`` into ``image`` one segment at a time, a painter per segment (as the
     pad's mouse moves): the reference for the pad's model buffer."""
-    from app.ui.pad import _draw_segment, _pen
+    from app.ui.ink import draw_segment, pen
 
     for i in range(len(stroke.points)):
         painter = QPainter(image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(_pen(QColor(255, 255, 255), stroke.width * BUFFER_SIZE))
-        _draw_segment(painter, stroke.points, i, BUFFER_SIZE)
+        painter.setPen(pen(QColor(255, 255, 255), stroke.width * BUFFER_SIZE))
+        draw_segment(painter, stroke.points, i, BUFFER_SIZE)
         painter.end()
 
 
