@@ -161,6 +161,9 @@ class DrawingPad(QWidget):
         scale = min(area_w / w, 1.0 / h)
         return QRectF((area_w - w * scale) / 2, (1.0 - h * scale) / 2, w * scale, h * scale)
 
+    def marks(self) -> list[tuple[QRectF, str, bool]]:
+        return list(self._marks)
+
     def set_marks(self, marks: list[tuple[QRectF, str, bool]]) -> None:
         """Boxes to draw over the ink: (rectangle in pad units, label above it, highlighted)."""
         self._marks = list(marks)

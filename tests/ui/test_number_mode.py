@@ -1,0 +1,265 @@
+"""Number mode in the real window: View ▸ Number mode turns the pad into a wide strip and
+the number written on it (real mouse events) is read digit by digit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app.core.data import load_mnist
+from app.core.inference import Predictor
+from app.core.paths import bundled_store_dir
+from app.core.preprocess import preprocess
+from app.ui.number_view import NumberView
+from tests import ui_helpers
+from tests.ui_helpers import DIGITS, Polyline, _densify, _move_with_button, draw_digit, needs_default_model
+
+window = ui_helpers.window
+no_threads_left = ui_helpers.no_threads_left
+
+pytestmark = needs_default_model
+
+
+def number_strokes(number: str, height: float = 0.62, advance: float = 0.55,
+                   start: float = 0.25) -> list[Polyline]:
+    """``number``'s digits (the test digits' strokes) side by side, in pad units."""
+    out = []
+    for k, ch in enumerate(number):
+        x0 = start + k * advance
+        for line in DIGITS[ch]:
+            out.append([(x0 + x * height * 0.7, 0.5 + (y - 0.5) * height) for x, y in line])
+    return out
+
+
+def write(pad, strokes: list[Polyline], step_px: float = 6.0) -> None:  # type: ignore[no-untyped-def]
+    """Write strokes (pad units) on the pad with real mouse events."""
+    unit = pad.unit()
+    for stroke in strokes:
+        pts = [pad.to_widget(x, y).toPoint() for x, y in _densify(stroke, step_px / unit)]
+        assert all(pad.drawing_area().contains(QPointF(p)) for p in pts), "ink off the strip"
+        QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
+        for p in pts[1:]:
+            _move_with_button(pad, p)
+        QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
+    QApplication.processEvents()
+
+
+def number_mode(window, on: bool = True) -> NumberView:  # type: ignore[no-untyped-def]
+    action = window.findChild(QAction, "numberModeAction")
+    if action.isChecked() != on:
+        action.trigger()
+    QApplication.processEvents()
+    view = window.findChild(NumberView, "numberView")
+    assert view is not None
+    return view
+
+
+def test_the_action_turns_the_pad_into_a_wide_strip_and_back(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    action = window.findChild(QAction, "numberModeAction")
+    assert action is not None and action.isCheckable() and not action.isChecked()
+    assert not action.shortcut().isEmpty()
+    assert action in window.view_menu.actions()
+    pad = window.pad
+    view = number_mode(window)
+    qtbot.waitUntil(lambda: pad.drawing_area().width() >= 3 * pad.drawing_area().height() - 1)
+    area = pad.drawing_area()
+    assert area.width() >= 0.8 * window.centralWidget().width()  # the window's width
+    assert view.isVisible() and view.number() is None
+    number_mode(window, False)
+    qtbot.waitUntil(lambda: abs(pad.drawing_area().width() - pad.drawing_area().height()) < 1)
+    assert not view.isVisible()
+
+
+def test_a_written_2026_reads_2026_with_a_box_per_digit(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    view = number_mode(window)
+    write(window.pad, number_strokes("2026"))
+    qtbot.waitUntil(lambda: view.number() == "2026")
+    marks = window.pad.marks()
+    assert [label for _, label, _ in marks] == ["2", "0", "2", "6"]
+    lefts = [rect.left() for rect, _, _ in marks]
+    assert lefts == sorted(lefts)
+    for (a, _, _), (b, _, _) in zip(marks, marks[1:], strict=False):
+        assert a.right() <= b.left() + 1e-6  # boxes side by side, not overlapping
+    assert not view.reading().uncertain
+
+
+def test_a_two_stroke_4_between_other_digits_stays_one_digit(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    assert len(DIGITS["4"]) == 2
+    view = number_mode(window)
+    write(window.pad, number_strokes("747"))
+    qtbot.waitUntil(lambda: view.number() is not None and len(window.pad.strokes()) == 4)
+    assert view.number() == "747"
+    assert view.reading().digits[1].strokes == (1, 2)
+
+
+def test_esc_clears_the_strip_and_the_number(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    view = number_mode(window)
+    write(window.pad, number_strokes("12"))
+    qtbot.waitUntil(lambda: view.number() == "12")
+    QTest.keyClick(window.pad, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: view.number() is None)
+    assert window.pad.is_empty() and window.pad.marks() == []
+    assert view.message() == "no digits found"
+    assert window.probability_view.probabilities() is None
+
+
+def test_switching_modes_keeps_nothing_stale(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    view = number_mode(window)
+    write(window.pad, number_strokes("35"))
+    qtbot.waitUntil(lambda: view.number() == "35")
+    view.select(0)
+    number_mode(window, False)
+    pad = window.pad
+    assert pad.is_empty() and not pad.is_strip() and pad.marks() == []
+    assert not pad.can_undo()  # the strip's strokes cannot come back on the square pad
+    assert window.probability_view.probabilities() is None and window.top_digit_label.text() == ""
+    draw_digit(pad, "7")
+    qtbot.waitUntil(lambda: window.top_digit_label.text() == "7")
+    number_mode(window, True)
+    assert pad.is_empty() and view.number() is None and pad.marks() == []
+    assert window.probability_view.probabilities() is None and window.top_digit_label.text() == ""
+    assert window.live.current_input is None
+
+
+def test_the_mode_is_remembered(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.ui import MainWindow
+
+    number_mode(window)
+    window.save_settings()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    try:
+        assert again.findChild(QAction, "numberModeAction").isChecked()
+        assert again.pad.is_strip()
+    finally:
+        again.close()
+
+
+def test_an_empty_strip_reads_nothing(window) -> None:  # type: ignore[no-untyped-def]
+    view = number_mode(window)
+    assert view.number() is None and view.message() == "no digits found"
+    assert window.pad.marks() == []
+
+
+def test_hover_and_click_show_a_digits_probabilities(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    view = number_mode(window)
+    write(window.pad, number_strokes("2026"))
+    qtbot.waitUntil(lambda: view.number() == "2026")
+    digits = view.reading().digits
+    QTest.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     view.cell_rect(1).center().toPoint())
+    assert view.selected() == 1
+    assert np.allclose(window.probability_view.probabilities(), digits[1].probabilities)
+    assert np.array_equal(window.preview_view.image(), digits[1].x)
+    assert window.top_digit_label.text() == "0"
+    QTest.mouseMove(view, view.cell_rect(3).center().toPoint())
+    qtbot.waitUntil(lambda: window.top_digit_label.text() == "6")
+    assert np.allclose(window.probability_view.probabilities(), digits[3].probabilities)
+    QTest.mouseMove(view, QPoint(2, 2))  # off the digits: back to the selected one
+    QTest.mouseMove(window.pad, window.pad.rect().center())
+    qtbot.waitUntil(lambda: window.top_digit_label.text() == "0")
+    selected = [label for _, label, sel in window.pad.marks() if sel]
+    assert selected == ["0"]
+
+
+def test_a_correction_is_kept_for_the_selected_digit(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    view = number_mode(window)
+    write(window.pad, number_strokes("2026"))
+    qtbot.waitUntil(lambda: view.number() == "2026")
+    store = window.learning.samples.store
+    assert len(store) == 0
+    QTest.keyClick(window.pad, Qt.Key.Key_8)  # nothing selected yet: nothing saved
+    assert len(store) == 0
+    QTest.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     view.cell_rect(2).center().toPoint())
+    QTest.keyClick(window.pad, Qt.Key.Key_7)
+    assert len(store) == 1
+    (sample,) = store.samples()
+    assert sample.label == 7
+    digit = view.reading().digits[2]
+    assert np.abs(sample.as_float() - digit.x).max() <= 1 / 255 + 1e-6
+    xs = [x for points, _ in sample.strokes for x, _ in points]
+    assert len(sample.strokes) == len(digit.strokes)
+    assert abs((min(xs) + max(xs)) / 2 - 0.5) < 1e-6  # moved onto a square pad, centred
+    QTest.keyClick(window.pad, Qt.Key.Key_2)  # another key for the same digit: relabelled
+    assert len(store) == 1 and store.samples()[0].label == 2
+
+
+def _mnist_number_png(path: Path, digits: tuple[int, ...]) -> str:
+    """MNIST test digits the shipped model reads right, side by side, dark on white, 3x."""
+    (_, _), (x, y) = load_mnist()
+    predictor = Predictor(bundled_store_dir() / "default" / "model.tflite")
+    parts = [np.zeros((28, 6), np.uint8)]
+    for digit in digits:
+        for i in np.flatnonzero(y == digit)[5:]:
+            if int(np.argmax(predictor.predict(preprocess(x[i])))) == digit:
+                break
+        cols = np.flatnonzero(x[i].any(axis=0))
+        parts += [x[i][:, cols[0]: cols[-1] + 1], np.zeros((28, 6), np.uint8)]
+    Image.fromarray(255 - np.kron(np.hstack(parts), np.ones((3, 3), np.uint8))).save(path)
+    return "".join(map(str, digits))
+
+
+def test_open_image_and_drop_read_a_number(window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.ui.test_open_image import _drop
+
+    view = number_mode(window)
+    path = tmp_path / "number.png"
+    expected = _mnist_number_png(path, (3, 1, 4))
+    assert window.open_image(str(path))
+    qtbot.waitUntil(lambda: view.number() == expected)
+    marks = window.pad.marks()
+    assert [label for _, label, _ in marks] == list(expected)
+    inside = window.pad.background_rect()
+    assert all(inside.contains(rect) for rect, _, _ in marks)  # boxes on the picture
+    QTest.keyClick(window.pad, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: view.number() is None)
+    other = tmp_path / "other.png"
+    expected = _mnist_number_png(other, (2, 7))
+    assert _drop(window, other)
+    qtbot.waitUntil(lambda: view.number() == expected)
+
+
+def test_an_image_without_ink_says_so(window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    view = number_mode(window)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (300, 100), 255).save(blank)
+    assert window.open_image(str(blank))
+    assert view.number() is None
+    assert "no digits found" in view.message()
+    assert "no digits found" in window.statusBar().currentMessage()
+    assert window.last_error is None  # a message, not an error box
+
+
+def test_explain_works_on_the_selected_digit(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    view = number_mode(window)
+    write(window.pad, number_strokes("2026"))
+    qtbot.waitUntil(lambda: view.number() == "2026")
+    view.select(3)
+    request = window.explain.request()
+    assert request is not None
+    assert np.array_equal(request.x, view.reading().digits[3].x)
+
+
+def test_forty_digits_still_work(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window.resize(1800, 900)
+    view = number_mode(window)
+    pad = window.pad
+    qtbot.waitUntil(lambda: pad.drawing_area().width() / pad.drawing_area().height() > 4.5)
+    pad.set_brush_size(6)
+    aspect = pad.drawing_area().width() / pad.drawing_area().height()
+    advance = (aspect - 0.2) / 40
+    number = "3141592653589793238462643383279502884197"
+    write(pad, number_strokes(number, height=advance * 1.35, advance=advance, start=0.1), step_px=8.0)
+    qtbot.waitUntil(lambda: view.number() is not None and len(pad.strokes()) == sum(
+        len(DIGITS[c]) for c in number))
+    read = view.number()
+    assert read is not None and len(read) == 40
+    assert sum(a == b for a, b in zip(read, number, strict=True)) >= 36
