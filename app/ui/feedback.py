@@ -79,5 +79,11 @@ class Prefs:
     def set_watch_learning(self, on: bool) -> None:
         self.settings.setValue("learning/watch", bool(on))
 
+    def number_mode(self) -> bool:
+        return str(self.settings.value("pad/numberMode", "false")).lower() == "true"
+
+    def set_number_mode(self, on: bool) -> None:
+        self.settings.setValue("pad/numberMode", bool(on))
+
     def sync(self) -> None:
         self.settings.sync()

@@ -30,6 +30,7 @@ from app.ui.controllers.explain import ExplainController
 from app.ui.controllers.learning import LearningController
 from app.ui.controllers.live import LivePrediction, LiveView
 from app.ui.controllers.models import ModelsController, ModelsView
+from app.ui.controllers.number import NumberController
 from app.ui.controllers.training import TrainingController, TrainingView
 from app.ui.dialogs import ShortcutsDialog, about_box
 from app.ui.feedback import Feedback, Prefs
@@ -84,10 +85,12 @@ class MainWindow(QMainWindow):
         self.learning = LearningController(self.live, self.models, self.training, self.probability_view,
                                            feedback, self.prefs, self, self)
         self.explain = ExplainController(self.live, self.models, self.learning, self.jobs, self)
+        self.number = NumberController(self.live, self._pad_column, feedback, self.prefs, self)
         self._build_learning_menus()
         self.pad.historyChanged.connect(self._update_edit_actions)
         self.jobs.changed.connect(self._update_job_actions)
         self._restore_settings()
+        self.number.restore()
         self.models.load_active(report=True)
         self._update_edit_actions()
         self.live.update()
@@ -129,6 +132,7 @@ class MainWindow(QMainWindow):
         left = QVBoxLayout()
         left.addWidget(self.pad, 1)
         left.addLayout(tools)
+        self._pad_column = left  # (number mode moves the pad out of it, to a strip as wide as the window)
 
         # right: the answer, the probabilities and what the model sees
         self.answer = AnswerView()
@@ -186,7 +190,7 @@ class MainWindow(QMainWindow):
         self.training_box.setLayout(training)
         self.training_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
-        outer = QVBoxLayout(central)
+        outer = self._outer = QVBoxLayout(central)
         outer.addLayout(top, 1)
         outer.addWidget(self.training_box)
         self.status_model = named(QLabel(""), "statusModel")
@@ -282,6 +286,9 @@ class MainWindow(QMainWindow):
         self._shortcut(self.explain.action)
         self.view_menu.addAction(self.explain.action)
         self.view_menu.addAction(learning.watch_action)
+        self._outer.insertLayout(0, self.number.strip)
+        self._shortcut(self.number.action)
+        self.view_menu.addAction(self.number.action)
 
     def _update_edit_actions(self) -> None:
         for w in (self.undo_action, self.undo_button):
@@ -366,10 +373,14 @@ class MainWindow(QMainWindow):
         return self.message_box
 
     # ------------------------------------------------------------------ files
+    def open_image(self, path: str | Path) -> bool:
+        """Read an image file: a number in number mode, else one digit."""
+        return self.number.open_image(path) if self.number.active else self.live.open_image(path)
+
     def _open_image_clicked(self) -> None:
         path = self.ask_open_image_path()
         if path:
-            self.live.open_image(path)
+            self.open_image(path)
 
     def _save_drawing_clicked(self) -> None:
         if self.pad.is_empty():
@@ -408,7 +419,7 @@ class MainWindow(QMainWindow):
         path = self._dropped_file(event)
         if path:
             event.acceptProposedAction()
-            self.live.open_image(Path(path))
+            self.open_image(Path(path))
         else:
             event.ignore()
 

@@ -113,7 +113,7 @@ class DrawingPad(QWidget):
 
     # -- public API -------------------------------------------------------
     def sizeHint(self) -> QSize:
-        return QSize(420, 420)
+        return QSize(900, 260) if self._strip else QSize(420, 420)
 
     def drawing_area(self) -> QRectF:
         """Where ink lands, in widget coordinates: the square, or the number strip."""
@@ -132,6 +132,8 @@ class DrawingPad(QWidget):
         if strip == self._strip:
             return
         self._strip = strip
+        self.setMinimumSize(220, 120 if strip else 220)
+        self.updateGeometry()
         self._live = None
         self._background = None
         self._background_label = ""

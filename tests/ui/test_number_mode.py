@@ -3,10 +3,10 @@ the number written on it (real mouse events) is read digit by digit."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QAction
@@ -19,7 +19,8 @@ from app.core.paths import bundled_store_dir
 from app.core.preprocess import preprocess
 from app.ui.number_view import NumberView
 from tests import ui_helpers
-from tests.ui_helpers import DIGITS, Polyline, _densify, _move_with_button, draw_digit, needs_default_model
+from tests.ui_helpers import _densify, _move_with_button, draw_digit, needs_default_model
+from tools.handwriting import DIGITS, Polyline
 
 window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
@@ -85,7 +86,7 @@ def test_a_written_2026_reads_2026_with_a_box_per_digit(window, qtbot) -> None: 
     assert [label for _, label, _ in marks] == ["2", "0", "2", "6"]
     lefts = [rect.left() for rect, _, _ in marks]
     assert lefts == sorted(lefts)
-    for (a, _, _), (b, _, _) in zip(marks, marks[1:], strict=False):
+    for (a, _, _), (b, _, _) in itertools.pairwise(marks):
         assert a.right() <= b.left() + 1e-6  # boxes side by side, not overlapping
     assert not view.reading().uncertain
 

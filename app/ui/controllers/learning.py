@@ -176,8 +176,7 @@ class LearningController(QObject):
                 sample = store.get(sid)
                 text = f"Changed to a {digit}"
             else:
-                strokes = None if pad.has_background() else [(s.points, s.width) for s in pad.strokes()]
-                sample = self.samples.add(x, digit, strokes)
+                sample = self.samples.add(x, digit, self.live.sample_strokes())
                 self._last_saved = (key, sample.id)
                 text = f"Saved as a {digit}"
         except DigitPadError as exc:

@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -19,6 +19,7 @@ from PySide6.QtGui import QImage
 from app.core.errors import DigitPadError
 from app.core.inference import DigitPredictor
 from app.core.preprocess import load_image, preprocess
+from app.core.samples import StrokeData
 from app.ui.feedback import Feedback, Prefs
 from app.ui.pad import DrawingPad
 from app.ui.widgets import AnswerView, PreviewView, ProbabilityView
@@ -32,6 +33,15 @@ class LiveView:
     probabilities: ProbabilityView
     preview: PreviewView
     answer: AnswerView
+
+
+class InputSource(Protocol):
+    """Reads the pad instead of the single-digit path (number mode): what is predicted, and
+    what a correction keeps."""
+
+    def update(self) -> None: ...
+    def drawing_key(self) -> object: ...
+    def sample_strokes(self) -> list[StrokeData] | None: ...
 
 
 def pil_to_qimage(img: Any) -> QImage:
@@ -60,6 +70,7 @@ class LivePrediction(QObject):
         self.current_input: np.ndarray | None = None  # the (28, 28) input last predicted
         self.last_update_ms = 0.0  # duration of the last update (preprocess + predict + show)
         self._image_input: np.ndarray | None = None  # the preprocessed opened image
+        self.source: InputSource | None = None  # reads the pad instead (number mode)
         self._pending = False
         self._requested.connect(self._run_scheduled, Qt.ConnectionType.QueuedConnection)
         view.pad.changed.connect(self.schedule)
@@ -73,8 +84,38 @@ class LivePrediction(QObject):
         self.override = predictor
         self.update()
 
+    def set_source(self, source: InputSource | None) -> None:
+        """Let ``source`` read the pad (and show through :meth:`show_input`); None: back to
+        predicting the drawing as one digit."""
+        self.source = source
+        self._image_input = None
+
+    def active_predictor(self) -> DigitPredictor | None:
+        """What predicts now: the weights in training while watching it learn, else the model."""
+        return self.override if self.override is not None else self.predictor
+
+    def show_input(self, x: np.ndarray | None, probs: np.ndarray | None, hint: str = "") -> None:
+        """Show an input read elsewhere (one digit of a number) as the current one."""
+        self.current_input = x
+        self.view.preview.set_image(x)
+        self.view.probabilities.set_probabilities(probs)
+        if probs is not None:
+            self.view.answer.show_answer(probs)
+        else:
+            self.view.answer.show_hint(hint)
+        self.updated.emit()
+
+    def sample_strokes(self) -> list[StrokeData] | None:
+        """The strokes a correction keeps with the input (None for an opened image)."""
+        if self.source is not None:
+            return self.source.sample_strokes()
+        pad = self.view.pad
+        return None if pad.has_background() else [(s.points, s.width) for s in pad.strokes()]
+
     def drawing_key(self) -> object:
         """Identifies the drawing: equal for the same strokes (or the same opened image)."""
+        if self.source is not None:
+            return self.source.drawing_key()
         if self.view.pad.has_background():
             return ("image", id(self._image_input))
         return self.view.pad.strokes()
@@ -97,6 +138,9 @@ class LivePrediction(QObject):
         """Preprocess the drawing (or opened image), predict and show the result now."""
         t0 = time.perf_counter()
         self._pending = False
+        if self.source is not None:
+            self.source.update()
+            return
         pad = self.view.pad
         x: np.ndarray | None
         if pad.has_background():
@@ -108,7 +152,7 @@ class LivePrediction(QObject):
         self.current_input = x
         self.view.preview.set_image(x)
         probs: np.ndarray | None = None
-        predictor = self.override if self.override is not None else self.predictor
+        predictor = self.active_predictor()
         if x is not None and predictor is not None:
             try:
                 probs = np.asarray(predictor.predict(x), dtype=np.float64)
