@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QFont, QKeyEvent, QMouseEvent, QPainter, QPain
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.core.number import NumberReading
-from app.ui.theme import muted_text
+from app.ui.style import muted_text
 
 UNCERTAIN = QColor("#e08a00")
 SELECTED = QColor("#f0a500")
