@@ -359,9 +359,8 @@ class _Run:
         if "tensorflow" in sys.modules:
             raise CheckFailed("TensorFlow was imported before any training (slow start)")
         from app.core.inference import backend_name
-        from app.core.preprocess import backend
 
-        return f"predicting with {backend_name()}, preprocessing: {backend()}"
+        return f"predicting with {backend_name()}"
 
     def draw(self, digit: str) -> str:
         return _check_drawn(self.window, digit)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,16 +31,6 @@ def tiny_result():  # type: ignore[no-untyped-def]
     from app.core.training import TrainConfig, train
 
     return train(TrainConfig(arch="mlp", epochs=2, batch_size=32, limit=600, learning_rate=0.5, seed=1))
-
-
-def needs_c_compiler() -> None:
-    """Skip the calling test where setup.py cannot compile app/core/_ppkernel.c (no C
-    compiler or no Python headers): there the extension is left out on purpose."""
-    if not (shutil.which("cc") or shutil.which("gcc")) or not (
-            Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
-        pytest.skip("no C compiler or Python headers here")
-
-
 
 
 def sha256(path: Path) -> str:

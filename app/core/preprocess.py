@@ -1,40 +1,16 @@
-"""Turn any picture of a digit into a 28x28 MNIST-style input (pure NumPy + Pillow).
+"""Turn any picture of a digit into a 28x28 MNIST-style input (NumPy and Pillow).
 
-MNIST was made like this: the digit's bounding box is scaled (anti-aliased, aspect ratio
-kept) so that its longer side is 20 px, and the result is placed in a 28x28 field so that
-its centre of mass sits at the centre (14, 14). :func:`preprocess` does the same for any
-image (resampling once with an anti-aliasing triangle filter, and placing the centre of
-mass to a fraction of a pixel where MNIST rounded the shift to whole pixels, so that the
-live prediction does not jump while drawing), plus what real pictures need:
+As MNIST was made: the digit's bounding box is scaled (anti-aliased, aspect ratio kept) so
+that its longer side is 20 px, and placed so that its centre of mass sits at (14, 14) — here
+to a fraction of a pixel, so the live prediction does not jump while drawing. Real pictures
+also need: any mode or polarity reduced to an "ink" map, the paper level removed and faint
+ink normalised (an empty or noise-only page gives ``None``, never a guess), hairlines
+thickened and dots not blown up. The window calls :func:`preprocess` on every mouse move
+with the pad's uint8 buffer, so the work is done on the ink's crop only.
 
-* any Pillow mode or NumPy array is reduced to a grey "ink" map; transparent pixels are
-  background; ``ink="auto"`` decides the polarity from the border (bright paper means
-  dark ink);
-* the paper level is subtracted and the ink normalised, so a grey scan or a faint pencil
-  drawing looks like a black-on-white one; an empty page (or JPEG noise, or a uniform
-  image) gives ``None``: nothing to recognise, never a guess;
-* strokes thinner than the thinnest MNIST strokes are thickened (a 1 px line in a huge
-  image still comes out as a visible stroke), and magnification is limited by stroke
-  width, so a dot becomes a small blob in the middle rather than a filled 20x20 square.
-
-The GUI calls :func:`preprocess` on every mouse move with the drawing pad's uint8 array
-(0 = background, 255 = ink, ``ink="light"``): that path works on the native uint8 array,
-crops first, pools in integers, turns grey levels into ink with a lookup table (the float
-path's own float32 steps, tabulated: the same result to the bit) and resizes only the
-crop (about a quarter of a millisecond for 280x280). Black margins around light ink do not
-change the result, so the pad hands over its buffer cropped to the ink.
-
-Where ``app/core/_ppkernel.c`` was compiled (``pip install`` does it when a C compiler is
-there), uint8 images go through five compiled steps instead of some forty NumPy calls:
-the extremes, the bounding box, the stroke width and the pooled lookup give the same
-values to the bit, the resampling the same within 1e-5 (float32 sums in another order).
-A mouse move's preprocessing after an idle gap takes 0.22 ms instead of 0.59 ms. The
-decisions (levels, scales, thickening) are made here, in Python, either way; without the
-extension the NumPy code does everything.
-
-:func:`load_image` opens user files with a one-line :class:`ImageError` for everything
-that can go wrong (missing, directory, unreadable, empty, not an image, truncated, or
-too large: refused from the header, before any pixel is decoded).
+:func:`load_image` opens user files with a one-line :class:`ImageError` for everything that
+can go wrong (missing, unreadable, not an image, truncated, too large: refused from the
+header, before any pixel is decoded).
 """
 
 from __future__ import annotations
@@ -44,19 +20,12 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.core.errors import ImageError
-
-try:  # compiled steps for uint8 images (app/core/_ppkernel.c; optional, built by setup.py)
-    import app.core._ppkernel as _kernel_module
-
-    _kernel: Any = _kernel_module
-except ImportError:  # not compiled on this machine: the NumPy code below does the same
-    _kernel = None
 
 Ink: TypeAlias = Literal["auto", "light", "dark"]
 
@@ -79,9 +48,6 @@ OVERSAMPLE = 4  # thin strokes are handled at >= 4x the output resolution
 MAX_PIXELS = 40_000_000  # load_image refuses larger images (decompression-bomb guard)
 
 _INKS = ("auto", "light", "dark")
-
-# a.sum(), a.max(), a.min() without the Python layer of the methods (the same reductions)
-_sum, _max, _min = np.add.reduce, np.maximum.reduce, np.minimum.reduce
 
 
 # --------------------------------------------------------------------------- public API
@@ -112,11 +78,6 @@ def gray_levels(image: Image.Image | np.ndarray, ink: Ink = "auto") -> tuple[np.
     if isinstance(image, Image.Image):
         return _gray_from_pil(image, ink)
     raise TypeError(f"expected a PIL image or a NumPy array, not {type(image).__name__}")
-
-
-def backend() -> str:
-    """How uint8 images are preprocessed here: "compiled" (app/core/_ppkernel.c) or "NumPy"."""
-    return "compiled" if _kernel is not None else "NumPy"
 
 
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
@@ -330,48 +291,24 @@ def _plain(a: np.ndarray) -> tuple[np.ndarray, float]:
 # --------------------------------------------------------------------------- the pipeline
 
 
-def _process(gray: np.ndarray, scale: float, ink: Ink, lut: bool = True) -> np.ndarray | None:
-    """MNIST-style normalisation of a 2-D grey array whose white is ``scale``.
-
-    ``lut``: uint8 input (the drawing pad, "L" images) takes the fast path: pooling sums
-    integers and the grey -> ink mapping is one table lookup (a table of the same float32
-    operations applied to every possible value, so the result is the same array as with
-    ``lut=False``, which does those operations on every pixel).
-    """
+def _process(gray: np.ndarray, scale: float, ink: Ink) -> np.ndarray | None:
+    """MNIST-style normalisation of a 2-D grey array whose white is ``scale``."""
     if gray.ndim != 2 or gray.size == 0:
         return None
-    compiled = _kernel is not None and gray.dtype == np.uint8
-    if compiled:  # the border's and the image's extremes in one pass
-        ring_lo, ring_hi, lowest, highest = (float(v) for v in _kernel.stats(gray))
-        paper = (ring_lo if ring_lo == ring_hi else float(np.median(_border(gray)))) / scale
-    else:
-        ring = _border(gray)
-        ring_hi = float(_max(ring))
-        # (an unsigned ring whose maximum is 0 is all 0, like the drawing pad's: one pass less)
-        ring_lo = ring_hi if ring_hi == 0.0 and gray.dtype.kind == "u" else float(_min(ring))
-        paper = (ring_lo if ring_lo == ring_hi else float(np.median(ring))) / scale
+    # Paper: the border's grey (its median unless it is uniform); its side decides "auto".
+    ring = _border(gray)
+    ring_lo, ring_hi = float(ring.min()), float(ring.max())
+    paper = (ring_lo if ring_lo == ring_hi else float(np.median(ring))) / scale
     light = paper < 0.5 if ink == "auto" else ink == "light"
-    # One full pass for the ink extreme; the other extreme only when the border cannot
-    # already prove that the image is not uniform (empty, all white, all black).
-    if light:
-        top = highest if compiled else float(_max(gray, axis=None))
-        if top - ring_lo >= MIN_CONTRAST * scale:
-            bottom = ring_lo
-        else:
-            bottom = lowest if compiled else float(_min(gray, axis=None))
-    else:
-        bottom = lowest if compiled else float(_min(gray, axis=None))
-        if ring_hi - bottom >= MIN_CONTRAST * scale:
-            top = ring_hi
-        else:
-            top = highest if compiled else float(_max(gray, axis=None))
-    if (top - bottom) / scale < MIN_CONTRAST:
+    top, bottom = float(gray.max()), float(gray.min())
+    if (top - bottom) / scale < MIN_CONTRAST:  # uniform: empty, all white, all black
         return None
-    if light:  # ink(v) = (v - b) / contrast, v = gray / scale
+    # ink = (v - offset) * gain maps the paper to 0 and the strongest ink to 1.
+    if light:
         b = min(paper, 0.5)
         contrast = top / scale - b
         offset, gain = b * scale, 1.0 / (contrast * scale)
-    else:  # ink(v) = (1 - v - b) / contrast
+    else:
         b = min(1.0 - paper, 0.5)
         contrast = 1.0 - bottom / scale - b
         offset, gain = (1.0 - b) * scale, -1.0 / (contrast * scale)
@@ -381,53 +318,34 @@ def _process(gray: np.ndarray, scale: float, ink: Ink, lut: bool = True) -> np.n
     def level(x: float) -> float:  # the grey value where ink == x
         return offset + x / gain
 
-    # Bounding box of the ink (in the native dtype: no full-size float copy).
-    if compiled:
-        box = _kernel.span(gray, _int_threshold(level(BBOX_LEVEL), light), light)
-        if box is None:  # (cannot happen: the ink's extreme passes the threshold)
-            return None
-        r0, r1, c0, c1 = box
-    else:
-        mask = _compare(gray, level(BBOX_LEVEL), light)  # ink > BBOX_LEVEL
-        r0, r1 = _row_span(mask)
-        c0, c1 = _col_span(mask[r0:r1])
-    crop = gray[r0:r1, c0:c1]
+    # Everything after this works on the ink's bounding box only.
+    mask = _compare(gray, level(BBOX_LEVEL), light)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
 
-    # Stroke width (2 * area / perimeter of the ink) decides magnification and thickening.
-    if compiled:
-        stroke = _kernel.stroke_width(crop, _int_threshold(level(STROKE_LEVEL), light), light)
-    else:
-        stroke = _stroke_width(_compare(crop, level(STROKE_LEVEL), light))
+    # Stroke width decides magnification (a dot is not blown up) and thickening.
+    stroke = _stroke_width(_compare(crop, level(STROKE_LEVEL), light))
     s_box = BOX / max(h, w)
     s_out = max(min(s_box, MAX_STROKE / stroke), s_box * MIN_BOX / BOX)  # out px per source px
     thicken = stroke * s_out < MIN_STROKE
 
-    # Working array: pooled when the source is much finer than needed (max-pooled when
-    # strokes are thin so they survive), upsampled when thin strokes must be thickened.
+    # The ink map at about OVERSAMPLE x the output resolution: pooled when the source is
+    # finer (max-pooled when strokes are thin, so they survive), upsampled when thin
+    # strokes are to be thickened.
     f = int(1.0 / (OVERSAMPLE * s_out))
-    u = 1
-    if lut and crop.dtype == np.uint8 and f <= _MAX_LUT_POOL:
-        ink_map = _ink_map_u8(crop, f, thicken, light, offset, gain, level(0.0))
-        src_per_work = float(f) if f >= 2 else 1.0
-        if f < 2 and thicken and s_out * OVERSAMPLE > 1.0:
+    if f >= 2:
+        ink_map = _to_ink(_pool(crop, f, level(0.0), light and thicken, not light and thicken),
+                          offset, gain)
+        src_per_work = float(f)
+    else:
+        ink_map = _to_ink(crop, offset, gain)
+        src_per_work = 1.0
+        if thicken and s_out * OVERSAMPLE > 1.0:
             u = math.ceil(s_out * OVERSAMPLE)
             ink_map = np.repeat(np.repeat(ink_map, u, axis=0), u, axis=1)
             src_per_work = 1.0 / u
-    else:
-        if f >= 2:
-            work = _pool(crop, f, level(0.0), light and thicken, not light and thicken)
-            src_per_work = float(f)
-        else:
-            work = crop
-            src_per_work = 1.0
-            if thicken and s_out * OVERSAMPLE > 1.0:
-                u = math.ceil(s_out * OVERSAMPLE)
-                work = np.repeat(np.repeat(work, u, axis=0), u, axis=1)
-                src_per_work = 1.0 / u
-        ink_map = work.astype(np.float32)  # (always a copy: ``work`` may be the caller's)
-        _to_ink(ink_map, offset, gain)
-    extent = (w / src_per_work, h / src_per_work)  # crop size in work pixels
+    extent = (w / src_per_work, h / src_per_work)  # the crop's size in ink-map pixels
 
     if thicken:
         work_per_out = 1.0 / (s_out * src_per_work)
@@ -435,138 +353,37 @@ def _process(gray: np.ndarray, scale: float, ink: Ink, lut: bool = True) -> np.n
         r = max(1, round((TARGET_STROKE * work_per_out - have) / 2.0))
         ink_map = _dilate(ink_map, r)
         extent = (extent[0] + 2 * r, extent[1] + 2 * r)
-        s_work = BOX / max(extent)  # output px per work px
+        s_work = BOX / max(extent)  # output px per ink-map px
     else:
         s_work = s_out * src_per_work
     return _render(ink_map, extent, s_work)
 
 
-def _to_ink(a: np.ndarray, offset: float, gain: float) -> None:
-    """Grey values -> ink in [0, 1], in place (float32); noise below NOISE_FLOOR -> 0."""
-    a -= np.float32(offset)
-    a *= np.float32(gain)
+def _to_ink(grey: np.ndarray, offset: float, gain: float) -> np.ndarray:
+    """Grey values -> ink in [0, 1] (a new float32 array); noise below NOISE_FLOOR -> 0."""
+    a = (grey.astype(np.float32) - np.float32(offset)) * np.float32(gain)
     np.clip(a, 0.0, 1.0, out=a)
     a *= a >= NOISE_FLOOR
-
-
-_MAX_LUT_POOL = 16  # f x f sums of uint8 values fit in uint16 up to f = 16
-
-
-@functools.lru_cache(maxsize=32)
-def _ink_table(n: int, mean_of: int, offset: float, gain: float) -> np.ndarray:
-    """Ink of each value 0..n-1: grey values (``mean_of`` = 1) or sums of ``mean_of``
-    grey values (a mean-pooled block), by exactly the float32 steps of the float path."""
-    v = np.arange(n, dtype=np.float32)  # (integers: exact)
-    if mean_of > 1:
-        v *= np.float32(1.0 / mean_of)  # as _pool's mean
-    _to_ink(v, offset, gain)
-    v.flags.writeable = False
-    return v
-
-
-def _ink_map_u8(crop: np.ndarray, f: int, thicken: bool, light: bool, offset: float,
-                gain: float, paper: float) -> np.ndarray:
-    """The float path's ``_pool`` (when ``f`` >= 2) + grey -> ink for a uint8 crop: pooling
-    in integers (max/min, or exact uint16 sums for the mean), then one table lookup."""
-    if _kernel is not None:  # the same pooling and lookup, compiled
-        if f < 2:
-            mode, f, table = 0, 1, _ink_table(256, 1, offset, gain)
-        elif thicken:
-            mode, table = (1 if light else 2), _ink_table(256, 1, offset, gain)
-        else:
-            mode, table = 3, _ink_table(255 * f * f + 1, f * f, offset, gain)
-        h, w = crop.shape
-        out = np.empty((-(-h // f), -(-w // f)), dtype=np.float32)
-        _kernel.ink_map(crop, f, mode, table, _paper_u8(paper), out)
-        return out
-    if f < 2:
-        return np.take(_ink_table(256, 1, offset, gain), crop)
-    if thicken:
-        return np.take(_ink_table(256, 1, offset, gain), _pool(crop, f, paper, light, not light))
-    return np.take(_ink_table(255 * f * f + 1, f * f, offset, gain), _pool_sums_u8(crop, f, paper))
-
-
-def _paper_u8(paper: float) -> int:
-    """The uint8 value that completes partial pooling blocks with paper of grey ``paper``."""
-    return min(max(round(paper), 0), 255)
-
-
-def _pool_sums_u8(a: np.ndarray, f: int, fill: float) -> np.ndarray:
-    """Sums (uint16) of the f x f blocks of a uint8 array; partial blocks at the
-    bottom/right are completed with ``fill`` (the paper), as in :func:`_pool`."""
-    h, w = a.shape
-    fill_u8 = _paper_u8(fill)
-    if fill_u8 and (h % f or w % f):  # (on black paper the missing pixels add nothing)
-        padded = np.full((h + -h % f, w + -w % f), fill_u8, dtype=np.uint8)
-        padded[:h, :w] = a
-        a = padded
-    rows = a[0::f].astype(np.uint16)
-    for k in range(1, f):
-        part = a[k::f]
-        np.add(rows[: part.shape[0]], part, out=rows[: part.shape[0]])
-    first, second = rows[:, 0::f], rows[:, 1::f]
-    if first.shape == second.shape:  # (one call less than copying the first, then adding)
-        total = first + second
-    else:
-        total = first.copy()
-        np.add(total[:, : second.shape[1]], second, out=total[:, : second.shape[1]])
-    for k in range(2, f):
-        part = rows[:, k::f]
-        np.add(total[:, : part.shape[1]], part, out=total[:, : part.shape[1]])
-    return total
-
-
-def _int_range(dtype: np.dtype) -> tuple[int, int]:
-    if dtype == np.uint8:
-        return 0, 255
-    info = np.iinfo(dtype)
-    return int(info.min), int(info.max)
+    return a
 
 
 def _compare(a: np.ndarray, threshold: float, above: bool) -> np.ndarray:
-    """``a > threshold`` (or ``<``) without casting an integer array to float64."""
+    """``a > threshold`` (or ``<``); an integer array is compared with an integer (no
+    float copy of the whole image)."""
     if a.dtype.kind in "ui":
-        lo, hi = _int_range(a.dtype)
+        info = np.iinfo(a.dtype)
         t = math.floor(threshold) if above else math.ceil(threshold)
-        if t < lo or t > hi:  # everything or nothing passes
-            return np.full(a.shape, (t < lo) == above)
-        return np.greater(a, a.dtype.type(t)) if above else np.less(a, a.dtype.type(t))
+        if not info.min <= t <= info.max:  # everything or nothing passes
+            return np.full(a.shape, (t < info.min) == above)
+        threshold = a.dtype.type(t)
     return np.greater(a, threshold) if above else np.less(a, threshold)
-
-
-def _int_threshold(threshold: float, above: bool) -> int:
-    """The integer t with ``v > t`` (or ``v < t``) equal to ``v > threshold`` (``<``) for
-    every uint8 value v (as in :func:`_compare`), clamped to -1..256."""
-    t = math.floor(threshold) if above else math.ceil(threshold)
-    return min(max(t, -1), 256)
-
-
-def _row_span(mask: np.ndarray) -> tuple[int, int]:
-    """First and last + 1 row of a (non-empty) 2-D bool mask with a True."""
-    if mask.size <= 1 << 20 and mask.flags.c_contiguous:  # memchr on the bytes: ~3x faster
-        raw = mask.tobytes()
-        width = mask.shape[1]
-        return raw.find(b"\x01") // width, raw.rfind(b"\x01") // width + 1
-    rows = np.flatnonzero(mask.any(axis=1))
-    return int(rows[0]), int(rows[-1]) + 1
-
-
-def _col_span(mask: np.ndarray) -> tuple[int, int]:
-    """First and last + 1 column of a (non-empty) 2-D bool mask with a True."""
-    if mask.size <= 1 << 20 and mask.flags.c_contiguous:
-        # OR of the rows (elementwise, vectorised), then memchr on the result's bytes
-        raw = np.bitwise_or.reduce(mask, axis=0).tobytes()
-        return raw.find(b"\x01"), raw.rfind(b"\x01") + 1
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(cols[-1]) + 1
 
 
 def _stroke_width(m: np.ndarray) -> float:
     """Mean stroke width of the ink mask ``m`` in pixels: 2 * area / perimeter.
 
-    (A stroke of width w and length l has area w*l and perimeter about 2*l.) Edge
-    crossings are counted on every g-th row/column of big masks: every row crosses
-    every (non-horizontal) stroke, so this keeps the estimate and saves time.
+    (A stroke of width w and length l has area w*l and perimeter about 2*l.) On big masks
+    edges are counted on every g-th row and column only: as good an estimate, faster.
     """
     area = int(np.count_nonzero(m))
     if area == 0:
@@ -574,45 +391,34 @@ def _stroke_width(m: np.ndarray) -> float:
     g = max(1, min(m.shape) // 64)
     perimeter = (
         g * int(np.count_nonzero(m[::g, 1:] != m[::g, :-1]))
-        + g * int(np.count_nonzero((m[1:] != m[:-1])[:, ::g]))  # (contiguous !=: faster)
-        + int(np.count_nonzero(np.concatenate((m[0], m[-1], m[:, 0], m[:, -1]))))
+        + g * int(np.count_nonzero((m[1:] != m[:-1])[:, ::g]))
+        + int(np.count_nonzero(m[0]) + np.count_nonzero(m[-1])
+              + np.count_nonzero(m[:, 0]) + np.count_nonzero(m[:, -1]))
     )
     return 2.0 * area / max(perimeter, 1)
 
 
 def _pool(a: np.ndarray, f: int, fill: float, use_max: bool, use_min: bool) -> np.ndarray:
-    """Reduce ``a`` by ``f`` in both directions (mean, or max/min to keep thin strokes).
-
-    Partial blocks at the bottom/right are completed with ``fill`` (the paper).
-    """
+    """Reduce ``a`` by ``f`` in both directions: the mean of each f x f block (float32), or
+    its max/min to keep thin strokes. Partial blocks at the bottom/right are completed with
+    ``fill`` (the paper)."""
     h, w = a.shape
-    ph, pw = -h % f, -w % f
-    if ph or pw:  # (np.pad is slow for small arrays)
+    if h % f or w % f:
         if a.dtype.kind in "ui":
-            lo, hi = _int_range(a.dtype)
-            fill = min(max(round(fill), lo), hi)
-        padded = np.full((h + ph, w + pw), fill, dtype=a.dtype)
+            info = np.iinfo(a.dtype)
+            fill = min(max(round(fill), int(info.min)), int(info.max))
+        padded = np.full((h + -h % f, w + -w % f), fill, dtype=a.dtype)
         padded[:h, :w] = a
         a = padded
-    # Rows first (contiguous memory), then columns of the f-times smaller result; strided
-    # slices with in-place ufuncs are far faster than reduce over reshaped axes.
+    # Rows, then columns: the f strided slices combined elementwise (reducing a reshaped
+    # (h/f, f, w/f, f) array over two axes is ~50x slower).
     if use_max or use_min:
         op = np.maximum if use_max else np.minimum
-        rows = a[0::f].copy()
-        for k in range(1, f):
-            op(rows, a[k::f], out=rows)
-        cols = rows[:, 0::f].copy()
-        for k in range(1, f):
-            op(cols, rows[:, k::f], out=cols)
-        return cols
-    sums = a[0::f].astype(np.float32)
-    for k in range(1, f):
-        np.add(sums, a[k::f], out=sums)
-    total = sums[:, 0::f].copy()
-    for k in range(1, f):
-        np.add(total, sums[:, k::f], out=total)
-    total *= np.float32(1.0 / (f * f))
-    return total
+        rows = functools.reduce(op, [a[k::f] for k in range(f)])
+        return functools.reduce(op, [rows[:, k::f] for k in range(f)])
+    sums = functools.reduce(np.add, [a[k::f].astype(np.float32) for k in range(f)])
+    total = functools.reduce(np.add, [sums[:, k::f] for k in range(f)])
+    return total * np.float32(1.0 / (f * f))
 
 
 def _dilate(a: np.ndarray, r: int) -> np.ndarray:
@@ -634,100 +440,46 @@ def _dilate(a: np.ndarray, r: int) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def _centres(n: int) -> np.ndarray:
-    """0.5, 1.5, ... n - 0.5 (float32, read-only): pixel centres."""
-    a = np.arange(0.5, n, dtype=np.float32)
-    a.flags.writeable = False
-    return a
+def _weights(n_out: int, start: float, n_src: int, s: float) -> np.ndarray:
+    """Resampling matrix (n_out, n_src) of one axis: a triangle filter, widened when shrinking.
 
-
-def _weights2(rows: tuple[int, float, int], cols: tuple[int, float, int],
-              s: float) -> tuple[np.ndarray, np.ndarray]:
-    """The resampling matrices (n_out, n_src) of both axes (each ``(n_out, start, n_src)``):
-    a triangle filter, widened when shrinking.
-
-    Output pixel ``j`` samples the source at ``(j + 0.5 - start) / s`` (continuous
-    coordinates, pixel ``i`` covering ``[i, i + 1)``); pixels outside the source are
-    paper (zero ink), so the digit's edges fade out as they would on a larger sheet.
-    Both axes are computed together, one set of NumPy calls instead of two; each gives
-    the same array as computing that axis alone (the one-axis definition is in
-    tests/core/test_preprocess_fast.py, which checks this)."""
-    (ny, start_y, hy), (nx, start_x, hx) = rows, cols
+    Output pixel ``j`` samples the source at ``(j + 0.5 - start) / s`` (pixel ``i`` covers
+    ``[i, i + 1)``). Pixels outside the source are paper (zero ink): the filter is
+    normalised over a sheet ``k`` pixels larger on each side, so edges fade out.
+    """
     support = max(1.0, 1.0 / s)
     k = math.ceil(2.0 * support) + 2
-    steps = _steps(max(ny, nx))
-    centres = np.empty(ny + nx, dtype=np.float32)
-    np.add(steps[:ny], np.float32(0.5 - start_y), out=centres[:ny])
-    np.add(steps[:nx], np.float32(0.5 - start_x), out=centres[ny:])
-    centres *= np.float32(1 / s)
-    wts = np.subtract.outer(centres, _grid(k, max(hy, hx)))
-    np.abs(wts, out=wts)
-    wts *= np.float32(-1.0 / support)
-    wts += np.float32(1.0)
-    np.maximum(wts, _zeros(wts.shape[1]), out=wts)  # (a scalar 0 takes a slow loop)
-    wy = wts[:ny, : hy + 2 * k]
-    wx = wts[ny:, : hx + 2 * k]
-    wy /= wy.sum(axis=1, keepdims=True)
-    wx /= wx.sum(axis=1, keepdims=True)
-    return wy[:, k : k + hy], wx[:, k : k + hx]
+    centres = (np.arange(n_out, dtype=np.float32) + np.float32(0.5 - start)) * np.float32(1 / s)
+    sheet = np.arange(0.5 - k, n_src + k, dtype=np.float32)
+    wts = np.maximum(np.float32(1.0) - np.abs(centres[:, None] - sheet) * np.float32(1.0 / support),
+                     np.float32(0.0))
+    wts /= wts.sum(axis=1, keepdims=True)
+    return wts[:, k:k + n_src]
 
 
-@functools.lru_cache(maxsize=64)
-def _zeros(n: int) -> np.ndarray:
-    a = np.zeros(n, dtype=np.float32)
-    a.flags.writeable = False
-    return a
+def _render(ink: np.ndarray, extent: tuple[float, float], s: float) -> np.ndarray | None:
+    """Resample the ink map by ``s`` into the 28x28 field, normalised to a maximum of 1.
 
-
-@functools.lru_cache(maxsize=64)
-def _steps(n: int) -> np.ndarray:
-    a = np.arange(n, dtype=np.float32)
-    a.flags.writeable = False
-    return a
-
-
-@functools.lru_cache(maxsize=64)
-def _grid(k: int, n: int) -> np.ndarray:
-    """Source pixel centres, with ``k`` pixels of paper on each side."""
-    a = np.arange(0.5 - k, n + k, dtype=np.float32)
-    a.flags.writeable = False
-    return a
-
-
-def _render(work: np.ndarray, extent: tuple[float, float], s: float) -> np.ndarray | None:
-    """Resample the ink map ``work`` by ``s`` into the 28x28 field, normalised to max 1.
-
-    The digit occupies ``[0, extent)`` (width, height) of ``work``. It is placed so that
-    its centre of mass lands on pixel (14, 14), to a fraction of a pixel (MNIST rounded
-    that shift to whole pixels; a sub-pixel shift keeps live predictions steady while
-    drawing), and moved back inside the field if its box would stick out.
+    The digit occupies ``[0, extent)`` (width, height) of ``ink``. Its centre of mass lands
+    on pixel (14, 14) to a fraction of a pixel (MNIST rounded to whole pixels); it is moved
+    back inside the field if its box would stick out.
     """
-    if work.dtype != np.float32:
-        work = work.astype(np.float32)
-    if _kernel is not None:  # the same, compiled (sums and products in another order)
-        out = np.zeros((SIZE, SIZE), dtype=np.float32)
-        return out if _kernel.render(work, extent[0], extent[1], s, out) else None
-    row_mass = _sum(work, axis=1)
-    total = float(_sum(row_mass))
+    row_mass, col_mass = ink.sum(axis=1), ink.sum(axis=0)
+    total = float(row_mass.sum())
     if total <= 0.0:
         return None
-    col_mass = _sum(work, axis=0)
-    hh, ww = work.shape
-    # Centre of mass in continuous coordinates (pixel i covers [i, i + 1)).
-    cy = float(row_mass @ _centres(hh)) / total
-    cx = float(col_mass @ _centres(ww)) / total
+    hh, ww = ink.shape
+    cy = float(row_mass @ (np.arange(hh, dtype=np.float32) + np.float32(0.5))) / total
+    cx = float(col_mass @ (np.arange(ww, dtype=np.float32) + np.float32(0.5))) / total
     dw, dh = extent[0] * s, extent[1] * s
     top = min(max(CENTRE + 0.5 - cy * s, 0.0), SIZE - dh)
     left = min(max(CENTRE + 0.5 - cx * s, 0.0), SIZE - dw)
     r0, r1 = math.floor(top), min(SIZE, math.ceil(top + dh))
     c0, c1 = math.floor(left), min(SIZE, math.ceil(left + dw))
-    wy, wx = _weights2((r1 - r0, top - r0, hh), (c1 - c0, left - c0, ww), s)
-    digit = wy @ work @ wx.T  # weights and ink are >= 0
-    peak = float(_max(digit, axis=None))
+    digit = _weights(r1 - r0, top - r0, hh, s) @ ink @ _weights(c1 - c0, left - c0, ww, s).T
+    peak = float(digit.max())
     if peak <= 0.0:
         return None
-    digit *= np.float32(1.0 / peak)
     out = np.zeros((SIZE, SIZE), dtype=np.float32)
-    np.minimum(digit, 1.0, out=out[r0:r1, c0:c1])
+    np.minimum(digit * np.float32(1.0 / peak), 1.0, out=out[r0:r1, c0:c1])
     return out

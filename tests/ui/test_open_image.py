@@ -4,7 +4,7 @@ the window (real QDragEnterEvent/QDropEvent) and ``digitpad predict``.
 Already covered elsewhere (not repeated here):
 * core ``load_image``: not an image, zero bytes, truncated, corrupt, directory, missing, 30000x30000
   and 10000x5000 refused before decoding (RSS), all Pillow modes, non-ASCII name:
-  tests/core/test_preprocess.py::test_load_image_*
+  tests/core/test_load_image.py
 * CLI: not an image / missing / directory / zero bytes:
   tests/cli/test_cli.py::test_predict_bad_file_is_one_line;
   a truncated PNG among good files: test_predict_mix_of_good_and_bad; all-white -> "no digit found":
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import QApplication
 from app.cli import main
 from tests import ui_helpers
 from tests.conftest import ROOT
-from tests.core.test_preprocess import big_bilevel_png
+from tests.core.test_load_image import big_bilevel_png
 from tests.ui_helpers import draw_digit, needs_default_model
 
 window = ui_helpers.window
