@@ -5,26 +5,27 @@ kept here as a labelled sample: the 28x28 preprocessed input (what the model see
 the vector strokes it was drawn with. Fine-tuning (:mod:`app.core.finetune`) learns from
 them.
 
-Layout in ``<user_home>/samples/``::
+Layout in ``<user_home>/samples/``: one file, ``samples.npz``, holding ``x`` (N, 28, 28)
+uint8, ``y`` (N,) uint8, ``ids`` (N,) int64 and ``records`` (UTF-8 JSON as uint8: each
+sample's strokes and date), so a drawing's image, label and strokes are always written
+together (temp file + rename). Earlier versions kept the strokes in a separate
+``strokes.json``; such a set is rewritten as one file the first time it is opened.
 
-    samples.npz    x (N, 28, 28) uint8, y (N,) uint8, ids (N,) int64   (numbers only)
-    strokes.json   {"format": 1, "samples": {"<id>": {"strokes": [...], "created": ...}}}
-
-``samples.npz`` is the authority: a strokes entry without a sample is ignored (and
-dropped at the next save). Both files are written atomically (temp file + rename), the
-``.npz`` last. Files are read with ``np.load(allow_pickle=False)``: nothing is ever
-unpickled. Import and export use Keras' MNIST layout (``x_train``/``y_train``, or
-``x``/``y``), so a sample set can be shared or inspected with plain NumPy.
+Every change re-reads the file and writes it back under the folder's lock
+(:func:`app.core.safeio.locked`), so two DigitPads on one folder lose nothing. Files are
+read by :func:`app.core.safeio.read_npz`: headers and sizes are checked before any data is
+inflated, and nothing is ever unpickled. Import and export use Keras' MNIST layout
+(``x_train``/``y_train``, or ``x``/``y``), so a sample set can be shared or inspected with
+plain NumPy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import io
 import json
 import os
-import zipfile
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +35,14 @@ import numpy as np
 
 from app.core import paths
 from app.core.errors import DatasetError
-from app.core.store import atomic_write_bytes, atomic_write_json
+from app.core.safeio import ArrayInfo, atomic_write_bytes, locked, read_capped, read_npz, reason
 
 SAMPLES_FILE = "samples.npz"
 STROKES_FILE = "strokes.json"
 MAX_IMPORT = 20000  # a personal sample set, not a dataset: refuse bigger imports
+MAX_STORED = 100000  # the most a sample file may hold (drawings added one by one beyond imports)
+_MAX_IMPORT_BYTES = MAX_IMPORT * 784 * 8  # float64 images of the largest import
+_MAX_RECORDS_BYTES = 128 << 20  # the strokes of every drawing, as JSON
 
 # A stroke: points in 0..1 pad coordinates (x right, y down) and a width (pad fraction).
 StrokeData = tuple[Sequence[tuple[float, float]], float]
@@ -100,43 +104,24 @@ def _strokes_from_json(raw: object) -> tuple[StrokeData, ...] | None:
 
 def _npz_bytes(arrays: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    savez: Any = np.savez_compressed  # (its stub types every keyword as allow_pickle's bool)
+    savez(buf, **arrays)
     return buf.getvalue()
 
 
-def _read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
-    """All arrays of an .npz file, numbers only (never unpickles); DatasetError otherwise."""
+def _records_array(records: dict[str, Any]) -> np.ndarray:
+    data = json.dumps({"format": 2, "samples": records}, separators=(",", ":")).encode("utf-8")
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def _records_from(raw: bytes, name: str) -> dict[str, dict[str, Any]]:
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise DatasetError(f"{path.name} is a single .npy array, not an .npz archive.")
-        with npz:
-            out: dict[str, np.ndarray] = {}
-            for key in npz.files:
-                try:
-                    out[key] = npz[key]
-                except ValueError as exc:
-                    if "pickle" in str(exc) or "Object arrays" in str(exc):
-                        raise DatasetError(
-                            f"{path.name}: array {key!r} holds Python objects; DigitPad refuses to "
-                            "unpickle it (only arrays of numbers can be imported).") from None
-                    raise
-            return out
-    except DatasetError:
-        raise
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: no such file.") from None
-    except IsADirectoryError:
-        raise DatasetError(f"{path} is a folder, not an .npz file.") from None
-    except (zipfile.BadZipFile, EOFError, zlib.error):
-        raise DatasetError(f"{path.name} is not a valid .npz file (truncated or corrupt).") from None
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise DatasetError(f"{path.name} is not an .npz file; DigitPad refuses to unpickle it.") \
-                from None
-        raise DatasetError(f"{path.name}: {what} is corrupt ({str(exc)[:200]}).") from None
-    except OSError as exc:
-        raise DatasetError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+        obj = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DatasetError(f"{name}: the drawings' strokes are unreadable ({str(exc)[:100]}).") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("samples"), dict):
+        raise DatasetError(f"{name}: the drawings' strokes are not in the expected layout.")
+    return {str(k): v for k, v in obj["samples"].items() if isinstance(v, dict)}
 
 
 def _images_labels(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -182,11 +167,24 @@ def _images_labels(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray,
     return np.ascontiguousarray(xu), y.astype(np.uint8)
 
 
+def _check_import_headers(name: str) -> Any:
+    def check(infos: dict[str, ArrayInfo]) -> None:
+        for key in ("x_train", "x_test", "x"):
+            info = infos.get(key)
+            if info is not None and info.shape and info.shape[0] > MAX_IMPORT:
+                raise DatasetError(f"{name} holds {info.shape[0]} images in {key!r}; personal samples "
+                                   f"are limited to {MAX_IMPORT}.")
+    return check
+
+
 def load_sample_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels of an .npz in Keras layout (``x_train``/``y_train`` [+ ``x_test``/
-    ``y_test``]) or ``x``/``y``; uint8 (N, 28, 28) and (N,). Never unpickles."""
+    ``y_test``]) or ``x``/``y``; uint8 (N, 28, 28) and (N,). Never unpickles; arrays too
+    large for a personal sample set are refused from their headers, before reading."""
     p = Path(path)
-    arrays = _read_npz(p, "the file")
+    arrays = read_npz(p, DatasetError, max_array_bytes=_MAX_IMPORT_BYTES, label=p.name,
+                      keys=("x_train", "y_train", "x_test", "y_test", "x", "y"),
+                      check=_check_import_headers(p.name))
     pairs = [("x_train", "y_train"), ("x_test", "y_test")]
     found = [(xk, yk) for xk, yk in pairs if xk in arrays and yk in arrays]
     if not found and "x" in arrays and "y" in arrays:
@@ -207,8 +205,20 @@ def load_sample_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
     return x_all, y_all
 
 
+def _check_own_headers(infos: dict[str, ArrayInfo]) -> None:
+    x = infos.get("x")
+    if x is not None and (x.dtype != np.uint8 or len(x.shape) != 3 or x.shape[1:] != (28, 28)):
+        raise DatasetError(f"{SAMPLES_FILE}: the images have {x.describe()}, expected (N, 28, 28) uint8.")
+    for key in ("x", "y", "ids"):
+        info = infos.get(key)
+        if info is not None and (not info.shape or info.shape[0] > MAX_STORED):
+            raise DatasetError(f"{SAMPLES_FILE}: {key!r} has {info.describe()}; a sample set holds at "
+                               f"most {MAX_STORED} samples.")
+
+
 class SampleStore:
-    """The user's labelled drawings in ``<home>/samples``. Every change is saved at once."""
+    """The user's labelled drawings in ``<home>/samples``. Every change is saved at once,
+    under the folder's lock, after re-reading what another DigitPad may have saved."""
 
     def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
         self.home = Path(home) if home is not None else paths.user_home()
@@ -217,7 +227,10 @@ class SampleStore:
         self._y = np.zeros((0,), np.uint8)
         self._ids = np.zeros((0,), np.int64)
         self._extra: dict[str, dict[str, Any]] = {}
+        self._legacy = False  # strokes still in the separate strokes.json of earlier versions
         self.reload()
+        if self._legacy:
+            self._migrate()
 
     # -- files -------------------------------------------------------------------
     @property
@@ -232,29 +245,50 @@ class SampleStore:
     def strokes_path(self) -> Path:
         return self.folder / STROKES_FILE
 
+    def _locked(self) -> Any:
+        return locked(self.folder, DatasetError)
+
     def reload(self) -> None:
-        """Re-read the samples from disk. A corrupt file is moved aside (kept) and reported."""
+        """Re-read the samples from disk. A damaged file is moved aside (kept) and reported."""
         self.problems = []
-        x = np.zeros((0, 28, 28), np.uint8)
-        y = np.zeros((0,), np.uint8)
-        ids = np.zeros((0,), np.int64)
-        if self.samples_path.is_file():
-            try:
-                arrays = _read_npz(self.samples_path, "the sample file")
-                x, y, ids = self._validate_own(arrays)
-            except DatasetError as exc:
-                self._set_aside(str(exc))
-        extra: dict[str, dict[str, Any]] = {}
         try:
-            raw = json.loads(self.strokes_path.read_text(encoding="utf-8"))
-            if isinstance(raw, dict) and isinstance(raw.get("samples"), dict):
-                extra = {str(k): v for k, v in raw["samples"].items() if isinstance(v, dict)}
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError) as exc:
-            self.problems.append(f"{STROKES_FILE} could not be read ({exc}); the drawings' strokes "
-                                 "are lost, the samples are kept.")
-        self._x, self._y, self._ids, self._extra = x, y, ids, extra
+            self._x, self._y, self._ids, self._extra, self._legacy = self._read()
+        except DatasetError as exc:
+            self._set_aside(str(exc))
+
+    def _read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, dict[str, Any]], bool]:
+        empty = (np.zeros((0, 28, 28), np.uint8), np.zeros((0,), np.uint8), np.zeros((0,), np.int64))
+        try:
+            present = self.samples_path.exists() or self.samples_path.is_symlink()
+        except OSError as exc:
+            self.problems.append(f"Cannot read {self.folder}: {reason(exc)}.")
+            return (*empty, {}, False)
+        if not present:
+            return (*empty, {}, False)
+        arrays = read_npz(self.samples_path, DatasetError, max_array_bytes=_MAX_RECORDS_BYTES,
+                          label=SAMPLES_FILE, check=_check_own_headers)
+        x, y, ids = self._validate_own(arrays)
+        if "records" in arrays:
+            return x, y, ids, _records_from(arrays["records"].tobytes(), SAMPLES_FILE), False
+        return x, y, ids, self._legacy_strokes(), True
+
+    def _legacy_strokes(self) -> dict[str, dict[str, Any]]:
+        """The strokes of a sample set saved by an earlier version (a separate strokes.json)."""
+        try:
+            raw = read_capped(self.strokes_path, _MAX_RECORDS_BYTES, DatasetError, STROKES_FILE)
+            return _records_from(raw, STROKES_FILE)
+        except DatasetError as exc:
+            if self.strokes_path.exists():
+                self.problems.append(f"{exc} The samples are kept without their strokes.")
+            return {}
+
+    def _migrate(self) -> None:
+        """Rewrite an earlier version's sample set as one file (images, labels and strokes
+        together); where the folder cannot be written it is read as it is."""
+        with contextlib.suppress(DatasetError), self._locked():
+            self.reload()
+            if self._legacy and len(self._ids):
+                self._save()
 
     def _validate_own(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         try:
@@ -271,26 +305,41 @@ class SampleStore:
                                f"{ids.shape}).")
         return np.ascontiguousarray(x), y.copy(), ids.astype(np.int64)
 
-    def _set_aside(self, reason: str) -> None:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = self.samples_path.with_name(f"{SAMPLES_FILE}.unreadable-{stamp}")
+    def _set_aside(self, why: str) -> None:
+        """Move a damaged sample file aside (under the lock, after checking it is still
+        damaged: another DigitPad may have just replaced it) and start empty."""
+        self._x = np.zeros((0, 28, 28), np.uint8)
+        self._y = np.zeros((0,), np.uint8)
+        self._ids = np.zeros((0,), np.int64)
+        self._extra, self._legacy = {}, False
+        where = ""
         try:
-            os.replace(self.samples_path, target)
-            where = f" It was moved to {target.name}."
-        except OSError:
-            where = ""
-        self.problems.append(f"Your personal samples could not be read: {reason}{where}")
+            with self._locked():
+                try:
+                    self._x, self._y, self._ids, self._extra, self._legacy = self._read()
+                    return  # repaired meanwhile
+                except DatasetError:
+                    pass
+                stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+                target = self.samples_path.with_name(f"{SAMPLES_FILE}.unreadable-{stamp}")
+                os.replace(self.samples_path, target)
+                where = f" It was moved to {target.name}."
+        except (OSError, DatasetError):
+            pass
+        self.problems.append(f"Your personal samples could not be read: {why}{where}")
 
     def _save(self) -> None:
+        """Write images, labels, ids and strokes as one file (atomically). Call under the lock."""
         try:
             live = {str(int(i)) for i in self._ids}
             extra = {k: v for k, v in self._extra.items() if k in live}
-            atomic_write_json(self.strokes_path, {"format": 1, "samples": extra})
-            atomic_write_bytes(self.samples_path, _npz_bytes({"x": self._x, "y": self._y, "ids": self._ids}))
-            self._extra = extra
+            atomic_write_bytes(self.samples_path, _npz_bytes({
+                "x": self._x, "y": self._y, "ids": self._ids, "records": _records_array(extra)}))
+            self._extra, self._legacy = extra, False
+            with contextlib.suppress(FileNotFoundError):
+                self.strokes_path.unlink()  # an earlier version's strokes, now inside
         except OSError as exc:
-            raise DatasetError(f"Cannot save your samples in {self.folder}: {exc.strerror or exc}.") \
-                from None
+            raise DatasetError(f"Cannot save your samples in {self.folder}: {reason(exc)}.") from None
 
     # -- queries -------------------------------------------------------------------
     def __len__(self) -> int:
@@ -332,25 +381,30 @@ class SampleStore:
         """Keep a drawing (its preprocessed 28x28 input) as a sample of digit ``label``."""
         label = _check_label(label)
         img = to_uint8(image)
-        self.reload()  # another window may have changed the set
-        new_id = int(self._ids.max()) + 1 if len(self._ids) else 1
-        self._x = np.concatenate([self._x, img[None]])
-        self._y = np.concatenate([self._y, np.array([label], np.uint8)])
-        self._ids = np.concatenate([self._ids, np.array([new_id], np.int64)])
-        created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        self._extra[str(new_id)] = {"strokes": _strokes_to_json(strokes), "created": created}
-        self._save()
+        with self._locked():
+            self.reload()  # another DigitPad may have changed the set
+            if len(self._ids) >= MAX_STORED:
+                raise DatasetError(f"You have {len(self._ids)} personal samples, the most DigitPad keeps; "
+                                   "delete some first.")
+            new_id = int(self._ids.max()) + 1 if len(self._ids) else 1
+            self._x = np.concatenate([self._x, img[None]])
+            self._y = np.concatenate([self._y, np.array([label], np.uint8)])
+            self._ids = np.concatenate([self._ids, np.array([new_id], np.int64)])
+            created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+            self._extra[str(new_id)] = {"strokes": _strokes_to_json(strokes), "created": created}
+            self._save()
         return self.get(new_id)
 
     def delete(self, ids: Iterable[int]) -> int:
         """Delete samples; returns how many went."""
         wanted = {int(i) for i in ids}
-        self.reload()
-        keep = np.array([int(i) not in wanted for i in self._ids], dtype=bool)
-        removed = int((~keep).sum())
-        if removed:
-            self._x, self._y, self._ids = self._x[keep], self._y[keep], self._ids[keep]
-            self._save()
+        with self._locked():
+            self.reload()
+            keep = np.array([int(i) not in wanted for i in self._ids], dtype=bool)
+            removed = int((~keep).sum())
+            if removed:
+                self._x, self._y, self._ids = self._x[keep], self._y[keep], self._ids[keep]
+                self._save()
         return removed
 
     def restore(self, samples: Iterable[Sample]) -> int:
@@ -359,38 +413,40 @@ class SampleStore:
         back = list(samples)
         if not back:
             return 0
-        self.reload()
-        if len(self._ids) + len(back) > MAX_IMPORT:
-            raise DatasetError(f"Restoring {len(back)} samples would exceed the limit of {MAX_IMPORT}.")
-        taken = {int(i) for i in self._ids}
-        next_id = max(taken | {int(s.id) for s in back} | {0}) + 1
-        ids: list[int] = []
-        for s in back:
-            sid = int(s.id)
-            if sid in taken or sid < 1:
-                sid, next_id = next_id, next_id + 1
-            taken.add(sid)
-            ids.append(sid)
-            self._extra[str(sid)] = {"strokes": _strokes_to_json(s.strokes), "created": s.created}
-        self._x = np.concatenate([self._x, np.stack([to_uint8(s.image) for s in back])])
-        self._y = np.concatenate([self._y, np.array([_check_label(s.label) for s in back], np.uint8)])
-        self._ids = np.concatenate([self._ids, np.array(ids, np.int64)])
-        order = np.argsort(self._ids, kind="stable")  # back in their places
-        self._x, self._y, self._ids = self._x[order], self._y[order], self._ids[order]
-        self._save()
+        with self._locked():
+            self.reload()
+            if len(self._ids) + len(back) > MAX_IMPORT:
+                raise DatasetError(f"Restoring {len(back)} samples would exceed the limit of {MAX_IMPORT}.")
+            taken = {int(i) for i in self._ids}
+            next_id = max(taken | {int(s.id) for s in back} | {0}) + 1
+            ids: list[int] = []
+            for s in back:
+                sid = int(s.id)
+                if sid in taken or sid < 1:
+                    sid, next_id = next_id, next_id + 1
+                taken.add(sid)
+                ids.append(sid)
+                self._extra[str(sid)] = {"strokes": _strokes_to_json(s.strokes), "created": s.created}
+            self._x = np.concatenate([self._x, np.stack([to_uint8(s.image) for s in back])])
+            self._y = np.concatenate([self._y, np.array([_check_label(s.label) for s in back], np.uint8)])
+            self._ids = np.concatenate([self._ids, np.array(ids, np.int64)])
+            order = np.argsort(self._ids, kind="stable")  # back in their places
+            self._x, self._y, self._ids = self._x[order], self._y[order], self._ids[order]
+            self._save()
         return len(back)
 
     def relabel(self, ids: Iterable[int], label: int) -> int:
         """Give samples a new label; returns how many changed."""
         label = _check_label(label)
         wanted = {int(i) for i in ids}
-        self.reload()
-        mask = np.array([int(i) in wanted for i in self._ids], dtype=bool)
-        changed = int((mask & (self._y != label)).sum())
-        if changed:
-            self._y = self._y.copy()
-            self._y[mask] = label
-            self._save()
+        with self._locked():
+            self.reload()
+            mask = np.array([int(i) in wanted for i in self._ids], dtype=bool)
+            changed = int((mask & (self._y != label)).sum())
+            if changed:
+                self._y = self._y.copy()
+                self._y[mask] = label
+                self._save()
         return changed
 
     def clear(self) -> int:
@@ -414,18 +470,19 @@ class SampleStore:
     def import_npz(self, path: str | os.PathLike[str]) -> int:
         """Add the images of an .npz (Keras layout or x/y); returns how many were added."""
         x, y = load_sample_npz(path)
-        self.reload()
-        if len(self._ids) + len(x) > MAX_IMPORT:
-            raise DatasetError(f"Importing {len(x)} samples would exceed the limit of {MAX_IMPORT} "
-                               "personal samples.")
-        start = int(self._ids.max()) + 1 if len(self._ids) else 1
-        new_ids = np.arange(start, start + len(x), dtype=np.int64)
-        self._x = np.concatenate([self._x, x])
-        self._y = np.concatenate([self._y, y])
-        self._ids = np.concatenate([self._ids, new_ids])
-        created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        source = Path(path).name
-        for i in new_ids:
-            self._extra[str(int(i))] = {"strokes": None, "created": created, "imported_from": source}
-        self._save()
+        with self._locked():
+            self.reload()
+            if len(self._ids) + len(x) > MAX_IMPORT:
+                raise DatasetError(f"Importing {len(x)} samples would exceed the limit of {MAX_IMPORT} "
+                                   "personal samples.")
+            start = int(self._ids.max()) + 1 if len(self._ids) else 1
+            new_ids = np.arange(start, start + len(x), dtype=np.int64)
+            self._x = np.concatenate([self._x, x])
+            self._y = np.concatenate([self._y, y])
+            self._ids = np.concatenate([self._ids, new_ids])
+            created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+            source = Path(path).name
+            for i in new_ids:
+                self._extra[str(int(i))] = {"strokes": None, "created": created, "imported_from": source}
+            self._save()
         return len(x)

@@ -22,64 +22,51 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
-import logging
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app import __version__
 from app.core import paths
 from app.core.errors import ModelError
+from app.core.model_files import (
+    EXPORT_TOLERANCE,
+    KERAS_FILE,
+    META_FILE,
+    TFLITE_FILE,
+    check_keras_archive,
+    check_model_shape,
+    count_params,
+    load_keras_model,
+    sha256_file,
+    write_model_dir,
+)
+from app.core.safeio import (
+    TMP_PREFIX,
+    atomic_write_bytes,
+    atomic_write_json,
+    locked,
+    reason,
+    remove_stale_temporaries,
+)
 
-log = logging.getLogger(__name__)
+__all__ = [  # the model files' helpers are used through the store too
+    "DEFAULT_MODEL", "EXPORT_TOLERANCE", "KERAS_FILE", "META_FILE", "TFLITE_FILE", "ModelEntry",
+    "ModelStore", "atomic_write_bytes", "atomic_write_json", "check_keras_archive",
+    "check_model_shape", "count_params", "load_keras_model", "valid_name", "write_model_dir",
+]
 
 DEFAULT_MODEL = "default"
-META_FILE = "meta.json"
-KERAS_FILE = "model.keras"
-TFLITE_FILE = "model.tflite"
-# The saved .tflite has int8 weights (app.core.export): its probabilities may differ from
-# Keras' by a few hundredths (0.03 on the shipped model's probe, at most 0.048 over the
-# MNIST test set); a broken conversion differs by far more.
-EXPORT_TOLERANCE = 0.1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,63}$")
-_TMP_PREFIX = ".tmp-"
+STALE_SECONDS = 3600.0  # hidden leftovers older than this are removed (never a save in progress)
 
 
 def valid_name(name: str) -> bool:
     return bool(_NAME_RE.match(name)) and name not in (".", "..") and not name.endswith(".")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 @dataclass
@@ -138,7 +125,7 @@ class ModelEntry:
         path, expected = self.keras_path, self.checksum("keras")
         if expected is not None:
             try:
-                actual = _sha256_file(path)
+                actual = sha256_file(path)
             except OSError as exc:
                 raise ModelError(f"{self.name}/{path.name}: cannot read the model "
                                  f"({exc.strerror or exc}).") from None
@@ -149,14 +136,6 @@ class ModelEntry:
 
 
 _SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _confined(base: Path, rel: object) -> Path:
@@ -171,151 +150,14 @@ def _confined(base: Path, rel: object) -> Path:
     return target
 
 
-def load_keras_model(path: str | os.PathLike[str]) -> Any:
-    """Load a ``.keras`` file with ``safe_mode=True`` (no Lambda or arbitrary code)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ModelError(f"{p}: no such model file.")
-    import zipfile
-
-    try:
-        is_zip = zipfile.is_zipfile(p)
-    except OSError as exc:
-        raise ModelError(f"{p.name}: cannot read the model ({exc.strerror or exc}).") from None
-    if not is_zip:  # Keras would say "File not found"
-        raise ModelError(f"{p.name}: not a Keras model file (a .keras file is a zip archive; "
-                         "this one is empty, truncated or something else).")
-    from app.core.export import quiet_stdio
-    from app.core.tf import import_keras
-
-    keras = import_keras()
-    try:
-        with quiet_stdio():
-            model = keras.models.load_model(p, compile=False, safe_mode=True)
-    except Exception as exc:  # corrupt zip, unsafe layer, unknown class …
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "safe_mode" in str(exc) or "Lambda" in str(exc):
-            msg = "it contains code (a Lambda layer) that DigitPad refuses to run"
-        elif "could not be deserialized" in str(exc) or "Could not locate" in str(exc):
-            msg = "it uses layers or code that are not standard Keras (refused for safety)"
-        raise ModelError(f"{p.name}: cannot load this Keras model: {msg[:300]}") from None
-    check_model_shape(model, p.name)
-    return model
-
-
-def check_model_shape(model: Any, label: str) -> None:
-    in_shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
-    out_shape = tuple(model.output_shape) if not isinstance(model.output_shape, list) else None
-    if in_shape is None or in_shape[1:] not in ((28, 28), (28, 28, 1), (784,)):
-        raise ModelError(f"{label}: the model takes input {in_shape}, not 28x28 images.")
-    if out_shape is None or out_shape[1:] != (10,):
-        raise ModelError(f"{label}: the model gives output {out_shape}, not 10 digit scores.")
-
-
-def count_params(model: Any) -> int:
-    return int(model.count_params())
-
-
-def _free_name(dest: Path) -> Path:
-    i = 2
-    while (dest.parent / f"{dest.name}-{i}").exists():
-        i += 1
-    return dest.parent / f"{dest.name}-{i}"
-
-
-def write_model_dir(model: Any, meta: dict[str, Any], dest: Path, rename_if_taken: bool = False) -> Path:
-    """Write ``model`` (.keras + .tflite + meta.json) to the new directory ``dest``, atomically.
-
-    Everything is written to a hidden sibling directory first and checked; ``dest`` appears
-    only complete. ``dest`` must not exist yet, unless ``rename_if_taken``: then a name that
-    is taken (even meanwhile, by another DigitPad sharing the store) becomes ``<name>-2``…
-    instead of an error. Returns the directory written.
-    """
-    from app.core.export import quiet_stdio, tflite_bytes
-    from app.core.inference import Predictor
-
-    dest = Path(dest)
-    if dest.exists():
-        if not rename_if_taken:
-            raise ModelError(f"A model named {dest.name!r} already exists.")
-        dest = _free_name(dest)
-    tmp = dest.parent / f"{_TMP_PREFIX}{dest.name}-{uuid.uuid4().hex[:8]}"
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-    except OSError as exc:
-        raise ModelError(f"Could not save the model to {dest.parent}: {exc.strerror or exc}.") from None
-    try:
-        with quiet_stdio():
-            model.save(tmp / KERAS_FILE)
-        # The .tflite must load and agree with Keras before the entry may exist. Should
-        # the int8 conversion ever fail or be too far off for a model, it gets the float
-        # export.
-        import numpy as np
-
-        probe = np.random.default_rng(0).random((4, 28, 28), dtype=np.float32)
-        ref = np.asarray(model(probe.reshape((4, *tuple(model.input_shape[1:]))), training=False))
-        for quantize, tolerance in ((True, EXPORT_TOLERANCE), (False, 1e-4)):
-            try:
-                data = tflite_bytes(model, quantize)
-            except Exception:
-                if not quantize:
-                    raise
-                log.warning("int8 export failed; saving the float export", exc_info=True)
-                continue
-            (tmp / TFLITE_FILE).write_bytes(data)
-            lite = Predictor(tmp / TFLITE_FILE).predict_batch(probe)
-            if np.abs(lite - ref).max() <= tolerance:
-                break
-        else:
-            raise ModelError("the exported .tflite does not agree with the Keras model")
-        full = dict(meta)
-        full.setdefault("name", dest.name)
-        full.setdefault("created", _dt.datetime.now().astimezone().isoformat(timespec="seconds"))
-        full["params"] = count_params(model)
-        full["files"] = {"keras": KERAS_FILE, "tflite": TFLITE_FILE}
-        full["sha256"] = {"keras": _sha256_file(tmp / KERAS_FILE), "tflite": _sha256_file(tmp / TFLITE_FILE)}
-        full["format"] = 1
-        full["digitpad_version"] = __version__
-        atomic_write_json(tmp / META_FILE, full)
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        while True:
-            try:
-                os.rename(tmp, dest)
-                break
-            except OSError:
-                if not (rename_if_taken and dest.exists()):
-                    raise
-                dest = _free_name(dest)  # another instance took the name while we exported
-                if "name" not in meta:
-                    full["name"] = dest.name
-                    atomic_write_json(tmp / META_FILE, full)
-    except OSError as exc:
-        raise ModelError(f"Could not save the model to {dest.parent}: {exc.strerror or exc}.") from None
-    except ModelError:
-        raise
-    except Exception as exc:  # TensorFlow's own I/O errors (tf.errors.OpError: disk full …)
-        raise ModelError(f"Could not save the model to {dest.parent}: {_short_reason(exc)}.") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-
-def _short_reason(exc: BaseException) -> str:
-    """The gist of an error: TensorFlow's "{{function_node …}} /tmp/…; File too large [Op:SaveV2]"
-    becomes "File too large"."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
-    text = re.sub(r"\s*\[Op:[^\]]*\]\s*$", "", text).rsplit("; ", 1)[-1].strip()
-    return text[:200] or type(exc).__name__
-
-
 @dataclass
 class ModelStore:
-    """The shipped default model and the user's models, with the active choice."""
+    """The shipped default model and the user's models, with the active choice.
+
+    Every read-modify-write (the active choice, a rename, a delete, a save's final
+    rename) happens under the home folder's lock (:func:`app.core.safeio.locked`), so
+    DigitPads sharing a folder never undo each other's changes.
+    """
 
     home: Path = field(default_factory=paths.user_home)
     bundled_dir: Path = field(default_factory=paths.bundled_store_dir)
@@ -325,6 +167,7 @@ class ModelStore:
         self.home = Path(self.home)
         self.bundled_dir = Path(self.bundled_dir)
         self._entries: dict[str, ModelEntry] = {}
+        self.cleanup_temporaries()
         self.refresh()
 
     # -- scanning ---------------------------------------------------------
@@ -336,40 +179,49 @@ class ModelStore:
     def _settings_path(self) -> Path:
         return self.home / "store.json"
 
+    def _locked(self) -> Any:
+        return locked(self.home, ModelError)
+
     def refresh(self) -> None:
-        """Re-read the store from disk; broken entries go to :attr:`problems`."""
+        """Re-read the store from disk; broken entries go to :attr:`problems`, as does a
+        chosen active model that is no longer usable (the default takes its place)."""
         self.problems = []
         entries: dict[str, ModelEntry] = {}
         default = self.bundled_dir / DEFAULT_MODEL
         entry = self._read_entry(default, builtin=True)
         if entry is not None:
             entries[entry.name] = entry
-        if self.models_dir.is_dir():
-            try:
-                children = sorted(self.models_dir.iterdir())
-            except OSError as exc:
-                self.problems.append(f"Cannot read {self.models_dir}: {exc.strerror or exc}.")
-                children = []
-            for child in children:
-                if child.name.startswith(".") or not child.is_dir():
-                    continue
-                if child.name in entries:
-                    self.problems.append(f"{child.name}: name clashes with the shipped model; skipped.")
-                    continue
-                entry = self._read_entry(child, builtin=False)
-                if entry is not None:
-                    entries[entry.name] = entry
+        try:
+            children = sorted(self.models_dir.iterdir()) if self.models_dir.is_dir() else []
+        except OSError as exc:
+            self.problems.append(f"Cannot read {self.models_dir}: {reason(exc)}.")
+            children = []
+        for child in children:
+            if child.name.startswith(".") or not child.is_dir():
+                continue
+            if child.name in entries:
+                self.problems.append(f"{child.name}: name clashes with the shipped model; skipped.")
+                continue
+            entry = self._read_entry(child, builtin=False)
+            if entry is not None:
+                entries[entry.name] = entry
         self._entries = entries
+        chosen = self._settings().get("active_model")
+        if chosen is not None and chosen not in entries and entries:
+            fallback = self.active_name()
+            shown = repr(chosen) if isinstance(chosen, str) else "saved in store.json"
+            self.problems.append(f"The active model {shown} is missing or unusable; "
+                                 f"{fallback!r} is used instead.")
 
     def _read_entry(self, path: Path, builtin: bool) -> ModelEntry | None:
         meta_path = path / META_FILE
         try:
-            raw = meta_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            self.problems.append(f"{path.name}: no {META_FILE}; skipped.")
-            return None
+            raw = meta_path.read_text(encoding="utf-8") if meta_path.is_file() else None
         except (OSError, UnicodeDecodeError) as exc:
             self.problems.append(f"{path.name}: cannot read {META_FILE} ({exc}); skipped.")
+            return None
+        if raw is None:
+            self.problems.append(f"{path.name}: no {META_FILE}; skipped.")
             return None
         try:
             meta = json.loads(raw)
@@ -382,8 +234,8 @@ class ModelStore:
         try:
             for p in (entry.tflite_path, entry.keras_path):
                 if not p.is_file() or p.stat().st_size == 0:
-                    raise ModelError(f"{path.name}: {p.name} is missing or empty.")
-        except ModelError as exc:
+                    raise ModelError(f"{path.name}: {p.name} is missing, empty or not a file.")
+        except (ModelError, OSError) as exc:
             self.problems.append(f"{exc} Skipped.")
             return None
         return entry
@@ -430,13 +282,26 @@ class ModelStore:
     # -- changes ----------------------------------------------------------
     def set_active(self, name: str) -> None:
         self.get(name)
-        settings = self._settings()
-        settings["active_model"] = name
-        try:
-            atomic_write_json(self._settings_path, settings)
-        except OSError as exc:
-            raise ModelError(f"Cannot save the active model choice in {self.home}: "
-                             f"{exc.strerror or exc}.") from None
+        with self._locked():
+            settings = self._settings()
+            settings["active_model"] = name
+            try:
+                atomic_write_json(self._settings_path, settings)
+            except OSError as exc:
+                raise ModelError(f"Cannot save the active model choice in {self.home}: "
+                                 f"{reason(exc)}.") from None
+
+    def check_writable(self) -> None:
+        """Raise :class:`ModelError` now if a model could not be saved here (a read-only
+        or missing folder), so that nobody trains for minutes to find out at the end."""
+        with self._locked():
+            try:
+                self.models_dir.mkdir(parents=True, exist_ok=True)
+                probe = self.models_dir / f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:8]}"
+                probe.mkdir()
+                probe.rmdir()
+            except OSError as exc:
+                raise ModelError(f"Models cannot be saved in {self.models_dir}: {reason(exc)}.") from None
 
     def unique_name(self, stem: str) -> str:
         stem = re.sub(r"[^A-Za-z0-9._()+-]+", "-", stem).strip("-.") or "model"
@@ -448,20 +313,27 @@ class ModelStore:
         return name
 
     def save(self, model: Any, meta: dict[str, Any], name: str | None = None,
-             activate: bool = False) -> ModelEntry:
-        """Save a Keras model as a new user model (atomically) and return its entry."""
-        auto = name is None
+             activate: bool = False, if_taken: str = "rename") -> ModelEntry:
+        """Save a Keras model as a new user model (atomically) and return its entry.
+
+        A name that is taken — already, or meanwhile by another DigitPad sharing the store —
+        becomes ``<name>-2``… (``if_taken="error"`` refuses it instead).
+        """
         if name is None:
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             name = self.unique_name(f"{meta.get('arch', 'model')}-{stamp}")
         if not valid_name(name):
             raise ModelError(f"{name!r} is not a valid model name (letters, digits, . _ - ( ) +).")
+        rename = if_taken != "error"
         if name in self._entries:
-            raise ModelError(f"A model named {name!r} already exists.")
-        name = write_model_dir(model, meta, self.models_dir / name, rename_if_taken=auto).name
+            if not rename:
+                raise ModelError(f"A model named {name!r} already exists.")
+            name = self.unique_name(name)
+        name = write_model_dir(model, meta, self.models_dir / name, rename_if_taken=rename).name
         self.refresh()
         if activate:
             self.set_active(name)
+        self.cleanup_temporaries()
         return self.get(name)
 
     def import_keras(self, path: str | os.PathLike[str], name: str | None = None,
@@ -470,45 +342,51 @@ class ModelStore:
         src = Path(path)
         model = load_keras_model(src)
         meta = {"arch": "imported", "title": src.stem, "source": src.name}
-        return self.save(model, meta, name or self.unique_name(src.stem), activate=activate)
+        if name is None:
+            return self.save(model, meta, self.unique_name(src.stem), activate=activate)
+        return self.save(model, meta, name, activate=activate, if_taken="error")
 
     def rename(self, old: str, new: str) -> ModelEntry:
-        entry = self.get(old)
-        if entry.builtin:
+        if self.get(old).builtin:
             raise ModelError("The shipped default model cannot be renamed.")
         if not valid_name(new):
             raise ModelError(f"{new!r} is not a valid model name (letters, digits, . _ - ( ) +).")
-        if new in self._entries or (self.models_dir / new).exists():
-            raise ModelError(f"A model named {new!r} already exists.")
-        was_active = self.active_name() == old
-        try:
-            os.rename(entry.path, self.models_dir / new)
-        except OSError as exc:
-            raise ModelError(f"Cannot rename {old!r}: {exc.strerror or exc}.") from None
-        self.refresh()
-        meta = dict(self.get(new).meta)
-        meta["name"] = new
-        with contextlib.suppress(OSError):  # the directory name is what counts
-            atomic_write_json(self.models_dir / new / META_FILE, meta)
-        self.refresh()
-        if was_active:
-            self.set_active(new)
+        with self._locked():
+            self.refresh()
+            entry = self.get(old)
+            if new in self._entries or (self.models_dir / new).exists():
+                raise ModelError(f"A model named {new!r} already exists.")
+            was_active = self.active_name() == old
+            try:
+                os.rename(entry.path, self.models_dir / new)
+            except OSError as exc:
+                raise ModelError(f"Cannot rename {old!r}: {reason(exc)}.") from None
+            self.refresh()
+            meta = dict(self.get(new).meta)
+            meta["name"] = new
+            with contextlib.suppress(OSError):  # the directory name is what counts
+                atomic_write_json(self.models_dir / new / META_FILE, meta)
+            self.refresh()
+            if was_active:
+                self.set_active(new)
         return self.get(new)
 
     def delete(self, name: str) -> None:
-        entry = self.get(name)
-        if entry.builtin:
+        if self.get(name).builtin:
             raise ModelError("The shipped default model cannot be deleted.")
-        was_active = self.active_name() == name
-        trash = entry.path.parent / f"{_TMP_PREFIX}deleted-{name}-{uuid.uuid4().hex[:8]}"
-        try:
-            os.rename(entry.path, trash)  # atomic: the entry vanishes at once
-        except OSError as exc:
-            raise ModelError(f"Cannot delete {name!r}: {exc.strerror or exc}.") from None
-        shutil.rmtree(trash, ignore_errors=True)
-        self.refresh()
-        if was_active and DEFAULT_MODEL in self._entries:
-            self.set_active(DEFAULT_MODEL)
+        with self._locked():
+            self.refresh()
+            entry = self.get(name)
+            was_active = self.active_name() == name
+            trash = entry.path.parent / f"{TMP_PREFIX}deleted-{name}-{uuid.uuid4().hex[:8]}"
+            try:
+                os.rename(entry.path, trash)  # atomic: the entry vanishes at once
+            except OSError as exc:
+                raise ModelError(f"Cannot delete {name!r}: {reason(exc)}.") from None
+            shutil.rmtree(trash, ignore_errors=True)
+            self.refresh()
+            if was_active and DEFAULT_MODEL in self._entries:
+                self.set_active(DEFAULT_MODEL)
 
     def export(self, name: str, dest: str | os.PathLike[str]) -> Path:
         """Copy a model's ``.keras`` or ``.tflite`` (by the destination's suffix) to ``dest``."""
@@ -524,32 +402,17 @@ class ModelStore:
         try:
             atomic_write_bytes(out, src.read_bytes())
         except OSError as exc:
-            raise ModelError(f"Cannot write {out}: {exc.strerror or exc}.") from None
+            raise ModelError(f"Cannot write {out}: {reason(exc)}.") from None
         return out
 
-    def cleanup_temporaries(self, older_than: float = 3600.0) -> list[str]:
-        """Remove leftovers of interrupted saves (hidden ``.tmp-*`` entries).
+    def cleanup_temporaries(self, older_than: float = STALE_SECONDS) -> list[str]:
+        """Remove leftovers of interrupted saves (hidden ``.tmp-*`` entries in the models,
+        samples and home folders); runs when the store is opened and after each save.
 
         Only leftovers older than ``older_than`` seconds go: another DigitPad sharing this
         store may be writing a fresh one right now.
         """
-        import time
-
         removed: list[str] = []
-        if not self.models_dir.is_dir():
-            return removed
-        now = time.time()
-        for child in self.models_dir.iterdir():
-            if not child.name.startswith(_TMP_PREFIX):
-                continue
-            try:
-                if now - child.stat().st_mtime < older_than:
-                    continue
-                if child.is_dir():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
-                removed.append(child.name)
-            except OSError:
-                continue
+        for folder in (self.models_dir, self.home / "samples", self.home):
+            removed += remove_stale_temporaries(folder, older_than)
         return removed

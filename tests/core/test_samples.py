@@ -32,8 +32,10 @@ def test_add_keeps_image_label_and_strokes_on_disk(digitpad_home: Path) -> None:
     got = again.get(s.id)
     assert got.label == 4 and np.array_equal(got.image, s.image) and got.strokes == (STROKE,)
     with np.load(store.samples_path, allow_pickle=False) as npz:  # numbers only on disk
-        assert sorted(npz.files) == ["ids", "x", "y"]
+        assert sorted(npz.files) == ["ids", "records", "x", "y"]  # one file: image, label, strokes
         assert npz["x"].dtype == np.uint8 and npz["x"].shape == (1, 28, 28)
+        assert npz["records"].dtype == np.uint8
+    assert not store.strokes_path.exists()
     assert [p.name for p in store.folder.iterdir() if p.name.startswith(".tmp")] == []
 
 

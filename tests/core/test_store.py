@@ -56,7 +56,10 @@ def test_active_model_persists_and_falls_back(store: ModelStore, saved, tmp_path
 
 def test_save_name_clash_and_invalid_names(store: ModelStore, saved, tiny_result) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ModelError, match="already exists"):
-        store.save(tiny_result.model, tiny_result.meta("tests"), name="tiny")
+        store.save(tiny_result.model, tiny_result.meta("tests"), name="tiny", if_taken="error")
+    # a taken name is resolved like an automatic one: nothing trained is lost
+    second = store.save(tiny_result.model, tiny_result.meta("tests"), name="tiny")
+    assert second.name == "tiny-2" and "tiny" in store and second.meta["name"] == "tiny-2"
     for bad in ("../evil", "a/b", "", ".hidden"):
         with pytest.raises(ModelError, match="not a valid model name"):
             store.save(tiny_result.model, tiny_result.meta("tests"), name=bad)

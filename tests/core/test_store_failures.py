@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 _SAVER = r"""
 import sys, time
 from app.core.store import ModelStore
-import app.core.store as store_mod
+import app.core.model_files as store_mod
 from app.core.training import TrainConfig, train
 
 home, mode = sys.argv[1], sys.argv[2]

@@ -362,7 +362,7 @@ def test_file_system_full_while_saving(tiny_result, saved_tiny_dir: Path, tmp_pa
 
 def test_no_space_left_while_writing_metadata_or_settings(  # type: ignore[no-untyped-def]
         tiny_result, saved_tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.core.store as store_mod
+    import app.core.safeio as store_mod
 
     home = tmp_path / "home"
     shutil.copytree(saved_tiny_dir, home / "models" / "first")
@@ -399,7 +399,7 @@ def test_window_training_whose_save_fails(window, qtbot, tiny_result, monkeypatc
                                           digitpad_home: Path, kind: str) -> None:
     """Training succeeds (the session's tiny result stands in for it) but the store cannot be
     written: a message, the previous model stays, nothing half-saved."""
-    import app.core.store as store_mod
+    import app.core.safeio as store_mod
 
     where, code, text = SAVE_FAILURES[kind]
     monkeypatch.setattr("app.core.training.train", lambda *a, **k: tiny_result)
@@ -430,7 +430,7 @@ def test_window_training_whose_save_fails(window, qtbot, tiny_result, monkeypatc
 
 def test_choosing_a_model_when_the_settings_cannot_be_written(window, qtbot, shipped_copy,  # type: ignore[no-untyped-def]
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.core.store as store_mod
+    import app.core.safeio as store_mod
 
     shipped_copy("alpha")
     window.models.store_changed()
