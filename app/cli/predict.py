@@ -76,11 +76,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from app.core.data import load_mnist
+    from app.core.data import load_test_set
     from app.core.evaluation import evaluate_predictor
 
     label, entry, path = resolve_model(args.model)
-    (_x_train, _y_train), test = load_mnist(args.data)
+    test = load_test_set(args.data)  # the training arrays stay unread
     predictor = predictor_for(entry, path, args.debug)
     with native_stderr_quiet(not args.debug):
         run = evaluate_predictor(predictor, test)

@@ -171,6 +171,18 @@ class _SigintCancel:
             signal.signal(signal.SIGINT, self._old)
 
 
+def _load_tensorflow(listener: ProgressListener, debug: bool) -> None:
+    """Import TensorFlow with its native chatter on stderr silenced (unless ``debug``);
+    the training that follows then reports its progress on a normal stderr."""
+    listener.on_status("Loading TensorFlow...")
+    with native_stderr_quiet(not debug):
+        from app.core.tf import import_keras, import_tf
+
+        import_keras()
+        import_tf().config.list_physical_devices()  # probes CUDA now, quietly
+    listener.quiet_statuses = ("Loading TensorFlow",)  # train() would announce it again
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from app.core.models import get_architecture
     from app.core.store import valid_name
@@ -180,6 +192,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       learning_rate=args.lr, augment=args.augment, limit=args.limit,
                       seed=args.seed).resolved()
     store = common.open_store()
+    store.check_writable()  # a read-only store is found out now, not after training
     if args.name is not None:
         if not valid_name(args.name):
             raise ModelError(f"{args.name!r} is not a valid model name (letters, digits, . _ - ( ) +).")
@@ -192,13 +205,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         listener.on_status(f"Loading {args.data or 'MNIST'}...")
         dataset = load_mnist(args.data)
-        listener.on_status("Loading TensorFlow...")
-        with native_stderr_quiet(not args.debug):
-            from app.core.tf import import_keras, import_tf
-
-            import_keras()
-            import_tf().config.list_physical_devices()  # probes CUDA now, quietly
-        listener.quiet_statuses = ("Loading",)  # train() would announce them again
+        _load_tensorflow(listener, args.debug)
         result = train(cfg, listener, dataset=dataset)
     listener.end_line()
     if result.cancelled:
@@ -237,6 +244,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                             f"key) or import some with: {PROG} samples import FILE")
     store = common.open_store()
     base = store.get(args.model) if args.model else store.get(store.active_name())
+    store.check_writable()
     cfg = FineTuneConfig(learning_rate=args.lr, mnist_eval=args.mnist_test, seed=args.seed)
     if args.epochs is not None:
         cfg.epochs = args.epochs
@@ -245,7 +253,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     cfg.validate()
     x, y = samples.arrays()
     listener = ProgressListener()
-    with _SigintCancel(listener), native_stderr_quiet(not args.debug):
+    with _SigintCancel(listener):
+        _load_tensorflow(listener, args.debug)  # quietly; the progress itself must be seen
         result = fine_tune(base, (x, y, samples.ids()), listener, cfg)
     listener.end_line()
     if result.cancelled or result.after is None:

@@ -19,10 +19,10 @@ Qt-free, and TensorFlow/Keras are only imported for ``source="keras"``.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import threading
-import zipfile
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,11 +33,15 @@ import numpy as np
 
 from app.core import paths
 from app.core.errors import DatasetError
+from app.core.safeio import ArrayInfo, human_bytes, read_capped, read_npz
 
 Dataset: TypeAlias = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
+# Bounds checked from headers before anything is read (MNIST: 60000 images, 47 MB).
+MAX_IMAGES = 1_000_000
+MAX_ARRAY_BYTES = 1 << 30
 NUM_CLASSES = 10
 
 IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dimensions
@@ -52,6 +56,8 @@ IDX_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 
+_EMPTY_X = np.zeros((0, 28, 28), np.uint8)
+_EMPTY_Y = np.zeros((0,), np.uint8)
 _CACHE_SIZE = 2  # one MNIST is ~55 MB in memory
 _cache: OrderedDict[tuple[object, ...], Dataset] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -89,6 +95,29 @@ def load_mnist(source: str | os.PathLike[str] | None = None) -> Dataset:
         f"{path} is not a dataset: expected a .npz file (keras layout) "
         "or a directory holding the four MNIST IDX files"
     )
+
+
+def load_test_set(source: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Only the test images and labels of :func:`load_mnist`'s ``source``: a user's .npz
+    or IDX folder has its training arrays left unread (evaluation needs none)."""
+    if source is None or (isinstance(source, str) and source.strip().lower() == "keras"):
+        return load_mnist(source)[1]
+    path = Path(os.fspath(source)).expanduser()
+    if path.is_dir():
+        files = _find_idx_files(path, ("test_images", "test_labels"))
+        key: tuple[object, ...] = ("idx-test", *(_file_key(f) for f in files.values()))
+        data = _cached(key, lambda: ((_EMPTY_X, _EMPTY_Y),
+                                     load_idx(files["test_images"], files["test_labels"])))
+        return data[1]
+    if path.exists() and path.suffix.lower() == ".npz":
+        keys = ("x_test", "y_test")
+
+        def load() -> Dataset:
+            a = _load_npz(path, keys)
+            return (_EMPTY_X, _EMPTY_Y), (a["x_test"], a["y_test"])
+
+        return _cached(("npz-test", *_file_key(path)), load)[1]
+    return load_mnist(source)[1]
 
 
 def load_idx(
@@ -147,7 +176,7 @@ def _load_npz_cached(path: Path) -> Dataset:
         raise DatasetError(f"Dataset not found: {path}")
     if path.is_dir():
         raise DatasetError(f"{path} is a directory, not a .npz file")
-    return _cached(("npz", *_file_key(path)), lambda: _load_npz(path))
+    return _cached(("npz", *_file_key(path)), lambda: _load_npz_dataset(path))
 
 
 def _load_idx_dir_cached(directory: Path) -> Dataset:
@@ -159,57 +188,52 @@ def _load_idx_dir_cached(directory: Path) -> Dataset:
 # --------------------------------------------------------------------------- npz
 
 
-def _load_npz(path: Path) -> Dataset:
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise DatasetError(f"{path} is a single .npy array, not an .npz archive")
-        with npz:
-            missing = [k for k in NPZ_KEYS if k not in npz.files]
-            if missing:
-                raise DatasetError(
-                    f"{path} is missing the array(s) {', '.join(missing)} "
-                    f"(expected {', '.join(NPZ_KEYS)})"
-                )
-            for key in NPZ_KEYS:
-                try:
-                    arrays[key] = npz[key]
-                except ValueError as exc:
-                    if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                        raise DatasetError(
-                            f"{path}: array '{key}' holds Python objects; refusing to "
-                            "unpickle it (numbers only)"
-                        ) from exc
-                    raise
-    except DatasetError:
-        raise
-    except zipfile.BadZipFile as exc:
-        raise DatasetError(f"{path} is not a valid .npz file (truncated or corrupt)") from exc
-    except (EOFError, zlib.error) as exc:
-        raise DatasetError(f"{path} is truncated or corrupt: {_reason(exc)}") from exc
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise DatasetError(f"{path} is not an .npz file (not a zip archive)") from exc
-        raise DatasetError(f"{path} is corrupt: {_reason(exc)}") from exc
-    except OSError as exc:
-        raise DatasetError(f"Cannot read dataset {path}: {_reason(exc)}") from exc
+def _check_npz_headers(path: Path, keys: tuple[str, ...]) -> Callable[[dict[str, ArrayInfo]], None]:
+    """Refuse from the headers alone: missing arrays, more images than any digit set holds."""
 
+    def check(infos: dict[str, ArrayInfo]) -> None:
+        missing = [k for k in keys if k not in infos]
+        if missing:
+            raise DatasetError(
+                f"{path} is missing the array(s) {', '.join(missing)} "
+                f"(expected {', '.join(NPZ_KEYS)})"
+            )
+        for key in keys:
+            shape = infos[key].shape
+            if shape and shape[0] > MAX_IMAGES:
+                raise DatasetError(
+                    f"{path}: {key} announces {shape[0]} items; DigitPad reads at most {MAX_IMAGES}"
+                )
+
+    return check
+
+
+def _load_npz(path: Path, keys: tuple[str, ...] = NPZ_KEYS) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of a keras-layout .npz, validated in pairs (x/y)."""
+    arrays = read_npz(path, DatasetError, max_array_bytes=MAX_ARRAY_BYTES, keys=keys,
+                      check=_check_npz_headers(path, keys))
     name = str(path)
-    train = _validate_pair(
-        arrays["x_train"], arrays["y_train"], f"{name}: x_train", f"{name}: y_train"
-    )
-    test = _validate_pair(arrays["x_test"], arrays["y_test"], f"{name}: x_test", f"{name}: y_test")
-    return train, test
+    out: dict[str, np.ndarray] = {}
+    for part in ("train", "test"):
+        xk, yk = f"x_{part}", f"y_{part}"
+        if xk in keys:
+            out[xk], out[yk] = _validate_pair(arrays[xk], arrays[yk], f"{name}: {xk}", f"{name}: {yk}")
+    return out
+
+
+def _load_npz_dataset(path: Path) -> Dataset:
+    a = _load_npz(path)
+    return (a["x_train"], a["y_train"]), (a["x_test"], a["y_test"])
 
 
 # --------------------------------------------------------------------------- IDX
 
 
-def _find_idx_files(directory: Path) -> dict[str, Path]:
+def _find_idx_files(directory: Path, keys: tuple[str, ...] = tuple(IDX_FILES)) -> dict[str, Path]:
     found: dict[str, Path] = {}
     missing: list[str] = []
-    for key, base in IDX_FILES.items():
+    for key in keys:
+        base = IDX_FILES[key]
         dotted = base.replace("-idx", ".idx")
         for name in (base, base + ".gz", dotted, dotted + ".gz"):
             cand = directory / name
@@ -233,23 +257,22 @@ def _load_idx_dir(files: dict[str, Path]) -> Dataset:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """An IDX file's bytes (gunzipped when gzipped), at most :data:`MAX_ARRAY_BYTES`."""
     if not path.exists():
         raise DatasetError(f"IDX file not found: {path}")
-    if path.is_dir():
-        raise DatasetError(f"{path} is a directory, not an IDX file")
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-            raw = gzip.decompress(raw)
-        elif path.suffix.lower() == ".gz":
+    raw = read_capped(path, MAX_ARRAY_BYTES, DatasetError)
+    if raw[:2] != b"\x1f\x8b":  # gzip magic, whatever the file is called
+        if path.suffix.lower() == ".gz":
             raise DatasetError(f"{path} is not a gzip file")
-    except DatasetError:
-        raise
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        return raw
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+            out = gz.read(MAX_ARRAY_BYTES + 1)
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
         raise DatasetError(f"{path} is truncated or corrupt: {_reason(exc)}") from exc
-    except OSError as exc:
-        raise DatasetError(f"Cannot read {path}: {_reason(exc)}") from exc
-    return raw
+    if len(out) > MAX_ARRAY_BYTES:
+        raise DatasetError(f"{path} unpacks to more than {human_bytes(MAX_ARRAY_BYTES)}; refused")
+    return out
 
 
 def _read_idx(path: Path, magic: int) -> np.ndarray:

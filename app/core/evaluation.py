@@ -29,6 +29,7 @@ class Evaluation:
     per_class: list[float]
     confusion: list[list[int]]  # confusion[true][predicted]
     count: int
+    loss: float | None = None  # mean cross-entropy, where the probabilities were at hand
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,7 +102,24 @@ def evaluate_predictor(predictor: BatchPredictor, dataset: tuple[np.ndarray, np.
             return None
         parts.append(np.asarray(predictor.predict_batch(x[i:i + chunk]), dtype=np.float32))
     probs = np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
-    return EvaluationRun(evaluate_predictions(y, np.argmax(probs, axis=1)), probs)
+    evaluation = evaluate_predictions(y, np.argmax(probs, axis=1))
+    evaluation.loss = cross_entropy(probs, y)
+    return EvaluationRun(evaluation, probs)
+
+
+def cross_entropy(probs: np.ndarray, y: np.ndarray) -> float:
+    """Mean cross-entropy of (N, 10) outputs (probabilities, or logits turned into them);
+    NaN when the outputs are not finite."""
+    p = np.asarray(probs, dtype=np.float64).reshape(len(y), -1)
+    if len(p) == 0:
+        return 0.0
+    if not np.all(np.isfinite(p)):
+        return float("nan")
+    if p.min() < 0.0 or np.abs(p.sum(axis=1) - 1.0).max() > 1e-3:
+        e = np.exp(p - p.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+    picked = p[np.arange(len(p)), np.asarray(y).astype(np.int64).ravel()]
+    return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
 
 
 def evaluate_keras(model: Any, x: np.ndarray, y: np.ndarray) -> Evaluation:

@@ -58,6 +58,8 @@ class FineTuneConfig:
             raise TrainingError("The held-out share must be between 0 and 1.")
         if not 0 <= self.mnist_images <= 60000:
             raise TrainingError("The number of MNIST images must be between 0 and 60000.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise TrainingError(f"The seed must be a whole number between 0 and {2**32 - 1}.")
 
 
 @dataclass

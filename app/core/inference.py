@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import ModelError
+from app.core.safeio import read_capped
+
+MAX_TFLITE_BYTES = 128 << 20  # a digit model is well under 10 MB
 
 # (sys.platform, platform.machine()) where LiteRT publishes wheels and pyproject.toml
 # installs it; a test keeps the two in step.
@@ -101,10 +104,7 @@ class Predictor(DigitPredictor):
         self.name = name or self.path.stem
         self._lock = threading.Lock()
         label = self.path.name if self.name == self.path.stem else f"{self.name}/{self.path.name}"
-        try:
-            content = self.path.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"{label}: cannot read the model ({exc.strerror or exc}).") from None
+        content = read_capped(self.path, MAX_TFLITE_BYTES, ModelError, label)
         if len(content) < 16:
             raise ModelError(f"{label}: the model file is empty or truncated.")
         if sha256 is not None and hashlib.sha256(content).hexdigest() != sha256:

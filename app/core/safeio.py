@@ -258,6 +258,9 @@ def read_npz(path: Path, error: type[DigitPadError], *, max_array_bytes: int,
     """
     label = label or str(path)
     with open_regular(path, error, label) as fh:
+        if fh.read(6) == b"\x93NUMPY":
+            raise error(f"{label} is a single .npy array, not an .npz archive.")
+        fh.seek(0)
         try:
             with zipfile.ZipFile(fh) as zf:
                 infos = _member_infos(zf, error, label, max_array_bytes)
@@ -272,8 +275,7 @@ def read_npz(path: Path, error: type[DigitPadError], *, max_array_bytes: int,
         except DigitPadError:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, NotImplementedError):
-            raise error(f"{label} is not a valid .npz file (truncated, corrupt or not a zip "
-                        "archive).") from None
+            raise error(f"{label} is truncated or corrupt (not a valid .npz file).") from None
         except ValueError as exc:
             raise error(f"{label} is corrupt ({reason(exc)}).") from None
         except MemoryError:
@@ -298,9 +300,11 @@ def _member_infos(zf: zipfile.ZipFile, error: type[DigitPadError], label: str,
             except ValueError as exc:
                 raise error(f"{label}: {key!r} is not a NumPy array ({reason(exc)}).") from None
             header_len = member.tell()
-        if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biuf":
-            raise error(f"{label}: array {key!r} holds {dtype} values, not plain numbers; DigitPad "
-                        "reads arrays of numbers only (it never unpickles).")
+        if dtype.hasobject:
+            raise error(f"{label}: array {key!r} holds Python objects; DigitPad refuses to unpickle "
+                        "it (only arrays of numbers can be read).")
+        if dtype.fields is not None or dtype.kind not in "biuf":
+            raise error(f"{label}: array {key!r} holds {dtype} values, not plain numbers.")
         info = ArrayInfo(key, shape, dtype)
         if info.nbytes > max_array_bytes:
             raise error(f"{label}: array {key!r} announces {info.describe()}; at most "

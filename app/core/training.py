@@ -31,6 +31,12 @@ Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 # A cross-entropy this large on ten classes means the weights have blown up.
 DIVERGED_LOSS = 1000.0
+# Judging the result: guessing scores a cross-entropy of ln 10 and 10 % accuracy; a trained
+# model far worse than that on held-out images has diverged, whatever each batch said.
+CHANCE_LOSS = math.log(10.0)
+DIVERGED_RESULT_LOSS = 3.0 * CHANCE_LOSS
+DIVERGED_RESULT_ACCURACY = 0.05
+MAX_SEED = 2**32 - 1
 
 # Bounds on the settings a user may choose (the Retrain dialog and the CLI use these).
 LIMITS = {
@@ -89,6 +95,9 @@ class TrainConfig:
         check("limit", self.limit)
         if not 0.0 <= self.validation_split < 0.5:
             raise TrainingError("validation split must be between 0 and 0.5.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise TrainingError(f"the seed must be a whole number between 0 and {MAX_SEED} "
+                                f"(got {self.seed!r}).")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +145,22 @@ class TrainResult:
         return model_meta(self.config.arch, title or get_architecture(self.config.arch).title,
                           self.config.to_dict(), self.seconds, self.history, self.evaluation,
                           trained_by, **extra)
+
+
+def diverged_result(history: dict[str, list[float]], evaluation: Evaluation) -> str | None:
+    """Why a finished training is no model at all (its held-out loss or accuracy far worse
+    than guessing), or None. Catches what per-batch checks miss: a run of one batch whose
+    loss was fine before the step that blew the weights up."""
+    val = history.get("val_loss") or []
+    checks: list[tuple[str, float | None]] = [("validation loss", val[-1] if val else None),
+                                              ("test loss", evaluation.loss)]
+    for what, value in checks:
+        if value is not None and (not math.isfinite(value) or value > DIVERGED_RESULT_LOSS):
+            return f"the {what} is {value:.3g} after training (guessing scores {CHANCE_LOSS:.2f})"
+    if evaluation.count and evaluation.accuracy < DIVERGED_RESULT_ACCURACY:
+        return (f"it recognises only {100 * evaluation.accuracy:.1f} % of the test images "
+                "(guessing scores 10 %)")
+    return None
 
 
 def model_meta(arch: str, title: str, training: dict[str, Any] | None, seconds: float,
@@ -375,6 +400,10 @@ def train(
                            epochs_completed=done, seconds=time.perf_counter() - started)
     listener.on_status("Evaluating on the test set…")
     evaluation = evaluate_keras(model, x_test, y_test)
+    why = diverged_result(history, evaluation)
+    if why is not None:
+        raise TrainingError(f"Training diverged: {why}. Try a lower learning rate or a smaller "
+                            "batch size. The previous model is unchanged.")
     return TrainResult(model=model, config=cfg, history=history, evaluation=evaluation,
                        epochs_completed=done, seconds=time.perf_counter() - started)
 
@@ -423,6 +452,7 @@ def train_and_save(config: TrainConfig | None, listener: TrainingListener | None
     """Train (:func:`train`), evaluate and save in ``store``: the window's and the tools' use
     case. Returns None when the listener cancelled; nothing is saved then."""
     listener = listener or TrainingListener()
+    store.check_writable()  # a read-only store is found out now, not after training
     result = train(config, listener, dataset=dataset)
     if result.cancelled or listener.should_stop():
         return None
