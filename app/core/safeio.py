@@ -171,7 +171,7 @@ def open_regular(path: Path, error: type[DigitPadError], label: str | None = Non
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise error(f"{label}: no such file.") from None
+        raise error(f"{label}: cannot read it (file not found).") from None
     except IsADirectoryError:
         raise error(f"{label} is a folder, not a file.") from None
     except OSError as exc:
@@ -226,6 +226,7 @@ class ArrayInfo:
     key: str
     shape: tuple[int, ...]
     dtype: np.dtype[Any]
+    header_bytes: int = 0  # the .npy header's length in its member
 
     @property
     def nbytes(self) -> int:
@@ -251,9 +252,10 @@ def read_npz(path: Path, error: type[DigitPadError], *, max_array_bytes: int,
     """The arrays of an ``.npz`` (all, or those of ``keys`` present), numbers only.
 
     Before reading data: the file must be a regular file holding a zip archive; each
-    ``.npy`` member's header must announce a plain numeric array of at most
-    ``max_array_bytes`` whose size agrees with the member's; a large member may not
-    inflate more than :data:`MAX_RATIO` times; ``check`` sees every header and may refuse.
+    ``.npy`` member's header must announce a plain numeric array; ``check`` sees every
+    header and may refuse; each array to be read must be at most ``max_array_bytes``,
+    agree in size with its member, and (when large) not inflate more than
+    :data:`MAX_RATIO` times.
     Every refusal is ``error`` naming the file (``label``, default the path).
     """
     label = label or str(path)
@@ -263,10 +265,12 @@ def read_npz(path: Path, error: type[DigitPadError], *, max_array_bytes: int,
         fh.seek(0)
         try:
             with zipfile.ZipFile(fh) as zf:
-                infos = _member_infos(zf, error, label, max_array_bytes)
+                infos = _member_infos(zf, error, label)
                 if check is not None:
                     check({k: info for k, (info, _zi) in infos.items()})
                 wanted = list(infos) if keys is None else [k for k in keys if k in infos]
+                for key in wanted:  # (arrays not asked for are never read)
+                    _check_size(*infos[key], error, label, max_array_bytes)
                 out: dict[str, np.ndarray] = {}
                 for key in wanted:
                     with zf.open(infos[key][1]) as member:
@@ -284,8 +288,8 @@ def read_npz(path: Path, error: type[DigitPadError], *, max_array_bytes: int,
             raise error(f"{label}: cannot read it ({reason(exc)}).") from None
 
 
-def _member_infos(zf: zipfile.ZipFile, error: type[DigitPadError], label: str,
-                  max_array_bytes: int) -> dict[str, tuple[ArrayInfo, zipfile.ZipInfo]]:
+def _member_infos(zf: zipfile.ZipFile, error: type[DigitPadError],
+                  label: str) -> dict[str, tuple[ArrayInfo, zipfile.ZipInfo]]:
     members = zf.infolist()
     if len(members) > MAX_MEMBERS:
         raise error(f"{label} holds {len(members)} files; an .npz of images holds a few arrays.")
@@ -305,15 +309,19 @@ def _member_infos(zf: zipfile.ZipFile, error: type[DigitPadError], label: str,
                         "it (only arrays of numbers can be read).")
         if dtype.fields is not None or dtype.kind not in "biuf":
             raise error(f"{label}: array {key!r} holds {dtype} values, not plain numbers.")
-        info = ArrayInfo(key, shape, dtype)
-        if info.nbytes > max_array_bytes:
-            raise error(f"{label}: array {key!r} announces {info.describe()}; at most "
-                        f"{human_bytes(max_array_bytes)} is accepted.")
-        if zi.file_size != header_len + info.nbytes:
-            raise error(f"{label}: array {key!r} announces {info.describe()} but its member holds "
-                        f"{human_bytes(max(0, zi.file_size - header_len))} (corrupt file).")
-        if zi.file_size > _RATIO_FLOOR and zi.file_size > MAX_RATIO * max(1, zi.compress_size):
-            raise error(f"{label}: array {key!r} would inflate from {human_bytes(zi.compress_size)} "
-                        f"to {human_bytes(zi.file_size)}, far more than images do; refused.")
-        infos[key] = (info, zi)
+        infos[key] = (ArrayInfo(key, shape, dtype, header_len), zi)
     return infos
+
+
+def _check_size(info: ArrayInfo, zi: zipfile.ZipInfo, error: type[DigitPadError], label: str,
+                max_array_bytes: int) -> None:
+    key = info.key
+    if info.nbytes > max_array_bytes:
+        raise error(f"{label}: array {key!r} announces {info.describe()}; at most "
+                    f"{human_bytes(max_array_bytes)} is accepted.")
+    if zi.file_size != info.header_bytes + info.nbytes:
+        raise error(f"{label}: array {key!r} announces {info.describe()} but its member holds "
+                    f"{human_bytes(max(0, zi.file_size - info.header_bytes))} (corrupt file).")
+    if zi.file_size > _RATIO_FLOOR and zi.file_size > MAX_RATIO * max(1, zi.compress_size):
+        raise error(f"{label}: array {key!r} would inflate from {human_bytes(zi.compress_size)} "
+                    f"to {human_bytes(zi.file_size)}, far more than images do; refused.")
