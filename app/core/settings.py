@@ -52,10 +52,10 @@ def training_config(raw: object) -> tuple[TrainConfig, list[str]]:
     try:
         data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
     except (ValueError, RecursionError):
-        return TrainConfig(), ["the saved training settings were unreadable; the defaults are used"]
+        return TrainConfig(), ["saved training settings reset to defaults: they were unreadable"]
     if not isinstance(data, dict):
-        return TrainConfig(), ["the saved training settings were not a set of values; "
-                               "the defaults are used"]
+        return TrainConfig(), ["saved training settings reset to defaults: they were not a set of "
+                               "values"]
     problems: list[str] = []
     arch = data.get("arch", TrainConfig().arch)
     if not isinstance(arch, str) or arch not in ARCHITECTURES:

@@ -3,18 +3,14 @@ user something (:class:`Feedback`) and the remembered settings (:class:`Prefs`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.core import paths
-from app.core.errors import DigitPadError
+from app.core import paths, settings
 from app.core.training import TrainConfig
-
-TRAIN_FIELDS = ("arch", "epochs", "batch_size", "learning_rate", "augment", "limit")
 
 
 @dataclass(frozen=True)
@@ -31,6 +27,7 @@ class Prefs:
 
     def __init__(self, path: Path | None = None) -> None:
         self.settings = QSettings(str(path or paths.user_home() / "settings.ini"), QSettings.Format.IniFormat)
+        self.problems: list[str] = []  # settings that were unusable and reset (shown at start)
 
     def last_directory(self) -> Path:
         d = self.settings.value("paths/lastDirectory", "")
@@ -42,20 +39,17 @@ class Prefs:
         self.settings.setValue("paths/lastDirectory", str(directory))
 
     def train_config(self) -> TrainConfig:
-        """The last training settings chosen (defaults when missing or invalid)."""
-        raw = self.settings.value("training/config", "")
-        if isinstance(raw, str) and raw:
-            try:
-                data = json.loads(raw)
-                cfg = TrainConfig(**{k: v for k, v in data.items() if k in TRAIN_FIELDS})
-                cfg.resolved()
-                return cfg
-            except (ValueError, TypeError, DigitPadError):
-                pass
-        return TrainConfig()
+        """The last training settings chosen; a value of the wrong type or range is reset
+        to its default, added to :attr:`problems` and the repaired settings saved at once
+        (so it is reported once)."""
+        cfg, problems = settings.training_config(self.settings.value("training/config", ""))
+        if problems:
+            self.problems += problems
+            self.set_train_config(cfg)
+        return cfg
 
     def set_train_config(self, c: TrainConfig) -> None:
-        self.settings.setValue("training/config", json.dumps({k: getattr(c, k) for k in TRAIN_FIELDS}))
+        self.settings.setValue("training/config", settings.training_json(c))
 
     def brush(self, default: int) -> int:
         try:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEventLoop, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QFileDialog,
     QGroupBox,
@@ -94,9 +95,17 @@ class MainWindow(QMainWindow):
         self.models.load_active(report=True)
         self._update_edit_actions()
         self.live.update()
-        if self.store.problems:
-            self.statusBar().showMessage("Some models could not be read: " + " ".join(self.store.problems),
-                                         15000)
+        self._report_start_problems()
+
+    def _report_start_problems(self) -> None:
+        """What was found damaged or reset at start (models, samples, settings), said once."""
+        parts = []
+        parts += self.store.problems  # (unreadable models, a lost active-model choice)
+        parts += self.learning.samples.store.problems
+        parts += [p[0].upper() + p[1:] + "." for p in self.prefs.problems]
+        if parts:
+            log.warning("at start: %s", " ".join(parts))
+            self.statusBar().showMessage(" ".join(parts), 20000)
 
     # ------------------------------------------------------------------ layout
     def _build_ui(self) -> None:
@@ -439,6 +448,10 @@ class MainWindow(QMainWindow):
                 "The model being trained will not be saved."):
             event.ignore()
             return
+        if self.jobs.busy():  # e.g. TensorFlow still loading: it cannot be interrupted, so the
+            self._closing = self.jobs.closing = True  # window goes at once (results no longer
+            self.hide()  # shown) and the process ends when the import does
+            QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         self.shutdown()
         self.save_settings()
         for dlg in self.findChildren(QDialog):  # dialogs and message boxes: let the app quit

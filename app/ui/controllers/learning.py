@@ -107,8 +107,6 @@ class LearningController(QObject):
         training.finished.connect(self._training_finished)
         training.jobs.changed.connect(self._jobs_changed)
         live.view.pad.historyChanged.connect(self._forget_if_cleared)
-        if self.samples.store.problems:
-            feedback.status(" ".join(self.samples.store.problems), 20000)
 
     def _build_actions(self) -> None:
         self.label_menu = QMenu("&Label the drawing as")
