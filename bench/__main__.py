@@ -37,6 +37,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "live": ("bench.bench_live", ["--runs", "3", "--moves", "600"], ["--runs", "1", "--moves", "500"]),
     "training": ("bench.bench_training", ["--runs", "3"], ["--runs", "1"]),
     "heartbeat": ("bench.bench_heartbeat", ["--runs", "1"], ["--runs", "1"]),
+    "hostile": ("bench.bench_hostile", [], []),
 }
 
 
