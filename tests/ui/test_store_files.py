@@ -388,9 +388,9 @@ def test_no_space_left_while_writing_metadata_or_settings(  # type: ignore[no-un
     assert _user_entries(home) == ["first"]
 
 
-SAVE_FAILURES = {
-    "read_only": ("mkdir", errno.EROFS, "Read-only file system"),
-    "disk_full": ("mkstemp", errno.ENOSPC, "No space left on device"),
+SAVE_FAILURES = {  # (what fails, errno, its text, the message: a read-only store is found before training)
+    "read_only": ("mkdir", errno.EROFS, "Read-only file system", "Models cannot be saved in"),
+    "disk_full": ("mkstemp", errno.ENOSPC, "No space left on device", "Could not save the model"),
 }
 
 
@@ -401,7 +401,7 @@ def test_window_training_whose_save_fails(window, qtbot, tiny_result, monkeypatc
     written: a message, the previous model stays, nothing half-saved."""
     import app.core.safeio as store_mod
 
-    where, code, text = SAVE_FAILURES[kind]
+    where, code, text, message = SAVE_FAILURES[kind]
     monkeypatch.setattr("app.core.training.train", lambda *a, **k: tiny_result)
     if where == "mkdir":
         real_mkdir = Path.mkdir
@@ -420,7 +420,7 @@ def test_window_training_whose_save_fails(window, qtbot, tiny_result, monkeypatc
         qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [None]
     assert window.last_error is not None and "Training failed" in window.last_error
-    assert "Could not save the model" in window.last_error and text in window.last_error
+    assert message in window.last_error and text in window.last_error
     assert window.models.current_name() == before
     assert f"Still using {before!r}" in window.train_status.text()
     assert _user_entries(digitpad_home) == []
