@@ -68,6 +68,19 @@ def widget_problems(root) -> list[str]:  # type: ignore[no-untyped-def]
         if not w.isVisible() or w.window() is not root or w.width() <= 0:
             continue
         scrolled = in_scroll_area(w)
+        if w is not root and not scrolled and w.parentWidget() is not None and w.parentWidget().layout():
+            # squeezed below what it needs, or lying over a sibling (a layout that gave up)
+            need = w.minimumSizeHint().expandedTo(w.minimumSize())
+            policy = w.sizePolicy()
+            if (need.height() > w.height() + 1 and policy.verticalPolicy() != policy.Policy.Ignored
+                    and w.maximumHeight() >= need.height()):
+                out.append(f"squeezed ({w.height()} px high, needs {need.height()}): {where(w)}")
+            geo = w.geometry()
+            for other in w.parentWidget().children():
+                if (isinstance(other, QWidget) and other is not w and other.isVisible()
+                        and not other.isWindow() and other.geometry().intersects(geo.adjusted(1, 1, -1, -1))
+                        and id(other) > id(w) and w.parentWidget().layout().indexOf(other) >= 0):
+                    out.append(f"overlaps {where(other)}: {where(w)}")
         if w is not root and not scrolled:
             r = QRect(w.mapTo(root, QPoint(0, 0)), w.size())
             if not frame.adjusted(-1, -1, 1, 1).contains(r):
@@ -166,6 +179,17 @@ def check_scale(scale: float, schemes: list[str], out: Path, max_min: tuple[int,
         dock = window.findChild(QDockWidget)
         if dock is None or not dock.isVisible():
             problems.append(f"{tag}: View ▸ Explain (Ctrl+I) did not open the Explain dock")
+        from tools.handwriting import pad_strokes
+        from tools.screenshots import draw
+
+        draw(window.pad, pad_strokes("3"))  # with real mouse events: a digit read, its bars
+        from app.ui.explain_panel import ExplainPanel
+
+        panel = window.findChild(ExplainPanel)
+        for _ in range(100):  # the Explain dock follows (its own thread)
+            QTest.qWait(100)
+            if panel is None or (panel.last_result is not None and not panel.service.is_busy()):
+                break
         feed_chart(window.curves)
         minimum = window.minimumSizeHint().expandedTo(window.minimumSize())
         if minimum.width() > max_min[0] or minimum.height() > max_min[1]:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QFileDialog,
-    QGroupBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSlider,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,13 +38,20 @@ from app.ui.dialogs import ShortcutsDialog, about_box
 from app.ui.feedback import Feedback, Prefs
 from app.ui.pad import BRUSH_DEFAULT, BRUSH_MAX, BRUSH_MIN, DrawingPad
 from app.ui.style import app_icon, named
-from app.ui.widgets import AnswerView, PreviewView, ProbabilityView, TrainingCurves
+from app.ui.widgets import AnswerView, PreviewView, ProbabilityView, TrainingCurves, WrappedLabel
 from app.ui.worker import Jobs
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+
+
+def _text_button(text: str) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return button
 
 
 class MainWindow(QMainWindow):
@@ -119,14 +127,16 @@ class MainWindow(QMainWindow):
         self.brush_slider.setValue(self.pad.brush_size())
         self.brush_slider.setToolTip("Brush size ([ and ])")
         self.brush_slider.setMaximumWidth(220)
-        self.brush_slider.setMinimumWidth(90)
+        self.brush_slider.setMinimumWidth(56)
         self.brush_slider.valueChanged.connect(self.pad.set_brush_size)
         self.pad.brushSizeChanged.connect(self._brush_changed)
         self.brush_value = named(QLabel(str(self.pad.brush_size())), "brushValue")
         self.brush_value.setMinimumWidth(24)
-        self.undo_button = named(QPushButton("Undo"), "undoButton")
-        self.redo_button = named(QPushButton("Redo"), "redoButton")
-        self.clear_button = named(QPushButton("Clear"), "clearButton")
+        # tool buttons: as wide as their text (push buttons are at least 80 px: too wide for
+        # the narrowest window)
+        self.undo_button = named(_text_button("Undo"), "undoButton")
+        self.redo_button = named(_text_button("Redo"), "redoButton")
+        self.clear_button = named(_text_button("Clear"), "clearButton")
         self.undo_button.clicked.connect(self.pad.undo)
         self.redo_button.clicked.connect(self.pad.redo)
         self.clear_button.clicked.connect(lambda: self.live.clear())
@@ -150,21 +160,24 @@ class MainWindow(QMainWindow):
         self.hint_label = self.answer.hint_label
         self.probability_view = ProbabilityView()
         self.preview_view = PreviewView()
-        preview_caption = QLabel("What the model sees:\n28×28 pixels, cropped\nand centred like MNIST")
+        preview_caption = named(WrappedLabel("What the model sees: 28×28 pixels, cropped and "
+                                             "centred like MNIST", lines=5), "previewCaption")
+        preview_caption.setMinimumWidth(100)
         preview_caption.setToolTip(self.preview_view.toolTip())
         preview_caption.setStyleSheet("color: gray;")
         preview_row = QHBoxLayout()
         preview_row.addWidget(self.preview_view)
         preview_row.addWidget(preview_caption, 1)
-        self.model_label = named(QLabel(""), "modelLabel")
+        self.model_label = named(WrappedLabel("", lines=3), "modelLabel")
         right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.answer)
         right.addWidget(self.probability_view, 1)
         right.addLayout(preview_row)
         right.addWidget(self.model_label)
         right_box = QWidget()
         right_box.setLayout(right)
-        right_box.setMinimumWidth(300)
+        right_box.setMinimumWidth(190)
         right_box.setMaximumWidth(420)
         top = QHBoxLayout()
         top.addLayout(left, 3)
@@ -174,17 +187,15 @@ class MainWindow(QMainWindow):
         self.train_button = named(QPushButton("Train"), "trainButton")
         self.train_button.setToolTip("Train a new model with the settings of Model ▸ Retrain… (Ctrl+T)")
         self.cancel_button = named(QPushButton("Cancel"), "cancelButton")
-        self.settings_button = named(QPushButton("Settings…"), "retrainButton")
-        self.settings_button.setToolTip("Choose the architecture and settings, then train (Ctrl+R)")
+        self.settings_button = named(QPushButton("Retrain…"), "retrainButton")
+        self.settings_button.setToolTip("Choose the architecture and settings, then train (Model ▸ "
+                                        "Retrain…, Ctrl+R)")
         self.train_progress = named(QProgressBar(), "trainProgress")
         self.train_progress.setRange(0, 100)
         self.train_progress.setValue(0)
         self.train_progress.setTextVisible(True)
-        self.train_status = named(QLabel(""), "trainStatus")
+        self.train_status = named(WrappedLabel("", lines=2), "trainStatus")
         self.train_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # long messages are clipped rather than widening the window (and no word wrap:
-        # height-for-width labels upset the layout's minimum size)
-        self.train_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.curves = TrainingCurves()
         row = QHBoxLayout()
         row.addWidget(self.train_button)
@@ -192,15 +203,23 @@ class MainWindow(QMainWindow):
         row.addWidget(self.settings_button)
         row.addWidget(self.train_progress, 1)
         training = QVBoxLayout()
+        training.setContentsMargins(0, 0, 0, 0)
         training.addLayout(row)
         training.addWidget(self.train_status)
         training.addWidget(self.curves, 1)
-        self.training_box = named(QGroupBox("Training"), "trainingBox")
+        # (a plain panel under a line: a group box's title and frame cost height the
+        # smallest window does not have; the Train button says what the panel is)
+        self.training_box = named(QWidget(), "trainingBox")
         self.training_box.setLayout(training)
         self.training_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
 
         outer = self._outer = QVBoxLayout(central)
+        outer.setContentsMargins(8, 6, 8, 4)
         outer.addLayout(top, 1)
+        outer.addWidget(line)
         outer.addWidget(self.training_box)
         self.status_model = named(QLabel(""), "statusModel")
         self.statusBar().addPermanentWidget(self.status_model)

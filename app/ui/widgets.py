@@ -25,6 +25,22 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxL
 from app.ui.style import bar_colors, chart_colors, named
 
 
+class WrappedLabel(QLabel):
+    """A word-wrapped label in a fixed height of ``lines`` lines: long texts take more lines
+    instead of being cut, and the window's minimum size does not depend on the text (a
+    label whose height follows its width, as word-wrapped QLabels are, upsets it)."""
+
+    def __init__(self, text: str = "", lines: int = 2, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setFixedHeight(self.fontMetrics().lineSpacing() * lines + 4)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def hasHeightForWidth(self) -> bool:
+        return False
+
+
 class AnswerView(QWidget):
     """The digit read, how sure the model is, or a hint when there is nothing to read."""
 
@@ -32,7 +48,7 @@ class AnswerView(QWidget):
         super().__init__(parent)
         self.digit_label = named(QLabel(""), "topDigitLabel")
         big = QFont(self.font())
-        big.setPointSize(60)
+        big.setPointSize(48)
         big.setBold(True)
         self.digit_label.setFont(big)
         self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -44,7 +60,7 @@ class AnswerView(QWidget):
         self.confidence_label.setFont(mid)
         self.hint_label = named(QLabel("Draw a digit"), "hintLabel")
         hint_font = QFont(self.font())
-        hint_font.setPointSize(15)
+        hint_font.setPointSize(14)
         self.hint_label.setFont(hint_font)
         self.hint_label.setStyleSheet("color: gray;")
         text = QVBoxLayout()
@@ -53,17 +69,20 @@ class AnswerView(QWidget):
         text.addWidget(self.hint_label)
         text.addStretch(1)
         row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.digit_label)
         row.addLayout(text, 1)
-        self.setFixedHeight(110)
+        self.setFixedHeight(76)
 
     def show_answer(self, probs: np.ndarray) -> None:
         top = int(probs.argmax())
+        self.digit_label.show()
         self.digit_label.setText(str(top))
         self.confidence_label.setText(f"{probs[top] * 100:.1f} %")
         self.hint_label.hide()
 
     def show_hint(self, text: str) -> None:
+        self.digit_label.hide()  # the hint gets the whole row
         self.digit_label.setText("")
         self.confidence_label.setText("")
         self.hint_label.setText(text)
@@ -82,7 +101,7 @@ class ProbabilityView(QWidget):
         self._probs: list[float] | None = None
         self._font_key: tuple[int, str] | None = None
         self._fonts: tuple[QFont, QFont, int, int] = (QFont(), QFont(), 0, 0)
-        self.setMinimumSize(220, 150)
+        self.setMinimumSize(180, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAccessibleName("Probabilities of the ten digits")
 
@@ -194,7 +213,7 @@ class PreviewView(QWidget):
         self._x: np.ndarray | None = None
         self._qimage = QImage()
         self._qimage_of: np.ndarray | None = None  # the _x that _qimage shows
-        self.setFixedSize(112, 112)
+        self.setFixedSize(84, 84)  # 3 screen pixels per input pixel
         self.setToolTip("What the model sees: the drawing cropped, scaled to 20x20 pixels and "
                         "centred in 28x28, like the MNIST images it learned from.")
 
@@ -273,7 +292,7 @@ class TrainingCurves(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trainingCurves")
-        self.setMinimumSize(260, 90)
+        self.setMinimumSize(240, 80)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.reset()
 

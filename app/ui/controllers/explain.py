@@ -33,7 +33,7 @@ class ExplainController(QObject):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.dock = named(QDockWidget("Explain"), "explainDock")
         self.dock.setWidget(scroll)
-        self.dock.setMinimumWidth(300)
+        self.dock.setMinimumWidth(290)
         areas = Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea
         self.dock.setAllowedAreas(areas)
         self.dock.hide()

@@ -1,4 +1,4 @@
-"""Training from the window: Train / Cancel / Settings…, the progress bar, the curves, and the
+"""Training from the window: Train / Cancel / Retrain…, the progress bar, the curves, and the
 training worker (the core trains and saves; the worker only reports)."""
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ class TrainingController(QObject):
             cfg = TrainConfig().resolved()
         images = "all 60000" if cfg.limit is None else str(cfg.limit)
         self.view.status.setText(f"Train: {ARCHITECTURES[cfg.arch].title}, {cfg.epochs} epoch(s), "
-                                 f"{images} MNIST images (change with Settings…)")
+                                 f"{images} MNIST images (change with Retrain…)")
 
     @Slot(int, int)
     def _on_started(self, epochs: int, steps: int) -> None:
