@@ -38,6 +38,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "training": ("bench.bench_training", ["--runs", "3"], ["--runs", "1"]),
     "heartbeat": ("bench.bench_heartbeat", ["--runs", "1"], ["--runs", "1"]),
     "hostile": ("bench.bench_hostile", [], []),
+    "number": ("bench.bench_number", [], ["--numbers", "40"]),
 }
 
 

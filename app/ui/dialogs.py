@@ -256,6 +256,8 @@ SHORTCUTS = [
     ("Personal samples…", "Ctrl+P"),
     ("Train on my drawings", "Ctrl+Shift+T"),
     ("Explain the drawing", "Ctrl+I"),
+    ("Number mode (write a whole number)", "Ctrl+N"),
+    ("Number mode: show a digit / choose one", "hover / click it above the strip"),
     ("Quit", "Ctrl+Q"),
 ]
 

@@ -141,6 +141,29 @@ def test_drawing_a_two_stroke_four_stays_one_digit(predictor):
     assert reading.digits[1].strokes == (1, 2)
 
 
+def test_a_five_with_its_flag_written_apart_stays_one_digit(predictor):
+    pixels, strokes = written("35")
+    body = []
+    x0 = (0.3 + 0.62) * HEIGHT  # where written() put the second digit
+    for y in np.linspace(0.04, 0.45, 8):  # the 5's stem, then its belly
+        body.append((x0 + (0.3 - 0.1 * y) * 0.49 * HEIGHT, (0.15 + y * 0.7) * HEIGHT))
+    for a in np.linspace(-110, 150, 20):
+        x = 0.5 + 0.32 * np.cos(np.radians(a))
+        y = 0.68 + 0.28 * np.sin(np.radians(a))
+        body.append((x0 + x * 0.49 * HEIGHT, (0.15 + y * 0.7) * HEIGHT))
+    flag = [(x0 + 0.3 * 0.49 * HEIGHT, (0.15 + 0.04 * 0.7) * HEIGHT),
+            (x0 + 0.8 * 0.49 * HEIGHT, (0.15 + 0.04 * 0.7) * HEIGHT)]
+    strokes = [strokes[0], (segment.densify(np.array(body), 3.0), 20.0),
+               (segment.densify(np.array(flag), 3.0), 20.0)]
+    img = Image.new("L", (pixels.shape[1], HEIGHT), 0)
+    draw = ImageDraw.Draw(img)
+    for pts, w in strokes:
+        draw.line([tuple(p) for p in pts], fill=255, width=int(w), joint="curve")
+    cuts = drawing_cuts(np.asarray(img), strokes)
+    assert [c.strokes for c in cuts] == [(0,), (1, 2)]
+    assert NumberReader(predictor).read_drawing(np.asarray(img), strokes).number == "35"
+
+
 def test_drawing_reads_the_number_written(predictor):
     pixels, strokes = written("2026")
     assert NumberReader(predictor).read_drawing(pixels, strokes).number == "2026"

@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QAction
@@ -264,3 +265,23 @@ def test_forty_digits_still_work(window, qtbot) -> None:  # type: ignore[no-unty
     read = view.number()
     assert read is not None and len(read) == 40
     assert sum(a == b for a, b in zip(read, number, strict=True)) >= 36
+
+
+def test_predict_number_on_the_strips_picture_reads_what_the_window_read(window, qtbot, tmp_path: Path,
+                                                                          capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from app.cli import main
+
+    view = number_mode(window)
+    write(window.pad, number_strokes("4719"))
+    qtbot.waitUntil(lambda: view.number() == "4719")
+    path = tmp_path / "strip.png"
+    assert window.pad.image().save(str(path))
+    capsys.readouterr()
+    assert main(["predict", "--number", "--json", "--model", "default", str(path)]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["number"] == view.number()
+    for d, e in zip(record["digits"], view.reading().digits, strict=True):  # boxes: ink vs strokes
+        assert np.abs(np.subtract(d["box"], e.box)).max() <= 2
+        assert d["probabilities"] == pytest.approx(list(e.probabilities), abs=1e-6)
