@@ -80,7 +80,7 @@ needs_default_model = pytest.mark.skipif(
 @pytest.fixture(autouse=True)
 def no_threads_left() -> Iterator[None]:
     """Fail the test if a worker thread started by the window is still running after it."""
-    from app.ui.worker import running_threads
+    from app.ui.jobs import running_threads
 
     yield
     QApplication.processEvents()

@@ -42,8 +42,8 @@ from app.core.explain import (
     summary_rows,
 )
 from app.core.inference import DigitPredictor, Predictor
+from app.ui.jobs import Jobs
 from app.ui.style import named, table_item
-from app.ui.worker import Jobs, Worker
 
 log = logging.getLogger(__name__)
 
@@ -109,42 +109,34 @@ class _Models:
         return found
 
 
-class ExplainWorker(Worker[ExplainResult]):
-    """Explains one drawing; a broken model becomes a message in the result, never an error."""
-
-    def __init__(self, req: ExplainRequest, models: _Models) -> None:
-        super().__init__()
-        self.req = req
-        self.models = models
-
-    def work(self) -> ExplainResult:
-        req = self.req
-        t0 = time.perf_counter()
-        out = ExplainResult(seq=req.seq, label=req.label, x=req.x)
-        try:
-            if req.predictor is not None:
-                predictor = req.predictor
-            elif req.tflite_path is not None:
-                predictor = self.models.predictor(req.tflite_path)
+def explain(req: ExplainRequest, models: _Models) -> ExplainResult:
+    """Explain one drawing (in a worker); a broken model becomes a message in the result."""
+    t0 = time.perf_counter()
+    out = ExplainResult(seq=req.seq, label=req.label, x=req.x)
+    try:
+        if req.predictor is not None:
+            predictor = req.predictor
+        elif req.tflite_path is not None:
+            predictor = models.predictor(req.tflite_path)
+        else:
+            raise ValueError("nothing to explain with")
+        out.saliency = occlusion_saliency(predictor.predict_batch, req.x)
+        anatomy: Anatomy | str | None = req.anatomy
+        if anatomy is None and req.keras_path:
+            anatomy = models.anatomy(req.keras_path)
+        if isinstance(anatomy, Anatomy):
+            out.anatomy = anatomy
+            if anatomy.first is not None:
+                out.activations = first_layer_activations(anatomy.first, req.x)
             else:
-                raise ValueError("nothing to explain with")
-            out.saliency = occlusion_saliency(predictor.predict_batch, req.x)
-            anatomy: Anatomy | str | None = req.anatomy
-            if anatomy is None and req.keras_path:
-                anatomy = self.models.anatomy(req.keras_path)
-            if isinstance(anatomy, Anatomy):
-                out.anatomy = anatomy
-                if anatomy.first is not None:
-                    out.activations = first_layer_activations(anatomy.first, req.x)
-                else:
-                    out.anatomy_error = anatomy.note
-            else:
-                out.anatomy_error = anatomy or "no Keras file for these weights"
-        except Exception as exc:  # a broken model: say so in the panel, never crash
-            log.debug("explaining failed", exc_info=True)
-            out.error = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        out.seconds = time.perf_counter() - t0
-        return out
+                out.anatomy_error = anatomy.note
+        else:
+            out.anatomy_error = anatomy or "no Keras file for these weights"
+    except Exception as exc:  # a broken model: say so in the panel, never crash
+        log.debug("explaining failed", exc_info=True)
+        out.error = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    out.seconds = time.perf_counter() - t0
+    return out
 
 
 class ExplainService(QObject):
@@ -168,7 +160,10 @@ class ExplainService(QObject):
         if self.jobs.running(KIND):
             self._pending = req
             return
-        worker = ExplainWorker(req, self._models)
+        from app.ui.worker import FunctionWorker
+
+        models = self._models
+        worker = FunctionWorker(lambda _w: explain(req, models))
         worker.signals.returned.connect(self._on_result, Qt.ConnectionType.QueuedConnection)
         self.jobs.start(KIND, worker, self._done)
 

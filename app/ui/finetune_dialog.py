@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -18,26 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.finetune import Scores
 from app.core.samples import SampleStore
+from app.ui.progress import FineTuneSummary
 from app.ui.style import named, table_item
 from app.ui.thumbs import DigitGrid
-
-
-@dataclass(frozen=True)
-class FineTuneSummary:
-    """A finished fine-tuning: ``base`` fine-tuned into the new model ``name``."""
-
-    base: str
-    name: str
-    before: Scores
-    after: Scores
-    holdout_ids: list[int] = field(default_factory=list)
-    holdout_labels: list[int] = field(default_factory=list)
-    train_count: int = 0
-    seconds: float = 0.0
-    epochs: int = 0
-    mnist_images: int = 0
 
 
 def _pct(v: float | None) -> str:

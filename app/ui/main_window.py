@@ -36,10 +36,10 @@ from app.ui.controllers.number import NumberController
 from app.ui.controllers.training import TrainingController, TrainingView
 from app.ui.dialogs import ShortcutsDialog, about_box
 from app.ui.feedback import Feedback, Prefs
+from app.ui.jobs import Jobs
 from app.ui.pad import BRUSH_DEFAULT, BRUSH_MAX, BRUSH_MIN, DrawingPad
 from app.ui.style import app_icon, named
 from app.ui.widgets import AnswerView, PreviewView, ProbabilityView, TrainingCurves, WrappedLabel
-from app.ui.worker import Jobs
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 from app.core.samples import SampleStore
 from app.core.store import ModelStore
 from app.core.training import TrainConfig
-from app.ui.worker import running_threads
+from app.ui.jobs import running_threads
 from tests import ui_helpers
 from tests.ui_helpers import draw_digit, draw_polylines, needs_default_model
 from tools.handwriting import personal_set, styled_strokes

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QTableWidget
 
 from app.core.inference import Predictor
 from app.core.store import ModelStore
-from app.ui.worker import running_threads
+from app.ui.jobs import running_threads
 from tests import ui_helpers
 from tests.ui_helpers import add_model, draw_digit
 

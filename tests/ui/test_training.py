@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDialogButtonBox, QLineEdit
 from app.core.errors import TrainingError
 from app.core.store import ModelStore
 from app.core.training import TrainConfig
-from app.ui.worker import running_threads
+from app.ui.jobs import running_threads
 from tests import ui_helpers
 from tests.ui_helpers import draw_digit
 

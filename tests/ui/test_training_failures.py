@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit
 from app.core.errors import DatasetError
 from app.core.store import DEFAULT_MODEL, ModelStore
 from app.core.training import TrainConfig
-from app.ui.worker import running_threads
+from app.ui.jobs import running_threads
 from tests import ui_helpers
 from tests.ui_helpers import draw_digit, needs_default_model
 

@@ -1,16 +1,21 @@
-"""The one worker shape (app.ui.worker): results, errors, cancel, one job per kind, and the
-registry that waits for every thread."""
+"""The one worker shape (app.ui.worker) and the registry (app.ui.jobs): results, errors, cancel,
+one job per kind, every thread waited for; superqt is not imported before the first job."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
 from PySide6.QtCore import QObject, Qt, Slot
 
 from app.core.errors import DatasetError
-from app.ui.worker import FunctionWorker, Jobs, Worker, error_text, running_threads
+from app.ui.jobs import Jobs, error_text, running_threads
+from app.ui.worker import FunctionWorker, Worker
 from tests import ui_helpers
+from tests.conftest import ROOT
 
 no_threads_left = ui_helpers.no_threads_left
 
@@ -107,3 +112,21 @@ def test_shutdown_cancels_waits_and_finishes_every_job(qtbot) -> None:  # type: 
     assert running_threads() == []
     qtbot.wait(50)
     assert r.returned == []  # a cancelled worker returns nothing
+
+
+def test_the_window_starts_without_importing_superqt(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """superqt (and qtpy) are loaded with the first job, not at start-up (fresh interpreter)."""
+    code = (
+        "import sys\n"
+        "from app.ui.app import create_application\n"
+        "app = create_application([])\n"
+        "from app.ui import MainWindow\n"
+        "w = MainWindow(); w.show(); app.processEvents()\n"
+        "print(sorted(m for m in ('superqt', 'qtpy', 'tensorflow') if m in sys.modules))\n"
+        "w.close()\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DIGITPAD_HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[-2] == "[]"

@@ -12,8 +12,8 @@ from app.ui.controllers.learning import LearningController
 from app.ui.controllers.live import LivePrediction
 from app.ui.controllers.models import ModelsController
 from app.ui.explain_panel import ExplainPanel, ExplainRequest
+from app.ui.jobs import Jobs
 from app.ui.style import named
-from app.ui.worker import Jobs
 
 
 class ExplainController(QObject):

@@ -5,7 +5,7 @@ training worker) and Watch it learn (the weights in training predict the drawing
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -16,62 +16,21 @@ from app.core.errors import DigitPadError
 from app.core.finetune import MIN_SAMPLES, FineTuneConfig
 from app.core.live import LiveWeights
 from app.core.samples import Sample
-from app.core.training import TrainConfig
 from app.ui.controllers.live import LivePrediction
 from app.ui.controllers.models import ModelsController
-from app.ui.controllers.training import TrainingController, TrainingWorker
+from app.ui.controllers.training import TrainingController
 from app.ui.feedback import Feedback, Prefs
-from app.ui.finetune_dialog import FineTuneResultDialog, FineTuneSummary
+from app.ui.finetune_dialog import FineTuneResultDialog
 from app.ui.personal_samples import PersonalSamples
-from app.ui.progress import TrainingSignals
+from app.ui.progress import FineTuneSummary
 from app.ui.samples_window import SamplesWindow
 from app.ui.widgets import ProbabilityView
 
+if TYPE_CHECKING:  # imported when training starts (see app.ui.jobs)
+    from app.ui.worker import TrainingWorker
+
 log = logging.getLogger(__name__)
 Q = Qt.ConnectionType.QueuedConnection
-
-
-class FineTuneSignals(TrainingSignals):
-    finetuned = Signal(object)  # FineTuneSummary, just before the worker returns
-
-
-class FineTuneWorker(TrainingWorker):
-    """Fine-tunes the model ``base_name`` on the personal samples and saves the result as a new
-    model (made active); reports the before/after scores through ``finetuned``."""
-
-    signals: FineTuneSignals
-
-    def __init__(self, home: Path, bundled_dir: Path, base_name: str, config: FineTuneConfig) -> None:
-        super().__init__(TrainConfig(), home, bundled_dir, FineTuneSignals)
-        self.base_name = base_name
-        self.ft_config = config
-
-    def work(self) -> str | None:
-        from app.core.finetune import fine_tune, save_fine_tuned
-        from app.core.samples import SampleStore
-        from app.core.store import ModelStore
-
-        store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
-        base = store.get(self.base_name)
-        samples = SampleStore(self.home)
-        x, y = samples.arrays()
-        listener = self.make_listener()
-        try:
-            result = fine_tune(base, (x, y, samples.ids()), listener, self.ft_config)
-        finally:
-            close = getattr(listener, "close", None)
-            if close is not None:
-                close()
-        if result.cancelled or self.is_cancelled() or result.after is None:
-            return None
-        self.say("Saving the fine-tuned model…")
-        entry = save_fine_tuned(store, result, "DigitPad window (Train on my drawings)")
-        self.signals.finetuned.emit(FineTuneSummary(
-            base=self.base_name, name=entry.name, before=result.before, after=result.after,
-            holdout_ids=list(result.holdout_ids), holdout_labels=list(result.holdout_labels),
-            train_count=len(result.train_ids), seconds=result.seconds, epochs=self.ft_config.epochs,
-            mnist_images=self.ft_config.mnist_images))
-        return entry.name
 
 
 class LearningController(QObject):
@@ -229,6 +188,8 @@ class LearningController(QObject):
                 f"Fine-tuning needs at least {MIN_SAMPLES} samples of your handwriting (you have "
                 f"{n}). Draw a digit; when the model gets it wrong, press the right digit key.")
             return False
+        from app.ui.worker import FineTuneWorker
+
         store = self.models.store
         worker = FineTuneWorker(store.home, store.bundled_dir, base, self.finetune_config)
         worker.signals.finetuned.connect(self._on_finetuned, Q)

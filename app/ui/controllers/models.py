@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -22,8 +22,11 @@ from app.ui.controllers.live import LivePrediction
 from app.ui.dialogs import ManageModelsDialog
 from app.ui.evaluation import EvalDetails, EvaluationView
 from app.ui.feedback import Feedback, Prefs
+from app.ui.jobs import Jobs, error_text
 from app.ui.style import LIVE_STYLE
-from app.ui.worker import FunctionWorker, Jobs, Worker, error_text
+
+if TYPE_CHECKING:  # imported when the first job starts (see app.ui.jobs)
+    from app.ui.worker import Worker
 
 log = logging.getLogger(__name__)
 Q = Qt.ConnectionType.QueuedConnection
@@ -190,7 +193,7 @@ class ModelsController(QObject):
 
         self.prefs.remember_directory(src.parent)
         self.feedback.status(f"Importing {src.name} (loading TensorFlow)…", 0)
-        self._start("import", FunctionWorker(work), self._import_done)
+        self._start("import", work, self._import_done)
         return True
 
     def evaluate(self) -> bool:
@@ -216,10 +219,13 @@ class ModelsController(QObject):
             details = EvalDetails(x_test, y_test, run.probabilities)
             return EvaluationOutcome(entry.name, run.evaluation, details)
 
-        self._start("evaluate", FunctionWorker(work), self._evaluation_done)
+        self._start("evaluate", work, self._evaluation_done)
         return True
 
-    def _start(self, kind: str, worker: Worker[Any], done: Callable[[], None]) -> None:
+    def _start(self, kind: str, work: Callable[[Worker[Any]], Any], done: Callable[[], None]) -> None:
+        from app.ui.worker import FunctionWorker
+
+        worker = FunctionWorker(work)
         self._outcome = None
         worker.signals.returned.connect(self._returned, Q)
         failed = self._import_failed if kind == "import" else self._evaluation_failed

@@ -1,11 +1,11 @@
-"""Training from the window: Train / Cancel / Retrain…, the progress bar, the curves, and the
-training worker (the core trains and saves; the worker only reports)."""
+"""Training from the window: Train / Cancel / Retrain…, the progress bar and the curves. The
+core trains and saves (in :class:`app.ui.worker.TrainingWorker`); this only shows it."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction
@@ -13,55 +13,19 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 
 from app.core.errors import DigitPadError
 from app.core.models import ARCHITECTURES
-from app.core.training import TrainConfig, TrainingListener
+from app.core.training import TrainConfig
 from app.ui.controllers.models import ModelsController
 from app.ui.feedback import Feedback, Prefs
-from app.ui.progress import ProgressListener, TrainingSignals, TrainProgress
+from app.ui.jobs import Jobs, error_text
+from app.ui.progress import TrainProgress
 from app.ui.retrain_dialog import RetrainDialog, format_duration
 from app.ui.widgets import TrainingCurves
-from app.ui.worker import Jobs, Worker, error_text
+
+if TYPE_CHECKING:  # imported when training starts (see app.ui.jobs)
+    from app.ui.worker import TrainingWorker
 
 Q = Qt.ConnectionType.QueuedConnection
 KIND = "training"  # the training workers' name in the registry of running jobs
-
-
-class TrainingWorker(Worker[str | None]):
-    """Trains, evaluates and saves a model (the core's ``train_and_save``); returns the new
-    model's name, or None when cancelled (nothing is saved then)."""
-
-    signals: TrainingSignals
-
-    def __init__(self, config: TrainConfig, home: Path, bundled_dir: Path,
-                 signals: type[TrainingSignals] = TrainingSignals) -> None:
-        super().__init__(signals)
-        self.config = config
-        self.home = home
-        self.bundled_dir = bundled_dir
-        self.watch_learning = False  # set before start: hand out the weights in training now and then
-
-    def make_listener(self) -> TrainingListener:
-        """The listener for the core: progress signals, plus the live weights when watching."""
-        listener: TrainingListener = ProgressListener(self)
-        if self.watch_learning:
-            from app.core.live import LiveExportListener
-
-            listener = LiveExportListener(listener, self.signals.live_weights.emit)
-        return listener
-
-    def work(self) -> str | None:
-        from app.core.store import ModelStore
-        from app.core.training import train_and_save
-
-        # A store of its own: the GUI thread's store is only refreshed after success.
-        store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
-        listener = self.make_listener()
-        try:
-            saved = train_and_save(self.config, listener, store, "DigitPad window")
-        finally:
-            close = getattr(listener, "close", None)
-            if close is not None:
-                close()  # the live exports' temporary files
-        return None if saved is None else saved.name
 
 
 @dataclass(frozen=True)
@@ -152,6 +116,8 @@ class TrainingController(QObject):
         v.status.setText(title or f"Starting: {ARCHITECTURES[cfg.arch].title}, {cfg.epochs} epoch(s), "
                          f"{n} images…")
         if worker is None:
+            from app.ui.worker import TrainingWorker
+
             worker = TrainingWorker(cfg, self.models.store.home, self.models.store.bundled_dir)
         s = worker.signals
         s.training_started.connect(self._on_started, Q)

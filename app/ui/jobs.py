@@ -1,0 +1,137 @@
+"""The registry of running workers: each runs on a QThread of its own, is kept until that
+thread has ended, and is waited for on close. :func:`running_threads` lists the threads still
+running (the tests fail if one outlives a test).
+
+The workers themselves (:mod:`app.ui.worker`, superqt's ``WorkerBase``) are imported when the
+first job starts: superqt and qtpy take a noticeable part of start-up to import.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import shiboken6
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.core.errors import DigitPadError
+
+log = logging.getLogger(__name__)
+
+_threads: set[QThread] = set()
+
+
+def running_threads() -> list[QThread]:
+    """Worker threads that are still running."""
+    return [t for t in list(_threads) if shiboken6.isValid(t) and t.isRunning()]
+
+
+def error_text(exc: BaseException) -> str:
+    """What the user is told about an exception raised by a worker (no traceback)."""
+    if isinstance(exc, DigitPadError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Out of memory. Try a smaller batch size or fewer training images."
+    log.error("worker failed", exc_info=exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"Unexpected error ({type(exc).__name__}){': ' + text if text else ''}"[:500]
+
+
+class Job(Protocol):
+    """What the registry needs of a worker (:class:`app.ui.worker.Worker` has it)."""
+
+    signals: Any  # with a ``finished`` signal
+
+    def run(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
+
+class _Thread(QThread):
+    def __init__(self, worker: Job, name: str, parent: QObject) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self._worker = worker
+
+    def run(self) -> None:
+        self._worker.run()
+
+
+class _Running(QObject):
+    """A running worker with its thread; ``on_finished`` runs on the GUI thread."""
+
+    def __init__(self, jobs: Jobs, kind: str, worker: Job, thread: _Thread,
+                 done: Callable[[], None] | None) -> None:
+        super().__init__(jobs)
+        self.jobs, self.kind, self.worker, self.qthread, self.done = jobs, kind, worker, thread, done
+
+    @Slot()
+    def on_finished(self) -> None:
+        self.jobs._end(self)
+
+
+class Jobs(QObject):
+    """The running workers, by kind ("training", "import", "evaluate", "explain")."""
+
+    changed = Signal()  # a job started or ended (buttons that depend on it update)
+    HEAVY = ("training", "import")  # TensorFlow jobs: one at a time
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: dict[str, _Running] = {}
+        self.closing = False  # set by shutdown(): results that still arrive are not shown
+
+    def start(self, kind: str, worker: Job, done: Callable[[], None] | None = None) -> None:
+        """Run ``worker`` on a new thread; ``done()`` runs on the GUI thread once that thread has
+        ended (after the worker's ``returned``/``errored`` have been delivered)."""
+        if kind in self._jobs:
+            raise RuntimeError(f"a {kind} job is already running")
+        if kind in self.HEAVY:
+            from app.core.tf import reserve_core_for_gui
+
+            reserve_core_for_gui()  # TensorFlow trains, imports and exports beside the GUI
+        thread = _Thread(worker, f"digitpad-{kind}", self)
+        job = _Running(self, kind, worker, thread, done)
+        worker.signals.finished.connect(job.on_finished)
+        self._jobs[kind] = job
+        _threads.add(thread)
+        thread.start()
+        self.changed.emit()
+
+    def running(self, kind: str) -> bool:
+        return kind in self._jobs
+
+    def busy(self) -> bool:
+        """A TensorFlow job (training, fine-tuning, import) is running."""
+        return any(k in self._jobs for k in self.HEAVY)
+
+    def wait(self, kind: str) -> None:
+        """Cancel the job ``kind``, wait for its thread and run its ``done`` now."""
+        job = self._jobs.get(kind)
+        if job is not None:
+            job.worker.cancel()
+            self._end(job)
+
+    def shutdown(self) -> None:
+        """Cancel every job, then wait for each thread (saves are atomic: nothing is half-written)."""
+        self.closing = True
+        for job in list(self._jobs.values()):
+            job.worker.cancel()
+        for job in list(self._jobs.values()):
+            self._end(job)
+
+    def _end(self, job: _Running) -> None:
+        if self._jobs.get(job.kind) is not job:
+            return  # already ended (waited for on close)
+        thread = job.qthread
+        if shiboken6.isValid(thread):
+            thread.wait()
+            thread.setParent(None)
+            thread.deleteLater()
+        _threads.discard(thread)
+        del self._jobs[job.kind]
+        job.deleteLater()
+        self.changed.emit()
+        if job.done is not None:
+            job.done()
