@@ -1,4 +1,6 @@
-"""Architecture rules: the core is Qt-free, and nothing on the start/predict path imports TF."""
+"""Architecture rules import-linter cannot check: TensorFlow is imported only inside functions,
+and the start/predict path runs without it. (The layers, such as a Qt-free core, are
+import-linter contracts in pyproject.toml, run by .ci/run.)"""
 
 from __future__ import annotations
 
@@ -9,27 +11,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "app" / "core"
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
-
-
-def test_core_never_imports_qt() -> None:
-    offenders = {
-        str(p.relative_to(ROOT)): sorted(_imports(p) & {"PySide6", "PyQt5", "PyQt6", "qtpy", "shiboken6"})
-        for p in CORE.rglob("*.py")
-    }
-    offenders = {k: v for k, v in offenders.items() if v}
-    assert offenders == {}
-    assert len(list(CORE.rglob("*.py"))) >= 8  # the check really looked at the core
 
 
 def test_core_and_ui_import_tensorflow_only_inside_functions() -> None:
