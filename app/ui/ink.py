@@ -147,3 +147,75 @@ def paint_marks(p: QPainter, marks: list[tuple[QRectF, str, bool]], area: QRectF
         if above.top() < area.top():
             above.moveTop(r.y())
         p.drawText(above, Qt.AlignmentFlag.AlignCenter, label)
+
+
+class History:
+    """The drawing's states (tuples of finished strokes) for undo and redo; the oldest go
+    beyond :attr:`LIMIT` (memory stays bounded on very long sessions)."""
+
+    LIMIT = 500
+
+    def __init__(self) -> None:
+        self.states: list[tuple[Stroke, ...]] = [()]
+        self.index = 0  # the current state
+
+    def current(self) -> tuple[Stroke, ...]:
+        return self.states[self.index]
+
+    def can_undo(self) -> bool:
+        return self.index > 0
+
+    def can_redo(self) -> bool:
+        return self.index < len(self.states) - 1
+
+    def move(self, step: int) -> None:
+        self.index = min(max(0, self.index + step), len(self.states) - 1)
+
+    def push(self, state: tuple[Stroke, ...]) -> None:
+        """``state`` becomes the current one; what could be redone is dropped."""
+        del self.states[self.index + 1:]
+        self.states.append(state)
+        del self.states[:-self.LIMIT]
+        self.index = len(self.states) - 1
+
+
+def render_display(area: QRectF, dpr: float, background: QColor, image: QImage | None,
+                   strokes: tuple[Stroke, ...], ink: QColor) -> QImage:
+    """What the pad shows in ``area`` (widget pixels) at device pixel ratio ``dpr``: an opened
+    ``image`` fitted in, and the strokes; a null image when the area is empty."""
+    if area.height() <= 0:
+        return QImage()
+    px = max(1, round(area.height() * dpr))  # device pixels per pad unit
+    pw = max(1, round(area.width() * dpr))
+    img = QImage(pw, px, QImage.Format.Format_ARGB32_Premultiplied)
+    img.fill(background)
+    if image is not None:
+        p = QPainter(img)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        bg = image.scaled(pw, px, Qt.AspectRatioMode.KeepAspectRatio,
+                          Qt.TransformationMode.SmoothTransformation)
+        p.drawImage(QPointF((pw - bg.width()) / 2, (px - bg.height()) / 2), bg)
+        p.end()
+    render_strokes(img, strokes, px, ink)
+    img.setDevicePixelRatio(dpr)
+    return img
+
+
+Segment = tuple[tuple[float, float] | None, tuple[float, float], float]  # start (None: a dot), end, width
+
+
+def paint_segments(display: QImage, pending: list[Segment], ink: QColor) -> None:
+    """Paint a live stroke's new segments (pad units) into the display image."""
+    if not pending or display.isNull():
+        return
+    side = display.height()  # device pixels per pad unit
+    p = QPainter(display)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.scale(1.0 / display.devicePixelRatio(), 1.0 / display.devicePixelRatio())
+    for start, end, width in pending:
+        p.setPen(pen(ink, width * side))
+        if start is None:
+            p.drawPoint(QPointF(end[0] * side, end[1] * side))
+        else:
+            p.drawLine(QPointF(start[0] * side, start[1] * side), QPointF(end[0] * side, end[1] * side))
+    p.end()

@@ -40,12 +40,16 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from app.ui.ink import (
     BRUSH_DEFAULT,
     BUFFER_SIZE,
+    History,
     LiveStroke,
     ModelBuffer,
+    Segment,
     Stroke,
     draw_segment,
     paint_marks,
+    paint_segments,
     pen,
+    render_display,
     render_strokes,
 )
 from app.ui.style import pad_colors
@@ -81,9 +85,7 @@ class DrawingPad(QWidget):
                         "Ctrl+Z undoes a stroke, Esc clears.")
 
         self._brush = BRUSH_DEFAULT
-        # history of states: each a tuple of finished strokes; _index points at the current one
-        self._history: list[tuple[Stroke, ...]] = [()]
-        self._index = 0
+        self._history = History()  # the drawing's states, for undo/redo
         self._live: LiveStroke | None = None
         self._background: QImage | None = None  # an opened image shown instead of strokes
         self._background_label = ""
@@ -101,7 +103,7 @@ class DrawingPad(QWidget):
         self._display = QImage()
         # The live stroke's segments not yet in _display (start or None for a dot, end,
         # width): painted at paint time, several moves sharing one QPainter
-        self._pending_ink: list[tuple[tuple[float, float] | None, tuple[float, float], float]] = []
+        self._pending_ink: list[Segment] = []
         self._square = QRectF()
         self._geometry = (0.0, 0.0, 0.0, 0.0)  # _square as Python floats: x, y, width, height
         self._colors = pad_colors(self.palette())
@@ -138,8 +140,7 @@ class DrawingPad(QWidget):
         self._background = None
         self._background_label = ""
         self._marks = []
-        self._history = [()]
-        self._index = 0
+        self._history = History()
         self._update_square()
         self._rerender()
 
@@ -187,7 +188,7 @@ class DrawingPad(QWidget):
 
     def strokes(self) -> tuple[Stroke, ...]:
         """The finished strokes (plus none of the one being drawn)."""
-        return self._history[self._index]
+        return self._history.current()
 
     def is_drawing(self) -> bool:
         return self._live is not None
@@ -199,10 +200,10 @@ class DrawingPad(QWidget):
         return self._background is not None
 
     def can_undo(self) -> bool:
-        return self._index > 0
+        return self._history.can_undo()
 
     def can_redo(self) -> bool:
-        return self._index < len(self._history) - 1
+        return self._history.can_redo()
 
     def image(self) -> QImage:
         """A copy of the model buffer as a ``Format_Grayscale8`` QImage (black background,
@@ -224,13 +225,13 @@ class DrawingPad(QWidget):
         if self._live is not None:
             self._finish_stroke()
         if self.can_undo():
-            self._index -= 1
+            self._history.move(-1)
             self._background = None  # an opened image is not part of the drawing's history
             self._rerender()
 
     def redo(self) -> None:
         if self.can_redo() and self._live is None:
-            self._index += 1
+            self._history.move(+1)
             self._background = None
             self._rerender()
 
@@ -264,13 +265,7 @@ class DrawingPad(QWidget):
 
     # -- state ------------------------------------------------------------
     def _push(self, state: tuple[Stroke, ...]) -> None:
-        del self._history[self._index + 1:]
-        self._history.append(state)
-        self._index = len(self._history) - 1
-        if len(self._history) > 500:  # keep memory bounded on very long sessions
-            drop = len(self._history) - 500
-            del self._history[:drop]
-            self._index -= drop
+        self._history.push(state)
         self.historyChanged.emit()
 
     def _rerender(self) -> None:
@@ -287,27 +282,9 @@ class DrawingPad(QWidget):
 
     def _render_display(self) -> None:
         self._pending_ink = []  # everything, the live stroke included, is rendered here
-        dpr = self.devicePixelRatioF()
-        side = self._square.height()
-        if side <= 0:
-            self._display = QImage()
-            return
-        px = max(1, round(side * dpr))  # device pixels per pad unit
-        pw = max(1, round(self._square.width() * dpr))
-        img = QImage(pw, px, QImage.Format.Format_ARGB32_Premultiplied)
-        img.fill(self._colors.background)
-        if self._background is not None:
-            p = QPainter(img)
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            bg = self._background.scaled(pw, px, Qt.AspectRatioMode.KeepAspectRatio,
-                                         Qt.TransformationMode.SmoothTransformation)
-            p.drawImage(QPointF((pw - bg.width()) / 2, (px - bg.height()) / 2), bg)
-            p.end()
-        render_strokes(img, self.strokes(), px, self._colors.ink)
-        if self._live is not None and self._live.points:
-            render_strokes(img, (self._live.frozen(),), px, self._colors.ink)
-        img.setDevicePixelRatio(dpr)
-        self._display = img
+        live = () if self._live is None or not self._live.points else (self._live.frozen(),)
+        self._display = render_display(self._square, self.devicePixelRatioF(), self._colors.background,
+                                       self._background, (*self.strokes(), *live), self._colors.ink)
 
     def _update_square(self) -> None:
         if self._strip:  # the widget's width, at most 1/STRIP_ASPECT of it high
@@ -382,19 +359,7 @@ class DrawingPad(QWidget):
     def _flush_ink(self) -> None:
         """Paint the live stroke's new segments into the display image."""
         pending, self._pending_ink = self._pending_ink, []
-        if not pending or self._display.isNull():
-            return
-        side = self._display.height()  # device pixels per pad unit
-        p = QPainter(self._display)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.scale(1.0 / self._display.devicePixelRatio(), 1.0 / self._display.devicePixelRatio())
-        for start, end, width in pending:
-            p.setPen(pen(self._colors.ink, width * side))
-            if start is None:
-                p.drawPoint(QPointF(end[0] * side, end[1] * side))
-            else:
-                p.drawLine(QPointF(start[0] * side, start[1] * side), QPointF(end[0] * side, end[1] * side))
-        p.end()
+        paint_segments(self._display, pending, self._colors.ink)
 
     def _end_model_painter(self) -> None:
         p, self._model_painter, self._painter_stroke = self._model_painter, None, None

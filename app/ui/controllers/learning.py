@@ -214,7 +214,7 @@ class LearningController(QObject):
             return
         before, after = summary.before, summary.after
         if before.personal is not None and after.personal is not None:
-            self.training.view.status.setText(
+            self.training.show_status(
                 f"Fine-tuned {summary.base} → {name}: your held-out samples "
                 f"{before.personal * 100:.0f} % → {after.personal * 100:.0f} %, MNIST "
                 f"{before.mnist * 100:.2f} % → {after.mnist * 100:.2f} %.")

@@ -154,6 +154,10 @@ class TrainingController(QObject):
         v.cancel_button.setEnabled(cancellable)
         v.cancel_action.setEnabled(cancellable)
 
+    def show_status(self, text: str) -> None:
+        """A line under the Train button (what the last training did)."""
+        self.view.status.setText(text)
+
     def show_idle_status(self) -> None:
         try:
             cfg = self.config.resolved()
