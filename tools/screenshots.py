@@ -123,7 +123,7 @@ def learning_shots(window, out: Path, shots: set[str], width: int, height: int) 
         window.live.clear()
         QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # View > Explain
         draw(window.pad, _three())
-        panel = learning.explain_panel
+        panel = window.explain.panel
         _wait(lambda: panel.last_result is not None and not panel.service.is_busy(), 20)
         _pump(0.3)
         window.grab().save(str(out / "explain.png"))
