@@ -17,9 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -39,7 +36,7 @@ from app.ui.feedback import Feedback, Prefs
 from app.ui.jobs import Jobs
 from app.ui.pad import BRUSH_DEFAULT, BRUSH_MAX, BRUSH_MIN, DrawingPad
 from app.ui.style import app_icon, named
-from app.ui.widgets import AnswerView, PreviewView, ProbabilityView, TrainingCurves, WrappedLabel
+from app.ui.widgets import AnswerView, PreviewView, ProbabilityView, TrainingPanel, WrappedLabel
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +49,17 @@ def _text_button(text: str) -> QToolButton:
     button.setText(text)
     button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
     return button
+
+
+def dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
+    """The dropped local file: the first with an image suffix, else the first of any kind
+    (its content decides; a file that is not an image gets a clear message)."""
+    md = event.mimeData()
+    if md is None or not md.hasUrls():
+        return None
+    local = [str(url.toLocalFile()) for url in md.urls() if url.isLocalFile()]
+    images = [p for p in local if p.lower().endswith(IMAGE_SUFFIXES)]
+    return (images or local)[0] if local else None
 
 
 class MainWindow(QMainWindow):
@@ -184,34 +192,10 @@ class MainWindow(QMainWindow):
         top.addWidget(right_box, 2)
 
         # bottom: training
-        self.train_button = named(QPushButton("Train"), "trainButton")
-        self.train_button.setToolTip("Train a new model with the settings of Model ▸ Retrain… (Ctrl+T)")
-        self.cancel_button = named(QPushButton("Cancel"), "cancelButton")
-        self.settings_button = named(QPushButton("Retrain…"), "retrainButton")
-        self.settings_button.setToolTip("Choose the architecture and settings, then train (Model ▸ "
-                                        "Retrain…, Ctrl+R)")
-        self.train_progress = named(QProgressBar(), "trainProgress")
-        self.train_progress.setRange(0, 100)
-        self.train_progress.setValue(0)
-        self.train_progress.setTextVisible(True)
-        self.train_status = named(WrappedLabel("", lines=2), "trainStatus")
-        self.train_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.curves = TrainingCurves()
-        row = QHBoxLayout()
-        row.addWidget(self.train_button)
-        row.addWidget(self.cancel_button)
-        row.addWidget(self.settings_button)
-        row.addWidget(self.train_progress, 1)
-        training = QVBoxLayout()
-        training.setContentsMargins(0, 0, 0, 0)
-        training.addLayout(row)
-        training.addWidget(self.train_status)
-        training.addWidget(self.curves, 1)
-        # (a plain panel under a line: a group box's title and frame cost height the
-        # smallest window does not have; the Train button says what the panel is)
-        self.training_box = named(QWidget(), "trainingBox")
-        self.training_box.setLayout(training)
-        self.training_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.training_box = panel = TrainingPanel()
+        self.train_button, self.cancel_button = panel.train_button, panel.cancel_button
+        self.settings_button, self.train_progress = panel.settings_button, panel.progress
+        self.train_status, self.curves = panel.status, panel.curves
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
@@ -423,19 +407,8 @@ class MainWindow(QMainWindow):
         if path:
             self.models.import_keras(path)
 
-    @staticmethod
-    def _dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
-        """The dropped local file: the first with an image suffix, else the first of any kind
-        (its content decides; a file that is not an image gets a clear message)."""
-        md = event.mimeData()
-        if md is None or not md.hasUrls():
-            return None
-        local = [str(url.toLocalFile()) for url in md.urls() if url.isLocalFile()]
-        images = [p for p in local if p.lower().endswith(IMAGE_SUFFIXES)]
-        return (images or local)[0] if local else None
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._dropped_file(event):
+        if dropped_file(event):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -444,7 +417,7 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        path = self._dropped_file(event)
+        path = dropped_file(event)
         if path:
             event.acceptProposedAction()
             self.open_image(Path(path))
