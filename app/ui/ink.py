@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
 BUFFER_SIZE = 280  # model buffer pixels per pad unit (the pad's height; 10x MNIST)
@@ -219,3 +219,20 @@ def paint_segments(display: QImage, pending: list[Segment], ink: QColor) -> None
         else:
             p.drawLine(QPointF(start[0] * side, start[1] * side), QPointF(end[0] * side, end[1] * side))
     p.end()
+
+
+Mark = tuple[QRectF, str, bool]  # a box in pad units, its label, highlighted
+
+
+def marks_damage(old: list[Mark], new: list[Mark], area: QRectF, unit: float) -> list[QRect]:
+    """The widget rectangles to repaint when the marks change from ``old`` to ``new``:
+    those of the marks that appeared or went, labels included."""
+    def key(m: Mark) -> tuple[tuple[float, float, float, float], str, bool]:
+        r = m[0]
+        return (r.x(), r.y(), r.width(), r.height()), m[1], m[2]
+
+    out = []
+    for (x, y, w, h), _, _ in set(map(key, old)) ^ set(map(key, new)):
+        r = QRectF(area.x() + x * unit, area.y() + (y - 0.14) * unit, w * unit, (h + 0.14) * unit)
+        out.append(r.adjusted(-3, -3, 3, 3).toAlignedRect())
+    return out

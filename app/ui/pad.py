@@ -46,6 +46,7 @@ from app.ui.ink import (
     Segment,
     Stroke,
     draw_segment,
+    marks_damage,
     paint_marks,
     paint_segments,
     pen,
@@ -168,9 +169,11 @@ class DrawingPad(QWidget):
         return list(self._marks)
 
     def set_marks(self, marks: list[tuple[QRectF, str, bool]]) -> None:
-        """Boxes to draw over the ink: (rectangle in pad units, label above it, highlighted)."""
-        self._marks = list(marks)
-        self.update()
+        """Boxes to draw over the ink: (rectangle in pad units, label above it, highlighted).
+        Only the boxes that changed are repainted (this runs on every move in number mode)."""
+        old, self._marks = self._marks, list(marks)
+        for rect in marks_damage(old, self._marks, self._square, self._geometry[3]):
+            self.update(rect)
 
     def to_widget(self, x: float, y: float) -> QPointF:
         """Widget coordinates of the pad point (x, y) in 0..1 pad coordinates."""
