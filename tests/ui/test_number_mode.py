@@ -285,3 +285,16 @@ def test_predict_number_on_the_strips_picture_reads_what_the_window_read(window,
     for d, e in zip(record["digits"], view.reading().digits, strict=True):  # boxes: ink vs strokes
         assert np.abs(np.subtract(d["box"], e.box)).max() <= 2
         assert d["probabilities"] == pytest.approx(list(e.probabilities), abs=1e-6)
+
+
+def test_a_digit_that_is_not_a_digit_shows_a_question_mark(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.core.number import VERDICT_DIGIT, VERDICT_NOT_A_DIGIT
+
+    view = number_mode(window)
+    # the verdict comes from the model (or a judge); here: "a 0 is not a digit"
+    window.number.judge = lambda x, probs: VERDICT_NOT_A_DIGIT if int(np.argmax(probs)) == 0 \
+        else VERDICT_DIGIT
+    write(window.pad, number_strokes("2026"))
+    qtbot.waitUntil(lambda: view.number() == "2?26")
+    assert view.reading().uncertain
+    assert [label for _, label, _ in window.pad.marks()] == ["2", "?", "2", "6"]
