@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
              runs=stream["p50s"]),
         info("  p99, stream of moves", stream["p99"], "ms", runs=stream["p99s"]),
         info("  of which preprocess+predict+show (p50)", stream["inner"], "ms",
-             f"MainWindow.update_prediction (last_update_ms); {paced['inner']:.3f} ms at {hz:.0f} Hz"),
+             f"LivePrediction.update (last_update_ms); {paced['inner']:.3f} ms at {hz:.0f} Hz"),
         info("  move -> repainted bars (p50)", stream["paint"], "ms",
              "including the repaint of the pad and the probability bars (offscreen)"),
     ]

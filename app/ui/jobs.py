@@ -9,6 +9,7 @@ first job starts: superqt and qtpy take a noticeable part of start-up to import.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,6 +21,11 @@ from app.core.errors import DigitPadError
 log = logging.getLogger(__name__)
 
 _threads: set[QThread] = set()
+# superqt's WorkerBase.run() redirects the process's warnings while a worker runs; when workers
+# overlap, the last to end can leave another's redirect in place. The process's warning
+# handling is saved when the first job starts and restored when the last one has ended.
+_jobs_running = 0
+_warnings_saved: warnings.catch_warnings[None] | None = None
 
 
 def running_threads() -> list[QThread]:
@@ -91,6 +97,11 @@ class Jobs(QObject):
             from app.core.tf import reserve_core_for_gui
 
             reserve_core_for_gui()  # TensorFlow trains, imports and exports beside the GUI
+        global _jobs_running, _warnings_saved
+        if _jobs_running == 0:
+            _warnings_saved = warnings.catch_warnings()
+            _warnings_saved.__enter__()
+        _jobs_running += 1
         thread = _Thread(worker, f"digitpad-{kind}", self)
         job = _Running(self, kind, worker, thread, done)
         worker.signals.finished.connect(job.on_finished)
@@ -130,6 +141,11 @@ class Jobs(QObject):
             thread.setParent(None)
             thread.deleteLater()
         _threads.discard(thread)
+        global _jobs_running, _warnings_saved
+        _jobs_running -= 1
+        if _jobs_running == 0 and _warnings_saved is not None:
+            _warnings_saved.__exit__(None, None, None)
+            _warnings_saved = None
         del self._jobs[job.kind]
         job.deleteLater()
         self.changed.emit()

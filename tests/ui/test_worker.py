@@ -130,3 +130,29 @@ def test_the_window_starts_without_importing_superqt(tmp_path) -> None:  # type:
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[-2] == "[]"
+
+
+def test_overlapping_workers_leave_the_warnings_as_they_were(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """WorkerBase.run() redirects warnings while it runs; the first of two overlapping workers
+    to end must not leave the second's redirect (or its filter) in place."""
+    import warnings
+
+    before = (warnings.showwarning, list(warnings.filters))
+    jobs = Jobs()
+    a_started, b_started = threading.Event(), threading.Event()
+
+    def first(_w: Worker[int]) -> int:
+        a_started.set()
+        b_started.wait(10)
+        return 1
+
+    def second(_w: Worker[int]) -> int:
+        b_started.set()
+        threading.Event().wait(0.3)  # ends after the first
+        return 2
+
+    jobs.start("evaluate", FunctionWorker(first))
+    assert a_started.wait(10)
+    jobs.start("explain", FunctionWorker(second))
+    qtbot.waitUntil(lambda: not jobs.running("evaluate") and not jobs.running("explain"), timeout=10_000)
+    assert (warnings.showwarning, list(warnings.filters)) == before
