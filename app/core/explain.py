@@ -184,7 +184,7 @@ def _snake(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def _pair(v: Any, default: int = 1) -> tuple[int, int]:
+def pair(v: Any, default: int = 1) -> tuple[int, int]:
     if isinstance(v, (list, tuple)):
         return (int(v[0]), int(v[1] if len(v) > 1 else v[0]))
     if v is None:
@@ -200,7 +200,7 @@ def _conv_out(n: int | None, k: int, s: int, padding: str) -> int | None:
     return (n - k) // s + 1
 
 
-def _activation_name(cfg: dict[str, Any]) -> str | None:
+def activation_name(cfg: dict[str, Any]) -> str | None:
     act = cfg.get("activation")
     if act is None:
         return None
@@ -239,12 +239,12 @@ def _next_shape(kind: str, cfg: dict[str, Any], shape: tuple[int | None, ...] | 
             return None
         padding = str(cfg.get("padding", "valid")).lower()
         if kind.endswith("Pooling2D"):
-            k = _pair(cfg.get("pool_size"), 2)
-            s = _pair(cfg.get("strides") or cfg.get("pool_size"), 2)
+            k = pair(cfg.get("pool_size"), 2)
+            s = pair(cfg.get("strides") or cfg.get("pool_size"), 2)
             ch: int | None = shape[2]
         else:
-            k = _pair(cfg.get("kernel_size"))
-            s = _pair(cfg.get("strides"))
+            k = pair(cfg.get("kernel_size"))
+            s = pair(cfg.get("strides"))
             if kind == "DepthwiseConv2D":
                 ch = None if shape[2] is None else shape[2] * int(cfg.get("depth_multiplier", 1))
             else:
@@ -255,7 +255,7 @@ def _next_shape(kind: str, cfg: dict[str, Any], shape: tuple[int | None, ...] | 
     return None
 
 
-def _layer_list(config: dict[str, Any]) -> list[dict[str, Any]]:
+def layer_list(config: dict[str, Any]) -> list[dict[str, Any]]:
     inner = config.get("config") if isinstance(config.get("config"), dict) else config
     layers = inner.get("layers") if isinstance(inner, dict) else None
     if not isinstance(layers, list):
@@ -269,7 +269,7 @@ def _build_anatomy(config: dict[str, Any], weights_of: Callable[[int, dict[str, 
     shape: tuple[int | None, ...] | None = None
     first_found = False
     blocked = ""
-    for i, lay in enumerate(_layer_list(config)):
+    for i, lay in enumerate(layer_list(config)):
         kind = str(lay.get("class_name", "?"))
         cfg = lay.get("config") if isinstance(lay.get("config"), dict) else {}
         assert isinstance(cfg, dict)
@@ -281,7 +281,7 @@ def _build_anatomy(config: dict[str, Any], weights_of: Callable[[int, dict[str, 
         shape = _next_shape(kind, cfg, shape)
         anatomy.layers.append(LayerInfo(name=name, kind=kind, output_shape=shape,
                                         params=int(sum(w.size for w in weights)),
-                                        activation=_activation_name(cfg)))
+                                        activation=activation_name(cfg)))
         if first_found:
             continue
         if weights:
@@ -299,17 +299,17 @@ def _build_anatomy(config: dict[str, Any], weights_of: Callable[[int, dict[str, 
 
 def _first_layer(name: str, kind: str, cfg: dict[str, Any], weights: list[np.ndarray]
                  ) -> tuple[FirstLayer | None, str]:
-    act = _activation_name(cfg) or "linear"
+    act = activation_name(cfg) or "linear"
     if act not in _ACTIVATIONS:
         return None, f"{name}'s activation {act!r} is not supported here"
     kernel = np.asarray(weights[0], np.float32)
     bias = np.asarray(weights[1], np.float32) if len(weights) > 1 and cfg.get("use_bias", True) else None
     if kind == "Conv2D" and kernel.ndim == 4 and kernel.shape[2] == 1:
-        if _pair(cfg.get("dilation_rate")) != (1, 1) or int(cfg.get("groups", 1)) != 1:
+        if pair(cfg.get("dilation_rate")) != (1, 1) or int(cfg.get("groups", 1)) != 1:
             return None, f"{name} uses dilation or groups, which are not supported here"
         if str(cfg.get("data_format", "channels_last")) != "channels_last":
             return None, f"{name} is channels-first, which is not supported here"
-        return FirstLayer(name, "conv", kernel, bias, act, _pair(cfg.get("strides")),
+        return FirstLayer(name, "conv", kernel, bias, act, pair(cfg.get("strides")),
                           str(cfg.get("padding", "valid")).lower()), ""
     if kind == "Dense" and kernel.ndim == 2 and kernel.shape[0] == 784:
         return FirstLayer(name, "dense", kernel, bias, act), ""
@@ -339,7 +339,7 @@ def read_anatomy(keras_path: str | os.PathLike[str]) -> Anatomy:
             h5 = None
     used: dict[str, int] = {}
     keys: list[str] = []
-    for lay in _layer_list(config):
+    for lay in layer_list(config):
         base = _snake(str(lay.get("class_name", "layer")))
         if base in used:
             used[base] += 1

@@ -2,13 +2,10 @@
 
 The ``.tflite`` saved beside every model stores its weights in 8 bits (TFLite's
 dynamic-range quantisation: int8 weights with float scales; input, output and activations
-stay float32). The shipped convnet's file shrinks from 1.7 MB to 0.44 MB and
-LiteRT runs it 2-4x faster, most of all on the live path, where every mouse move starts
-with the weights out of the CPU's caches (they are re-read from memory). Its MNIST test
-accuracy is the same as the float model's (99.56 %, two of 10000 answers differ, one each
-way); its probabilities are within 0.05 of Keras' (bench/RESULTS.md). ``quantize=False``
-gives the float conversion, equal to Keras within 1e-5: the live view of the weights in
-training uses it (an exact view, and a faster conversion).
+stay float32): a quarter of the size and faster on the live path, where every mouse move
+starts with the weights out of the CPU's caches, for the same MNIST accuracy (figures in
+bench/RESULTS.md). ``quantize=False`` gives the float conversion, equal to Keras: the live
+view of the weights in training uses it (an exact view, and a faster conversion).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Two ways to hand them out:
   and compute the network with :class:`app.core.numpy_net.NumpyNet`. Cheap enough to do
   twice a second, and it never stalls the window.
 * **``.tflite`` export** (the fallback, for a model NumPyNet cannot compute): TensorFlow's
-  converter costs a second or two and holds Python's global lock for ~150 ms, so exports
+  converter costs a second or two and holds Python's global lock meanwhile, so exports
   are spaced at least ``EXPORT_MIN_INTERVAL`` seconds and three export durations apart.
 """
 

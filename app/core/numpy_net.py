@@ -1,11 +1,10 @@
 """A digit network's forward pass in NumPy: no TensorFlow, no LiteRT, no export (Qt-free).
 
 "Watch it learn" predicts the drawing with the weights *being trained*. Exporting those
-weights to ``.tflite`` runs TensorFlow's converter, which holds Python's global lock for
-~150 ms and stalls the window; copying the weights out of the model between two batches
-takes well under a millisecond. :class:`NumpyNet` then computes the network from those
-copies, layer by layer, exactly as Keras does at inference (dropout off, batch-norm with
-its moving statistics), in a fraction of a millisecond per digit.
+weights to ``.tflite`` runs TensorFlow's converter, which holds Python's global lock long
+enough to stall the window; copying the weights out between two batches is cheap, and
+:class:`NumpyNet` computes the network from those copies, layer by layer, exactly as Keras
+does at inference (dropout off, batch-norm with its moving statistics).
 
 It is also the network written out plainly, for a reader who wants to see what a layer
 does: a dense layer is ``x @ kernel + bias``, a convolution is the same product taken over
@@ -20,20 +19,15 @@ the caller falls back to a ``.tflite`` export.
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import os
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.core.explain import _activation_name, _layer_list, _pair, _snake
-from app.core.inference import DigitPredictor, _softmax_if_needed
+from app.core.explain import activation_name, layer_list, pair
+from app.core.inference import DigitPredictor, softmax_if_needed
 
 
 class UnsupportedModel(ValueError):
@@ -91,7 +85,7 @@ def _padding(n: int, k: int, s: int, mode: str) -> tuple[int, int, int]:
 
 
 def _activation(cfg: Mapping[str, Any], name: str) -> Callable[[np.ndarray], np.ndarray]:
-    act = _activation_name(dict(cfg)) or "linear"
+    act = activation_name(dict(cfg)) or "linear"
     if act not in ACTIVATIONS:
         raise UnsupportedModel(f"{name}: the activation {act!r} is not supported")
     return ACTIVATIONS[act]
@@ -102,7 +96,7 @@ def _check_step(kind: str, name: str, cfg: Mapping[str, Any]) -> None:
     if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D") and \
             str(cfg.get("data_format") or "channels_last") != "channels_last":
         raise UnsupportedModel(f"{name}: channels-first layers are not supported")
-    if kind == "Conv2D" and (_pair(cfg.get("dilation_rate")) != (1, 1) or int(cfg.get("groups") or 1) != 1):
+    if kind == "Conv2D" and (pair(cfg.get("dilation_rate")) != (1, 1) or int(cfg.get("groups") or 1) != 1):
         raise UnsupportedModel(f"{name}: dilated or grouped convolutions are not supported")
     if kind == "AveragePooling2D" and str(cfg.get("padding", "valid")).lower() != "valid":
         raise UnsupportedModel(f"{name}: average pooling with padding is not supported")
@@ -154,7 +148,7 @@ class Plan:
     def from_config(cls, config: Mapping[str, Any]) -> Plan:
         """From a model's configuration (``model.get_config()`` or a ``.keras`` config.json)."""
         try:
-            layers = _layer_list(dict(config))
+            layers = layer_list(dict(config))
         except ValueError as exc:
             raise UnsupportedModel(str(exc)) from None
         inner = config.get("config") if isinstance(config.get("config"), dict) else config
@@ -277,10 +271,10 @@ class NumpyNet(DigitPredictor):
                 if w[0].shape[2] != c:
                     raise UnsupportedModel(f"{name}: weights {w[0].shape} for input {shape}")
                 k = (int(w[0].shape[0]), int(w[0].shape[1]))
-                s = _pair(cfg.get("strides"))
+                s = pair(cfg.get("strides"))
             else:
-                k = _pair(cfg.get("pool_size"), 2)
-                s = _pair(cfg.get("strides") or cfg.get("pool_size"), 2)
+                k = pair(cfg.get("pool_size"), 2)
+                s = pair(cfg.get("strides") or cfg.get("pool_size"), 2)
             oh, top, _ = _padding(h, k[0], s[0], mode)
             ow, left, _ = _padding(wd, k[1], s[1], mode)
             if oh < 1 or ow < 1:
@@ -359,7 +353,7 @@ class NumpyNet(DigitPredictor):
         out = np.asarray(x, np.float32).reshape((x.shape[0], *self.plan.input_shape))
         for op in self._ops:
             out = op(out)
-        return _softmax_if_needed(np.asarray(out, np.float32))
+        return softmax_if_needed(np.asarray(out, np.float32))
 
 
 
@@ -374,34 +368,3 @@ def snapshot_weights(model: Any, plan: Plan) -> dict[str, list[np.ndarray]]:
     wanted = set(plan.weighted_layers)
     return {layer.name: [np.array(w, np.float32) for w in layer.get_weights()]
             for layer in model.layers if layer.name in wanted}
-
-
-def load_keras_file(path: str | os.PathLike[str]) -> NumpyNet:
-    """A ``.keras`` file (a zip of config.json and model.weights.h5) as a :class:`NumpyNet`,
-    read with zipfile, json and h5py: no TensorFlow, nothing executed from the file."""
-    p = Path(path)
-    try:
-        with zipfile.ZipFile(p) as z:
-            config = json.loads(z.read("config.json"))
-            blob = z.read("model.weights.h5")
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise UnsupportedModel(f"{p.name}: cannot read the model file ({exc})") from None
-    if not isinstance(config, dict):
-        raise UnsupportedModel(f"{p.name}: unexpected model configuration")
-    plan = Plan.from_config(config)
-    import h5py
-
-    used: dict[str, int] = {}
-    weights: dict[str, list[np.ndarray]] = {}
-    with h5py.File(io.BytesIO(blob), "r") as h5:
-        for lay in _layer_list(config):
-            base = _snake(str(lay.get("class_name", "layer")))  # how Keras 3 keys the weights
-            used[base] = used.get(base, -1) + 1
-            key = base if used[base] == 0 else f"{base}_{used[base]}"
-            cfg = lay.get("config") if isinstance(lay.get("config"), dict) else {}
-            assert isinstance(cfg, dict)
-            group = h5.get(f"layers/{key}/vars")
-            if group is not None:
-                arrays = [np.asarray(group[k][()]) for k in sorted(group.keys(), key=int)]
-                weights[str(cfg.get("name"))] = arrays
-    return plan.bind(weights, name=p.parent.name or p.stem)

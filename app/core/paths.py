@@ -64,11 +64,3 @@ def user_home() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("DigitPad", appauthor=False, roaming=True))
-
-
-def user_models_dir() -> Path:
-    return user_home() / "models"
-
-
-def user_samples_dir() -> Path:
-    return user_home() / "samples"

@@ -1,19 +1,14 @@
 """Lazy, quiet, thread-limited import of TensorFlow and Keras.
 
-Importing TensorFlow costs seconds and hundreds of MiB, so nothing in DigitPad imports it
-at module level: the functions that train, evaluate or export call :func:`import_tf`.
-Before the import we silence TensorFlow's C++ logging and choose thread counts: all cores
-for the CLI and tools, all but one when the window runs (:func:`reserve_core_for_gui`), so
-that the GUI thread keeps a core to itself. ``DIGITPAD_TF_THREADS`` overrides both.
+Importing TensorFlow costs seconds and hundreds of MiB, so nothing imports it at module
+level: the functions that train, evaluate or export call :func:`import_tf`. Before the
+import, TensorFlow's C++ logging is silenced and thread counts chosen (all cores for the
+CLI and tools, all but one while the window runs; ``DIGITPAD_TF_THREADS`` overrides).
 
-The first import is done so that it does not stall other threads (the window's GUI thread
-while the worker loads TensorFlow): Python holds its global lock while it ``dlopen``s an
-extension module, and TensorFlow's ~900 MiB C++ library takes ~0.3 s to load and
-initialise; a garbage collection in the middle of the import (hundreds of thousands of
-new objects) held it another ~0.1 s at a time. So :func:`_preload_libraries` ``dlopen``s
-TensorFlow's libraries first through a ctypes foreign call (which releases the lock), and
-the collector is paused during the import. Longest GUI stall while TensorFlow loads,
-measured with a 2 ms heartbeat thread: ~400 ms before, ~17 ms after.
+The import must not stall the window's GUI thread. Python holds its global lock while it
+loads an extension module, so TensorFlow's big libraries are ``dlopen``ed first through a
+ctypes foreign call (which releases the lock), and the garbage collector is paused during
+the import. Figures: bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -38,10 +33,8 @@ _gui = False
 def reserve_core_for_gui() -> None:
     """TensorFlow imported from now on leaves one core to the GUI thread.
 
-    Measured on 2 cores (bench/RESULTS.md): the default training through the window took
-    20-22 s with two intra-op threads and 17 s with one, and the GUI heartbeat's p99 gap
-    went from ~20 to ~16 ms (three busy threads on two cores slow everyone down). Has no
-    effect once TensorFlow is configured.
+    Busy training threads on every core slow the GUI and the training itself down
+    (bench/RESULTS.md). Has no effect once TensorFlow is configured.
     """
     global _gui
     _gui = True
@@ -143,22 +136,16 @@ def _import_without_stalls() -> None:
         import tensorflow  # noqa: F401
     finally:
         # Frozen before the collector is back: else its first collection walks everything
-        # just imported (~0.2 s holding the GIL).
+        # just imported, holding the GIL.
         gc.freeze()
         if was_enabled:
             gc.enable()
 
 
 def _freeze_long_lived() -> None:
-    """Move every object alive now (TensorFlow's and Keras' ~350k) out of the garbage
-    collector's reach: they live as long as the process. A full collection walked them all
-    while holding the GIL (~0.2 s here), stalling the window: Python starts one now and
+    """Move every object alive now (TensorFlow's and Keras' hundreds of thousands) out of the
+    garbage collector's reach: they live as long as the process. A full collection walked
+    them all while holding the GIL, stalling the window: Python starts one now and
     then while training allocates, and TensorFlow's TFLite converter calls gc.collect()
     itself on every export."""
     gc.freeze()
-
-
-def tf_loaded() -> bool:
-    import sys
-
-    return "tensorflow" in sys.modules

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DESKTOP = ROOT / "packaging" / "linux" / "digitpad.desktop"
 LAUNCHER = ROOT / "packaging" / "digitpad_launcher.py"
 DEFAULT_MODEL_FILES = ("model.keras", "model.tflite", "meta.json")
-BUNDLE_SIZE_GOAL = 1.3 * 2**30  # bytes on disk (du -s), the goal of issue 4
+BUNDLE_SIZE_GOAL = 1.3 * 2**30  # bytes on disk (du -s): the bundle-size goal
 
 
 # --------------------------------------------------------------------------- the wheel
