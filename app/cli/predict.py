@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,25 +38,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.number:
         return cmd_predict_number(args)
     label, predictor = open_predictor(args.model, args.debug)
-    results: list[dict[str, Any]] = []
-    failed = 0
-    for name in args.images:
-        record: dict[str, Any] = {"file": name, "digit": None, "confidence": None,
-                                  "probabilities": None, "error": None}
-        try:
-            x = preprocess_file(name)
-            if x is not None:
-                probs = np.asarray(predictor.predict(x), dtype=np.float64).reshape(10)
-                digit = int(np.argmax(probs))
-                record.update(digit=digit, confidence=float(probs[digit]),
-                              probabilities=[round(float(p), 6) for p in probs])
-        except Exception as exc:  # one bad file must not stop the others
-            failed += 1
-            record["error"] = _file_error(name, exc, args.debug)
-        results.append(record)
 
+    def read(name: str) -> dict[str, Any]:
+        x = preprocess_file(name)
+        if x is None:
+            return {}
+        probs = np.asarray(predictor.predict(x), dtype=np.float64).reshape(10)
+        digit = int(np.argmax(probs))
+        return {"digit": digit, "confidence": float(probs[digit]),
+                "probabilities": [round(float(p), 6) for p in probs]}
+
+    blank = {"digit": None, "confidence": None, "probabilities": None}
+    results, failed = _read_each(args, blank, read)
     if args.json:
-        out(json.dumps(results, indent=2))
         return 1 if failed else 0
     answered = [r for r in results if r["error"] is None]
     if answered:
@@ -124,6 +119,26 @@ def add_evaluate_parser(sub: SubParsers, common: Parser) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
+def _read_each(args: argparse.Namespace, blank: dict[str, Any],
+               read: Callable[[str], dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """One record per image (``blank`` updated by ``read(name)``, or an error line: one bad
+    file does not stop the others); printed as JSON with ``--json``. Returns the records
+    and how many failed."""
+    results: list[dict[str, Any]] = []
+    failed = 0
+    for name in args.images:
+        record: dict[str, Any] = {"file": name, **blank, "error": None}
+        try:
+            record.update(read(name))
+        except Exception as exc:
+            failed += 1
+            record["error"] = _file_error(name, exc, args.debug)
+        results.append(record)
+    if args.json:
+        out(json.dumps(results, indent=2))
+    return results, failed
+
+
 def _file_error(name: str, exc: Exception, debug: bool) -> str:
     """One line for a file that could not be read (the traceback only with --debug)."""
     if not isinstance(exc, DigitPadError):
@@ -142,19 +157,9 @@ def cmd_predict_number(args: argparse.Namespace) -> int:
     from app.core.number import NO_DIGITS, read_number_file
 
     label, predictor = open_predictor(args.model, args.debug)
-    results: list[dict[str, Any]] = []
-    failed = 0
-    for name in args.images:
-        record: dict[str, Any] = {"file": name, "number": None, "uncertain": False,
-                                  "digits": [], "error": None}
-        try:
-            record.update(read_number_file(name, predictor).to_dict())
-        except Exception as exc:  # one bad file must not stop the others
-            failed += 1
-            record["error"] = _file_error(name, exc, args.debug)
-        results.append(record)
+    blank: dict[str, Any] = {"number": None, "uncertain": False, "digits": []}
+    results, failed = _read_each(args, blank, lambda name: read_number_file(name, predictor).to_dict())
     if args.json:
-        out(json.dumps(results, indent=2))
         return 1 if failed else 0
     answered = [r for r in results if r["error"] is None]
     if answered:
