@@ -3,6 +3,7 @@ the live listener that hands the weights in training to the window (app.core.liv
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -195,6 +196,7 @@ def test_live_listener_hands_out_copies_of_the_weights_as_they_are_now() -> None
     # training goes on: the handed-out weights stay as they were; the next ones are new
     model.set_weights([w * 0.5 for w in model.get_weights()])
     assert np.abs(got[0].net.predict_batch(x) - before).max() < 1e-5
+    time.sleep(3 * got[0].seconds)  # hand-outs are spaced by three times their cost
     listener.on_epoch(0, {})
     assert len(got) == 2 and got[1].epoch_end and got[1].describe() == "epoch 1 done"
     after = model(x, training=False).numpy()
