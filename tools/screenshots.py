@@ -1,7 +1,7 @@
 """Take screenshots of the real DigitPad window (offscreen) for the docs.
 
     python tools/screenshots.py              # writes docs/screenshots/{idle,drawing,training}.png
-                                             # and {explain,samples,finetune,evaluate}.png
+                                             # {explain,samples,finetune,evaluate}.png, number.png
     python tools/screenshots.py --shots explain,evaluate      # only some of them
 
 The window is the real one, driven with real mouse events: a "3" is drawn on the pad with
@@ -199,11 +199,35 @@ def learning_shots(window, out: Path, shots: set[str], width: int, height: int) 
     return made
 
 
+def number_shot(window, out: Path) -> str:  # type: ignore[no-untyped-def]
+    """number.png: View ▸ Number mode, "2026" written on the strip, its second digit clicked."""
+    from PySide6.QtGui import QAction
+
+    from tools.handwriting import DIGITS
+
+    action = window.findChild(QAction, "numberModeAction")
+    action.trigger()
+    _pump(0.1)
+    strokes = [[(0.3 + k * 0.55 + x * 0.62 * 0.7, 0.5 + (y - 0.5) * 0.62) for x, y in line]
+               for k, ch in enumerate("2026") for line in DIGITS[ch]]
+    draw(window.pad, strokes)
+    view = window.number.view
+    _wait(lambda: view.number() == "2026", 5)
+    QTest.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     view.cell_rect(1).center().toPoint())
+    _pump(0.1)
+    window.grab().save(str(out / "number.png"))
+    print(f"number mode read {view.number()}")
+    action.trigger()  # back to the single-digit pad
+    _pump(0.1)
+    return "number.png"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     ap.add_argument("--size", default="1040x800", help="window size WxH")
-    ap.add_argument("--shots", default="idle,drawing,training,explain,samples,finetune,evaluate",
+    ap.add_argument("--shots", default="idle,drawing,training,explain,samples,finetune,evaluate,number",
                     help="comma-separated screenshots to take")
     args = ap.parse_args(argv)
     shots = {s.strip() for s in args.shots.split(",") if s.strip()}
@@ -236,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drawn digit recognised as {window.top_digit_label.text()} "
               f"({window.confidence_label.text()}), update {window.live.last_update_ms:.2f} ms")
         made += learning_shots(window, args.out, shots, width, height)
+        if "number" in shots:
+            made.append(number_shot(window, args.out))
         if "training" not in shots:
             window.close()
             _pump()

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QBoxLayout, QVBoxLayout
+from PySide6.QtWidgets import QBoxLayout, QSizePolicy, QSpacerItem, QVBoxLayout
 
 from app.core.errors import DigitPadError
 from app.core.number import NO_DIGITS, DigitReading, Judge, NumberReader, NumberReading
@@ -49,6 +49,7 @@ class NumberController(QObject):
         self.view = NumberView()
         self.strip = QVBoxLayout()
         self.strip.addWidget(self.view)
+        self._filler = QSpacerItem(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding)
         self.feedback, self.prefs = feedback, prefs
         self.judge: Judge | None = None  # says when a digit is not a digit (shown "?")
         self.active = False
@@ -88,6 +89,10 @@ class NumberController(QObject):
         old, new = (self.column, self.strip) if on else (self.strip, self.column)
         old.removeWidget(self.pad)
         new.insertWidget(0 if new is self.column else new.count(), self.pad, 1)
+        if on:  # what stays in the column (the pad's tools) goes to its top, under the strip
+            self.column.addItem(self._filler)
+        else:
+            self.column.removeItem(self._filler)
         self.view.setVisible(on)
         self.live.set_source(self if on else None)
         self.pad.set_strip(on)  # (cleared: the live prediction updates from the pad's change)
