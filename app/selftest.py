@@ -43,7 +43,7 @@ DEFAULT_TIMEOUT = 600.0  # seconds allowed for the tiny training (TensorFlow sta
 # The tiny training: the classic MLP on 600 images, 2 epochs (seconds once TensorFlow is up).
 # It must learn something (MIN_ACCURACY on the MNIST test set), which shows that the
 # bundled TensorFlow really trains, not merely that it imports.
-TINY_TRAINING_ARGS = {"arch": "mlp", "epochs": 2, "batch_size": 32, "learning_rate": 0.5,
+TINY_TRAINING_ARGS = {"arch": "mlp", "epochs": 4, "batch_size": 32, "learning_rate": 0.5,
                       "limit": 600, "seed": 1}
 MIN_ACCURACY = 0.5
 

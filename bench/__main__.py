@@ -39,6 +39,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "heartbeat": ("bench.bench_heartbeat", ["--runs", "1"], ["--runs", "1"]),
     "hostile": ("bench.bench_hostile", [], []),
     "number": ("bench.bench_number", [], ["--numbers", "40"]),
+    "drawn": ("bench.bench_drawn", [], ["--digits", "1000", "--nondigits", "300"]),
 }
 
 

@@ -27,10 +27,11 @@ def digitpad_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 @pytest.fixture(scope="session")
 def tiny_result():  # type: ignore[no-untyped-def]
-    """A small MLP trained for two epochs on 600 MNIST images (seconds, not minutes)."""
+    """A small MLP trained for four epochs on 600 MNIST images and as many pen images
+    (seconds, not minutes)."""
     from app.core.training import TrainConfig, train
 
-    return train(TrainConfig(arch="mlp", epochs=2, batch_size=32, limit=600, learning_rate=0.5, seed=1))
+    return train(TrainConfig(arch="mlp", epochs=4, batch_size=32, limit=600, learning_rate=0.5, seed=1))
 
 
 def sha256(path: Path) -> str:

@@ -28,6 +28,7 @@ from app.cli.common import (
     resolve_model,
 )
 from app.core.errors import DigitPadError
+from app.core.verdict import EMPTY, NOT_DIGIT
 
 MODEL_HELP = "a model name from the store, or a .tflite / .keras file (default: the active model)"
 
@@ -42,13 +43,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     def read(name: str) -> dict[str, Any]:
         x = preprocess_file(name)
         if x is None:
-            return {}
-        probs = np.asarray(predictor.predict(x), dtype=np.float64).reshape(10)
+            return {"verdict": EMPTY}
+        probs, other = predictor.read(x)
         digit = int(np.argmax(probs))
         return {"digit": digit, "confidence": float(probs[digit]),
-                "probabilities": [round(float(p), 6) for p in probs]}
+                "probabilities": [round(float(p), 6) for p in probs],
+                "verdict": predictor.verdict(other), "not_a_digit": round(other, 6)}
 
-    blank = {"digit": None, "confidence": None, "probabilities": None}
+    blank = {"digit": None, "confidence": None, "probabilities": None, "verdict": None,
+             "not_a_digit": None}
     results, failed = _read_each(args, blank, read)
     if args.json:
         return 1 if failed else 0
@@ -57,13 +60,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
         width = max(4, *(len(r["file"]) for r in answered))
         out(f"model: {label}")
         head = "  ".join(f"{d:>5}" for d in range(10))
-        out(f"{'file':<{width}}  digit    conf  {head}")
+        out(f"{'file':<{width}}  digit    conf  {head}  verdict")
         for r in answered:
             if r["digit"] is None:
-                out(f"{r['file']:<{width}}      -       -  no digit found")
+                out(f"{r['file']:<{width}}      -       -  no digit found (empty)")
                 continue
             cells = "  ".join(f"{p:5.3f}" for p in r["probabilities"])
-            out(f"{r['file']:<{width}}  {r['digit']:>5}  {100 * r['confidence']:5.1f}%  {cells}")
+            verdict = r["verdict"]
+            if verdict == NOT_DIGIT:
+                verdict += f" ({100 * r['not_a_digit']:.0f}%)"
+            out(f"{r['file']:<{width}}  {r['digit']:>5}  {100 * r['confidence']:5.1f}%  {cells}  {verdict}")
     return 1 if failed else 0
 
 
@@ -89,11 +95,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "per_class_accuracy": evaluation.per_class,
             "confusion": evaluation.confusion,
             "count": evaluation.count,
+            "not_a_digit": evaluation.not_a_digit,
         }, indent=2))
         return 0
     out(f"model: {label}")
     out(f"test images: {evaluation.count}")
     out(f"accuracy: {pct(evaluation.accuracy)}")
+    share = evaluation.not_a_digit / evaluation.count if evaluation.count else 0.0
+    out(f'wrongly called "not a digit": {evaluation.not_a_digit} ({pct(share)})')
     out("per-class accuracy:")
     totals = [sum(row) for row in evaluation.confusion]
     for d in range(10):

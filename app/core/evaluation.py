@@ -1,9 +1,11 @@
 """Measuring a model on labelled images: accuracy, per-class accuracy and confusion matrix.
 
-One implementation for every front: :func:`evaluate_predictor` runs anything with a
-``predict_batch`` (LiteRT :class:`~app.core.inference.Predictor`, the NumPy network, or a
-Keras model wrapped in :class:`KerasPredictor`) over a test set, in chunks so that a caller
-can cancel between them. TensorFlow is needed only for a Keras model, never imported here.
+One implementation for every front: :func:`evaluate_predictor` runs any
+:class:`~app.core.inference.DigitPredictor` (LiteRT :class:`~app.core.inference.Predictor`,
+the NumPy network, or a Keras model wrapped in :class:`KerasPredictor`) over a test set, in
+chunks so that a caller can cancel between them; the digit read is the most probable of
+the ten (calibrated), and the digits its verdict calls "not a digit" are counted.
+TensorFlow is needed only for a Keras model, never imported here.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.core.inference import DigitPredictor, softmax_if_needed
+from app.core.verdict import NOT_DIGIT
+
 CHUNK = 500  # images per predict_batch call: cancel takes effect within one chunk
 
 
 class BatchPredictor(Protocol):
     def predict_batch(self, x: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) images, uint8 0..255 or float 0..1 -> (N, 10) probabilities."""
+        """(N, 28, 28) images, uint8 0..255 or float 0..1 -> (N, 10) probabilities.
+        (A DigitPredictor's ``read_batch`` and ``verdict`` are used when it has them.)"""
         ...
 
 
@@ -30,6 +36,7 @@ class Evaluation:
     confusion: list[list[int]]  # confusion[true][predicted]
     count: int
     loss: float | None = None  # mean cross-entropy, where the probabilities were at hand
+    not_a_digit: int = 0  # digits the model called "not a digit"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,22 +58,19 @@ def as_float(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32, copy=False)
 
 
-class KerasPredictor:
-    """A Keras model behind the ``predict_batch`` interface (the caller has TensorFlow)."""
+class KerasPredictor(DigitPredictor):
+    """A Keras model behind the predictor interface (the caller has TensorFlow)."""
+
+    CHUNK = 10000
 
     def __init__(self, model: Any, name: str = "") -> None:
         self.model = model
         self.name = name
 
-    def predict_batch(self, x: np.ndarray) -> np.ndarray:
-        arr = as_float(x)
-        if len(arr) == 0:
-            return np.zeros((0, 10), np.float32)
-        arr = arr.reshape((-1, *tuple(self.model.input_shape[1:])))
-        return np.asarray(self.model.predict(arr, batch_size=1000, verbose=0), dtype=np.float32)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.predict_batch(np.asarray(x, dtype=np.float32).reshape(1, 28, 28))[0]
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        arr = x.reshape((-1, *tuple(self.model.input_shape[1:])))
+        return softmax_if_needed(np.asarray(self.model.predict(arr, batch_size=1000, verbose=0),
+                                             dtype=np.float32))
 
 
 def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray) -> Evaluation:
@@ -96,14 +100,22 @@ def evaluate_predictor(predictor: BatchPredictor, dataset: tuple[np.ndarray, np.
     Returns None when ``should_stop()`` turns true between two chunks.
     """
     x, y = dataset
-    parts = []
+    parts, others = [], []
     for i in range(0, len(x), chunk):
         if should_stop is not None and should_stop():
             return None
-        parts.append(np.asarray(predictor.predict_batch(x[i:i + chunk]), dtype=np.float32))
+        if isinstance(predictor, DigitPredictor):
+            probs, other = predictor.read_batch(x[i:i + chunk])
+            others.append(np.asarray(other))
+        else:
+            probs = predictor.predict_batch(x[i:i + chunk])
+        parts.append(np.asarray(probs, dtype=np.float32))
     probs = np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
     evaluation = evaluate_predictions(y, np.argmax(probs, axis=1))
     evaluation.loss = cross_entropy(probs, y)
+    if isinstance(predictor, DigitPredictor) and others:
+        evaluation.not_a_digit = sum(predictor.verdict(float(o)) == NOT_DIGIT
+                                     for o in np.concatenate(others))
     return EvaluationRun(evaluation, probs)
 
 
@@ -122,8 +134,9 @@ def cross_entropy(probs: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
 
 
-def evaluate_keras(model: Any, x: np.ndarray, y: np.ndarray) -> Evaluation:
-    """Evaluate a Keras model on uint8 or float images (N, 28, 28)."""
-    run = evaluate_predictor(KerasPredictor(model), (x, y), chunk=max(1, len(x)))
+def evaluate_keras(model: Any, x: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> Evaluation:
+    """Evaluate a Keras model on uint8 or float images (N, 28, 28), its confidence
+    calibrated with ``temperature``."""
+    run = evaluate_predictor(KerasPredictor(model).calibrated(temperature), (x, y), chunk=max(1, len(x)))
     assert run is not None  # nothing can stop it
     return run.evaluation

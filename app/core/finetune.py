@@ -27,6 +27,8 @@ from app.core.evaluation import Evaluation, KerasPredictor, evaluate_keras
 from app.core.models import ARCHITECTURES, DEFAULT_ARCH
 from app.core.training import TrainConfig, TrainingListener, model_meta, save_model, train
 
+# Of the mix, this share calibrates the fine-tuned model's confidence (and its verdict).
+VALIDATION = 0.05
 MIN_SAMPLES = 4  # fewer personal samples than this: nothing sensible to learn or measure
 
 
@@ -92,6 +94,7 @@ class FineTuneResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     cancelled: bool = False
     seconds: float = 0.0
+    temperature: float = 1.0  # the calibration fitted after fine-tuning
 
     def meta(self, trained_by: str) -> dict[str, Any]:
         """Metadata for the model store (base model, personal accuracy before and after …)."""
@@ -100,7 +103,7 @@ class FineTuneResult:
         return model_meta(
             self.arch, f"{base_title}, fine-tuned on your handwriting",
             self.train_config.to_dict() if self.train_config else None, self.seconds, self.history,
-            self.evaluation, trained_by,
+            self.evaluation, trained_by, temperature=self.temperature,
             base_model=self.base_name,
             fine_tuned=True,
             finetune=self.config.to_dict(),
@@ -237,7 +240,7 @@ def fine_tune(base: Any, samples: tuple[np.ndarray, np.ndarray] | tuple[np.ndarr
         a = ARCHITECTURES[opt_arch]
         lr = a.learning_rate / 5.0 if a.optimizer == "adam" else a.learning_rate
     tcfg = TrainConfig(arch=opt_arch, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=lr,
-                       augment=cfg.augment, limit=None, validation_split=0.0, seed=cfg.seed,
+                       augment=cfg.augment, limit=None, validation_split=VALIDATION, seed=cfg.seed,
                        base_model=base_name)
     result = train(tcfg, listener, dataset=((x_mix, y_mix), (x_test, y_test)), initial_model=model)
     common = dict(base_name=base_name, arch=arch, config=cfg, train_config=result.config, before=before,
@@ -254,7 +257,7 @@ def fine_tune(base: Any, samples: tuple[np.ndarray, np.ndarray] | tuple[np.ndarr
     else:  # pragma: no cover - train() evaluates unless cancelled
         ev = evaluate_keras(result.model, x_test, y_test)
         after.mnist, after.mnist_count = ev.accuracy, ev.count
-    return FineTuneResult(model=result.model, after=after, evaluation=ev,
+    return FineTuneResult(model=result.model, after=after, evaluation=ev, temperature=result.temperature,
                           seconds=time.perf_counter() - started, **common)  # type: ignore[arg-type]
 
 

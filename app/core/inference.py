@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import ModelError
+from app.core.pendata import CLASSES
 from app.core.safeio import read_capped
+from app.core.verdict import THRESHOLD, calibrate, split, verdict_of
 
 MAX_TFLITE_BYTES = 128 << 20  # a digit model is well under 10 MB
 
@@ -66,24 +68,41 @@ def softmax_if_needed(p: np.ndarray) -> np.ndarray:
 
 
 class DigitPredictor:
-    """``predict``/``predict_batch`` on top of ``_run``: (N, 784) float32 -> (N, 10)
-    probabilities. Shared by :class:`Predictor` (LiteRT) and
-    :class:`app.core.numpy_net.NumpyNet` (NumPy)."""
+    """``predict``/``read`` and their batch forms on top of ``_run``: (N, 784) float32 ->
+    (N, 10 or 11) softmax outputs (the 11th: "not a digit"). Shared by :class:`Predictor`
+    (LiteRT) and :class:`app.core.numpy_net.NumpyNet` (NumPy). The outputs are calibrated
+    with ``temperature`` (from the model's metadata) before anything is shown."""
 
     CHUNK = 1000  # images per ``_run`` call in predict_batch
+    temperature = 1.0
+    threshold = THRESHOLD  # P(not a digit) from which the verdict is "not a digit"
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities (10,) for one preprocessed (28, 28) float32 image in [0, 1]."""
+    def calibrated(self, temperature: float, threshold: float = THRESHOLD) -> DigitPredictor:
+        """Use this temperature and verdict threshold from now on (returns self)."""
+        self.temperature, self.threshold = float(temperature), float(threshold)
+        return self
+
+    def read(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """(ten digit probabilities, P(not a digit)) for one preprocessed (28, 28) image."""
         arr = np.asarray(x, dtype=np.float32)
         if arr.size != 784:
             raise ValueError(f"expected one 28x28 image, got shape {arr.shape}")
-        return self._run(arr.reshape(1, 784))[0]
+        digits, other = split(calibrate(self._run(arr.reshape(1, 784)), self.temperature))
+        return digits[0], float(other[0])
 
-    def predict_batch(self, x: np.ndarray, chunk: int | None = None) -> np.ndarray:
-        """Probabilities (N, 10) for (N, 28, 28) images (uint8 0..255 or float 0..1)."""
+    def verdict(self, not_digit: float) -> str:
+        return verdict_of(not_digit, self.threshold)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities (10,) for one preprocessed (28, 28) float32 image in [0, 1]."""
+        return self.read(x)[0]
+
+    def outputs_batch(self, x: np.ndarray, chunk: int | None = None) -> np.ndarray:
+        """The model's own outputs (N, 10 or 11), uncalibrated, for (N, 28, 28) images
+        (uint8 0..255 or float 0..1)."""
         chunk = chunk or self.CHUNK
         arr = np.asarray(x)
         if arr.dtype == np.uint8:
@@ -91,6 +110,14 @@ class DigitPredictor:
         arr = arr.reshape(arr.shape[0], 784)
         parts = [self._run(arr[i: i + chunk]) for i in range(0, arr.shape[0], chunk)]
         return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+
+    def read_batch(self, x: np.ndarray, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(digit probabilities (N, 10), P(not a digit) (N,)), calibrated."""
+        return split(calibrate(self.outputs_batch(x, chunk), self.temperature))
+
+    def predict_batch(self, x: np.ndarray, chunk: int | None = None) -> np.ndarray:
+        """Probabilities (N, 10) for (N, 28, 28) images (uint8 0..255 or float 0..1)."""
+        return self.read_batch(x, chunk)[0]
 
 
 class Predictor(DigitPredictor):
@@ -123,7 +150,8 @@ class Predictor(DigitPredictor):
         shape = tuple(int(v) for v in self._in["shape"])
         if shape[1:] not in ((28, 28), (28, 28, 1), (784,)):
             raise ModelError(f"{label}: the model takes input {shape}, not 28x28 images.")
-        if tuple(int(v) for v in self._out["shape"])[-1:] != (10,):
+        self.outputs = int(self._out["shape"][-1]) if len(self._out["shape"]) else 0
+        if self.outputs not in (10, CLASSES):
             raise ModelError(f"{label}: the model does not give 10 digit scores.")
         if self._in["dtype"] != np.float32:
             raise ModelError(f"{label}: the model's input is not float32.")
@@ -143,5 +171,5 @@ class Predictor(DigitPredictor):
             self._interp.set_tensor(self._in_index, x)
             self._interp.invoke()
             out = self._interp.get_tensor(self._out_index)  # (a copy)
-        return softmax_if_needed(out.reshape(n, 10).astype(np.float32, copy=False))
+        return softmax_if_needed(out.reshape(n, self.outputs).astype(np.float32, copy=False))
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from app import __version__
 from app.core.errors import ModelError
+from app.core.pendata import CLASSES
 from app.core.safeio import TMP_PREFIX, atomic_write_json, human_bytes, open_regular, reason
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def check_model_shape(model: Any, label: str) -> None:
     out_shape = tuple(model.output_shape) if not isinstance(model.output_shape, list) else None
     if in_shape is None or in_shape[1:] not in ((28, 28), (28, 28, 1), (784,)):
         raise ModelError(f"{label}: the model takes input {in_shape}, not 28x28 images.")
-    if out_shape is None or out_shape[1:] != (10,):
+    if out_shape is None or out_shape[1:] not in ((10,), (CLASSES,)):  # (+ "not a digit")
         raise ModelError(f"{label}: the model gives output {out_shape}, not 10 digit scores.")
 
 
@@ -151,7 +152,7 @@ def write_model_dir(model: Any, meta: dict[str, Any], dest: Path, rename_if_take
                 log.warning("int8 export failed; saving the float export", exc_info=True)
                 continue
             (tmp / TFLITE_FILE).write_bytes(data)
-            lite = Predictor(tmp / TFLITE_FILE).predict_batch(probe)
+            lite = Predictor(tmp / TFLITE_FILE).outputs_batch(probe)
             if np.abs(lite - ref).max() <= tolerance:
                 break
         else:

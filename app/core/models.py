@@ -1,7 +1,8 @@
 """The registry of network architectures DigitPad can train.
 
-Each architecture takes a (N, 28, 28) float32 batch in [0, 1] and returns (N, 10)
-softmax probabilities, so every model in the store has the same interface.
+Each architecture takes a (N, 28, 28) float32 batch in [0, 1] and returns (N, 11)
+softmax probabilities (ten digits, then "not a digit"), so every model DigitPad makes has
+the same interface.
 
 TensorFlow/Keras is imported only inside :func:`build_model`.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from app.core.pendata import CLASSES
 
 DEFAULT_ARCH = "cnn-fast"  # what the Train button, TrainConfig() and `digitpad train` use
 
@@ -35,7 +38,7 @@ def _build_mlp(keras: Any) -> Any:
     inputs = keras.Input(shape=(28, 28), name="image")
     x = keras.layers.Flatten(name="flatten")(inputs)
     x = keras.layers.Dense(512, activation="sigmoid", name="hidden")(x)
-    outputs = keras.layers.Dense(10, activation="softmax", name="probabilities")(x)
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="mlp")
 
 
@@ -50,7 +53,7 @@ def _build_cnn(keras: Any) -> Any:
     x = L.Flatten(name="flatten")(x)
     x = L.Dense(128, activation="relu", name="dense")(x)
     x = L.Dropout(0.25, name="dropout")(x)
-    outputs = L.Dense(10, activation="softmax", name="probabilities")(x)
+    outputs = L.Dense(CLASSES, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 
@@ -65,7 +68,7 @@ def _build_fast_cnn(keras: Any) -> Any:
     x = L.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="conv2")(x)  # 7x7
     x = L.Flatten(name="flatten")(x)
     x = L.Dense(128, activation="relu", name="dense")(x)
-    outputs = L.Dense(10, activation="softmax", name="probabilities")(x)
+    outputs = L.Dense(CLASSES, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="cnn_fast")
 
 

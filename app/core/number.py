@@ -140,10 +140,17 @@ class NumberReader:
                 todo[key] = x
             found.append((cut, key))
         if todo:
-            probs = np.asarray(self.predictor.predict_batch(np.stack(list(todo.values()))),
-                               dtype=np.float64).reshape(len(todo), 10)
-            for (key, x), p in zip(todo.items(), probs, strict=True):
-                verdict = self.judge(x, p) if self.judge is not None else VERDICT_DIGIT
+            batch = np.stack(list(todo.values()))
+            read_batch = getattr(self.predictor, "read_batch", None)
+            if read_batch is not None:  # a DigitPad predictor: its own "not a digit" verdict
+                probs, other = read_batch(batch)
+                verdicts = [self.predictor.verdict(float(o)) for o in other]
+            else:
+                probs = self.predictor.predict_batch(batch)
+                verdicts = [VERDICT_DIGIT] * len(todo)
+            probs = np.asarray(probs, dtype=np.float64).reshape(len(todo), 10)
+            for (key, x), p, own in zip(todo.items(), probs, verdicts, strict=True):
+                verdict = self.judge(x, p) if self.judge is not None else own
                 self._cache[key] = (x, p, verdict)
         digits = []
         for cut, key in found:

@@ -28,6 +28,7 @@ import numpy as np
 
 from app.core.explain import activation_name, layer_list, pair
 from app.core.inference import DigitPredictor, softmax_if_needed
+from app.core.pendata import CLASSES
 
 
 class UnsupportedModel(ValueError):
@@ -215,7 +216,7 @@ class NumpyNet(DigitPredictor):
             op, shape = self._compile(step, self._checked(step, arrays), shape)
             if op is not None:
                 self._ops.append(op)
-        if shape != (10,):
+        if shape not in ((10,), (CLASSES,)):
             raise UnsupportedModel(f"the model gives {shape} scores, not 10")
 
     @staticmethod

@@ -117,9 +117,10 @@ class ModelEntry:
 
     def predictor(self, num_threads: int = 1) -> Any:
         from app.core.inference import Predictor
+        from app.core.verdict import calibration_of
 
         return Predictor(self.tflite_path, num_threads=num_threads, name=self.name,
-                         sha256=self.checksum("tflite"))
+                         sha256=self.checksum("tflite")).calibrated(*calibration_of(self.meta))
 
     def load_keras(self) -> Any:
         path, expected = self.keras_path, self.checksum("keras")

@@ -20,14 +20,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.core import pendata
 from app.core.errors import DigitPadError, TrainingError
 from app.core.evaluation import Evaluation, as_float, evaluate_keras
 from app.core.models import DEFAULT_ARCH, get_architecture
+from app.core.pendata import CLASSES
+from app.core.verdict import THRESHOLD, fit_temperature
 
 if TYPE_CHECKING:
     from app.core.store import ModelEntry, ModelStore
 
 Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+# Pen renderings and non-digit drawings mixed in, per MNIST training image at most (the
+# shipped pen data has about 0.8 per image of the full MNIST training set).
+PEN_SHARE = 0.85
 
 # A cross-entropy this large on ten classes means the weights have blown up.
 DIVERGED_LOSS = 1000.0
@@ -139,12 +146,13 @@ class TrainResult:
     cancelled: bool = False
     epochs_completed: int = 0
     seconds: float = 0.0
+    temperature: float = 1.0  # fitted on the validation split (1.0 without one)
 
     def meta(self, trained_by: str, title: str | None = None, **extra: Any) -> dict[str, Any]:
         """The model store's metadata for this model; ``title`` defaults to the architecture's."""
         return model_meta(self.config.arch, title or get_architecture(self.config.arch).title,
                           self.config.to_dict(), self.seconds, self.history, self.evaluation,
-                          trained_by, **extra)
+                          trained_by, temperature=self.temperature, **extra)
 
 
 def diverged_result(history: dict[str, list[float]], evaluation: Evaluation) -> str | None:
@@ -165,25 +173,31 @@ def diverged_result(history: dict[str, list[float]], evaluation: Evaluation) -> 
 
 def model_meta(arch: str, title: str, training: dict[str, Any] | None, seconds: float,
                history: dict[str, list[float]], evaluation: Evaluation | None, trained_by: str,
-               **extra: Any) -> dict[str, Any]:
+               temperature: float = 1.0, **extra: Any) -> dict[str, Any]:
     """The one place that builds a trained model's metadata (``meta.json``; the store adds
-    name, dates, checksums and sizes). ``extra`` holds what only some models have."""
+    name, dates, checksums and sizes). ``extra`` holds what only some models have.
+    ``temperature``: the calibration of the model's confidence (``calibration``)."""
     meta: dict[str, Any] = {
         "arch": arch,
         "title": title,
         "training": training,
         "seconds": round(seconds, 1),
         "history": history,
+        "calibration": {"temperature": temperature, "threshold": THRESHOLD},
         **extra,
         "trained_by": trained_by,
     }
     if evaluation is not None:
         meta.update({"test_accuracy": evaluation.accuracy, "per_class_accuracy": evaluation.per_class,
-                     "confusion": evaluation.confusion, "test_count": evaluation.count})
+                     "confusion": evaluation.confusion, "test_count": evaluation.count,
+                     "not_a_digit": evaluation.not_a_digit})
     return meta
 
 
-def _split(cfg: TrainConfig, data: Dataset) -> tuple[np.ndarray, ...]:
+def _split(cfg: TrainConfig, data: Dataset, pen: bool = False) -> tuple[np.ndarray, ...]:
+    """Training and validation data (uint8 training images). ``pen``: with the pen
+    renderings and non-digit drawings of ``app.core.pendata`` (at most ``PEN_SHARE`` per
+    MNIST image; the renderings of validation images stay out of training)."""
     (x_train, y_train), (x_test, y_test) = data
     rng = np.random.default_rng(cfg.seed)
     idx = rng.permutation(len(x_train))
@@ -194,21 +208,31 @@ def _split(cfg: TrainConfig, data: Dataset) -> tuple[np.ndarray, ...]:
     if len(tr_idx) == 0:
         raise TrainingError("No training images left: raise the limit or lower the validation split.")
     x_tr = x_train[tr_idx]  # uint8 stays uint8 (4x smaller); batches are scaled on the fly
+    y_tr = np.asarray(y_train[tr_idx], dtype=np.int32)
+    x_val, y_val = as_float(x_train[val_idx]), np.asarray(y_train[val_idx], dtype=np.int32)
+    if pen:
+        px, py, pvx, pvy = pendata.split(val_idx)
+        pick = rng.permutation(len(px))[: round(PEN_SHARE * len(tr_idx))]
+        px, py = px[pick], py[pick]
+        pick = rng.permutation(len(pvx))[: round(PEN_SHARE * len(val_idx))]
+        pvx, pvy = pvx[pick], pvy[pick]
+        if x_tr.dtype != np.uint8:
+            x_tr = np.round(np.clip(x_tr, 0.0, 1.0) * 255.0).astype(np.uint8)
+        x_tr, y_tr = np.concatenate([x_tr, px]), np.concatenate([y_tr, py.astype(np.int32)])
+        x_val = np.concatenate([x_val, as_float(pvx)])
+        y_val = np.concatenate([y_val, pvy.astype(np.int32)])
     if x_tr.dtype != np.uint8:
         x_tr = as_float(x_tr)
-    return (
-        x_tr, np.asarray(y_train[tr_idx], dtype=np.int32),
-        as_float(x_train[val_idx]), np.asarray(y_train[val_idx], dtype=np.int32),
-        x_test, y_test,
-    )
+    return x_tr, y_tr, x_val, y_val, x_test, y_test
 
 
-def _batches(tf: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool) -> Any:
+def _batches(tf: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: int) -> Any:
     """The training batches: a new shuffle every epoch, float32 in [0, 1], augmented if asked.
 
     Only the indices go through the shuffle buffer; each batch is then gathered at once
     from the (uint8) images and scaled (batch before map: per-image work in tf.data costs
-    more than the small network's training step). ``one_hot``: labels as (N, 10) rows.
+    more than the small network's training step). ``one_hot``: labels as rows of this many
+    classes (0: as integers).
     """
     assert cfg.batch_size is not None
     images, labels = tf.constant(x), tf.constant(y)
@@ -219,7 +243,7 @@ def _batches(tf: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: b
         if scale != 1.0:
             batch = batch * scale
         target = tf.gather(labels, idx)
-        return batch, (tf.one_hot(target, 10) if one_hot else target)
+        return batch, (tf.one_hot(target, one_hot) if one_hot else target)
 
     ds = tf.data.Dataset.range(len(x))
     ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
@@ -326,9 +350,13 @@ def compile_model(model: Any, cfg: TrainConfig, total_steps: int) -> None:
     model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
 
 
-def _one_hot_labels(cfg: TrainConfig) -> bool:
+def _one_hot_labels(cfg: TrainConfig, classes: int) -> int:
     """Label smoothing (in the architecture's recipe) trains on one-hot labels."""
-    return get_architecture(cfg.arch).label_smoothing > 0
+    return classes if get_architecture(cfg.arch).label_smoothing > 0 else 0
+
+
+def _outputs(model: Any) -> int:
+    return int(model.outputs[0].shape[-1])
 
 
 def import_keras_lazy() -> Any:
@@ -359,7 +387,6 @@ def train(
         from app.core.data import load_mnist
 
         dataset = load_mnist()
-    x_tr, y_tr, x_val, y_val, x_test, y_test = _split(cfg, dataset)
 
     listener.on_status("Loading TensorFlow…")
     from app.core.tf import import_keras, import_tf
@@ -370,15 +397,19 @@ def train(
         return TrainResult(model=None, config=cfg, cancelled=True,
                            seconds=time.perf_counter() - started)
     keras.utils.set_random_seed(cfg.seed)
+    model = initial_model if initial_model is not None else get_architecture(cfg.arch).builder(keras)
+    classes = _outputs(model)
+    # Models with a "not a digit" output learn from the pen data too.
+    x_tr, y_tr, x_val, y_val, x_test, y_test = _split(cfg, dataset, pen=classes == CLASSES)
 
     steps = math.ceil(len(x_tr) / cfg.batch_size)
-    one_hot = _one_hot_labels(cfg)
+    one_hot = _one_hot_labels(cfg, classes)
     ds = _batches(tf, x_tr, y_tr, cfg, one_hot)
+    y_val_int = y_val
     if one_hot:
-        y_val = np.eye(10, dtype=np.float32)[y_val]
+        y_val = np.eye(classes, dtype=np.float32)[y_val]
     val = (x_val, y_val) if len(x_val) else None
 
-    model = initial_model if initial_model is not None else get_architecture(cfg.arch).builder(keras)
     compile_model(model, cfg, steps * cfg.epochs)
     cb = _make_listener_callback(keras, listener, steps)
     listener.on_model(model)
@@ -398,14 +429,20 @@ def train(
     if cb.cancelled:
         return TrainResult(model=model, config=cfg, history=history, cancelled=True,
                            epochs_completed=done, seconds=time.perf_counter() - started)
+    temperature = 1.0
+    if len(x_val):
+        listener.on_status("Calibrating…")
+        outputs = model.predict(x_val, batch_size=1000, verbose=0)
+        temperature = fit_temperature(outputs, y_val_int)
     listener.on_status("Evaluating on the test set…")
-    evaluation = evaluate_keras(model, x_test, y_test)
+    evaluation = evaluate_keras(model, x_test, y_test, temperature)
     why = diverged_result(history, evaluation)
     if why is not None:
         raise TrainingError(f"Training diverged: {why}. Try a lower learning rate or a smaller "
                             "batch size. The previous model is unchanged.")
     return TrainResult(model=model, config=cfg, history=history, evaluation=evaluation,
-                       epochs_completed=done, seconds=time.perf_counter() - started)
+                       epochs_completed=done, seconds=time.perf_counter() - started,
+                       temperature=temperature)
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,8 @@ class EvaluationView(QDialog):
         ev = evaluation
         title = named(QLabel(), "accuracyLabel")
         title.setText(f"<b>{name}</b>: test accuracy <b>{ev.accuracy * 100:.2f} %</b> "
-                      f"on {ev.count} MNIST test images ({ev.count - round(ev.accuracy * ev.count)} wrong)")
+                      f"on {ev.count} MNIST test images ({ev.count - round(ev.accuracy * ev.count)} wrong); "
+                      f"{ev.not_a_digit} wrongly called \"not a digit\"")
 
         self.per_class = named(QTableWidget(1, 10), "perClassTable")
         self.per_class.setHorizontalHeaderLabels([str(d) for d in range(10)])

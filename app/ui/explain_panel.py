@@ -60,6 +60,7 @@ class ExplainRequest:
     anatomy: Anatomy | None = None  # given for the weights in training
     label: str = ""
     predictor: DigitPredictor | None = None  # given for the weights in training (thread-safe)
+    not_a_digit: bool = False  # the window's verdict: "not a digit"
 
 
 @dataclass
@@ -73,6 +74,7 @@ class ExplainResult:
     anatomy_error: str = ""
     error: str = ""
     seconds: float = 0.0
+    not_a_digit: bool = False
 
 
 class _Models:
@@ -112,7 +114,7 @@ class _Models:
 def explain(req: ExplainRequest, models: _Models) -> ExplainResult:
     """Explain one drawing (in a worker); a broken model becomes a message in the result."""
     t0 = time.perf_counter()
-    out = ExplainResult(seq=req.seq, label=req.label, x=req.x)
+    out = ExplainResult(seq=req.seq, label=req.label, x=req.x, not_a_digit=req.not_a_digit)
     try:
         if req.predictor is not None:
             predictor = req.predictor
@@ -439,8 +441,10 @@ class ExplainPanel(QWidget):
         s = res.saliency
         self.saliency_view.set_data(res.x, s.map)
         warm, hot, cold = saliency_legend_colors()
+        verdict = (f"The model says this is not a digit; {s.digit} is its best guess among the "
+                   "digits. " if res.not_a_digit else "")
         self.saliency_caption.setText(
-            f"<span style='color:{warm}'>■</span><span style='color:{hot}'>■</span> "
+            f"{verdict}<span style='color:{warm}'>■</span><span style='color:{hot}'>■</span> "
             f"Orange to yellow: the ink that makes it a {s.digit} ({s.probability * 100:.1f} %); "
             f"covering the yellow parts would lower that the most. <span style='color:{cold}'>■</span> "
             f"Blue: ink that speaks against a {s.digit}.")

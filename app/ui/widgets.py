@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.verdict import DIGIT, NOT_DIGIT
 from app.ui.style import bar_colors, chart_colors, named
 
 
@@ -60,6 +61,9 @@ class AnswerView(QWidget):
         big.setPointSize(48)
         big.setBold(True)
         self.digit_label.setFont(big)
+        self._big, self._small = big, QFont(big)
+        self._small.setPointSize(22)
+        self._not_digit: bool | None = False
         self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.digit_label.setMinimumWidth(90)
         self.digit_label.setStyleSheet("color: #2f9e7e;")
@@ -83,7 +87,22 @@ class AnswerView(QWidget):
         row.addLayout(text, 1)
         self.setFixedHeight(76)
 
-    def show_answer(self, probs: np.ndarray) -> None:
+    def show_answer(self, probs: np.ndarray, verdict: str = DIGIT) -> None:
+        """The digit read and its probability; "Not a digit?" in a neutral colour when the
+        verdict says so (the bars still show the ten probabilities)."""
+        if verdict == NOT_DIGIT:
+            if self._not_digit is not True:  # (style changes are slow: only on a change)
+                self.digit_label.setStyleSheet("color: gray;")
+                self.digit_label.setFont(self._small)
+                self._not_digit = True
+            self.digit_label.setText("Not a digit?")
+            self.confidence_label.setText("")
+            self.hint_label.hide()
+            return
+        if self._not_digit is not False:
+            self.digit_label.setStyleSheet("color: #2f9e7e;")
+            self.digit_label.setFont(self._big)
+            self._not_digit = False
         top = int(probs.argmax())
         self.digit_label.show()
         self.digit_label.setText(str(top))
@@ -99,8 +118,9 @@ class AnswerView(QWidget):
 
 
 class ProbabilityView(QWidget):
-    """Ten horizontal bars, one per digit; the most likely digit is highlighted.
-    Clicking a bar emits :attr:`digitClicked` (the window uses it to correct the model)."""
+    """Ten horizontal bars, one per digit; the most likely digit is highlighted, unless the
+    verdict is "not a digit" (then every bar is neutral). Clicking a bar emits
+    :attr:`digitClicked` (the window uses it to correct the model)."""
 
     digitClicked = Signal(int)
 
@@ -108,6 +128,7 @@ class ProbabilityView(QWidget):
         super().__init__(parent)
         self.setObjectName("probabilityView")
         self._probs: list[float] | None = None
+        self._verdict = DIGIT
         self._font_key: tuple[int, str] | None = None
         self._fonts: tuple[QFont, QFont, int, int] = (QFont(), QFont(), 0, 0)
         self.setMinimumSize(180, 120)
@@ -140,7 +161,13 @@ class ProbabilityView(QWidget):
         """The ten values shown (None while nothing is drawn)."""
         return None if self._probs is None else list(self._probs)
 
-    def set_probabilities(self, probs: Sequence[float] | np.ndarray | None) -> None:
+    def verdict(self) -> str | None:
+        """"digit" or "not a digit" for what is shown; None while nothing is drawn."""
+        return None if self._probs is None else self._verdict
+
+    def set_probabilities(self, probs: Sequence[float] | np.ndarray | None,
+                          verdict: str = DIGIT) -> None:
+        self._verdict = verdict
         if probs is None:
             self._probs = None
         elif isinstance(probs, np.ndarray):
@@ -153,7 +180,8 @@ class ProbabilityView(QWidget):
         """The ten values as text ("" while nothing is drawn)."""
         if self._probs is None:
             return ""
-        return "  ".join(f"{d}: {p * 100:.1f} %" for d, p in enumerate(self._probs))
+        text = "  ".join(f"{d}: {p * 100:.1f} %" for d, p in enumerate(self._probs))
+        return text if self._verdict != NOT_DIGIT else f"Not a digit?  {text}"
 
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
@@ -189,7 +217,7 @@ class ProbabilityView(QWidget):
         bar_x = label_w
         bar_w = max(10.0, w - label_w - pct_w)
         probs = self._probs
-        top = int(np.argmax(probs)) if probs is not None else -1
+        top = int(np.argmax(probs)) if probs is not None and self._verdict != NOT_DIGIT else -1
         text = self.palette().windowText().color()
         colors = bar_colors(self.palette())
         bar_h = max(4.0, row * 0.62)

@@ -183,7 +183,8 @@ def test_predict_good_digits_table(home: Path, capsys: pytest.CaptureFixture[str
         row = next(line for line in out.splitlines() if line.startswith(f))
         digit = int(row.split()[1])
         assert 0 <= digit <= 9
-        assert len(row.split()) == 2 + 1 + 10  # file, digit, confidence, 10 probabilities
+        # file, digit, confidence, 10 probabilities, then the verdict
+        assert row.split()[13] == "digit" or row.split()[13:16] == ["not", "a", "digit"]
 
 
 def test_predict_json_shape(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -200,6 +201,8 @@ def test_predict_json_shape(home: Path, capsys: pytest.CaptureFixture[str]) -> N
         assert sum(probs) == pytest.approx(1.0, abs=1e-3)
         assert r["digit"] == int(np.argmax(probs))
         assert r["confidence"] == pytest.approx(max(probs), abs=1e-5)
+        assert r["verdict"] in ("digit", "not a digit") and 0.0 <= r["not_a_digit"] <= 1.0
+        assert (r["verdict"] == "not a digit") == (r["not_a_digit"] >= 0.5)
 
 
 def test_predict_empty_image_no_digit(home: Path, tmp_path: Path,
@@ -213,6 +216,7 @@ def test_predict_empty_image_no_digit(home: Path, tmp_path: Path,
     assert rc == 0
     [r] = json.loads(out)
     assert r["digit"] is None and r["probabilities"] is None and r["error"] is None
+    assert r["verdict"] == "empty"
 
 
 @pytest.mark.parametrize("kind", ["not_an_image", "missing", "directory", "empty_file"])
@@ -318,7 +322,8 @@ def test_evaluate_json(home: Path, small_npz: Path, capsys: pytest.CaptureFixtur
     rc, out, err = run(capsys, "evaluate", "--model", "tiny", "--data", str(small_npz), "--json")
     assert rc == 0, err
     result = json.loads(out)
-    assert set(result) == {"model", "accuracy", "per_class_accuracy", "confusion", "count"}
+    assert set(result) == {"model", "accuracy", "per_class_accuracy", "confusion", "count", "not_a_digit"}
+    assert 0 <= result["not_a_digit"] <= result["count"]
     assert result["model"] == "tiny"
     assert result["count"] == 300
     assert 0.0 <= result["accuracy"] <= 1.0
@@ -336,6 +341,7 @@ def test_evaluate_text_matches_store_accuracy(home: Path, small_npz: Path,
     assert rc == 0
     assert "accuracy:" in out and "confusion matrix" in out
     assert "test images: 300" in out
+    assert 'wrongly called "not a digit": ' in out
 
 
 def test_evaluate_keras_and_tflite_agree(home: Path, small_npz: Path,

@@ -77,7 +77,7 @@ def test_self_test_reports_a_wrong_prediction(tmp_path: Path) -> None:
     code = (
         "import sys, numpy as np\n"
         "from app.core import inference\n"
-        "inference.Predictor.predict = lambda self, x: np.eye(10, dtype=np.float32)[3]\n"
+        "inference.Predictor._run = lambda self, x: np.tile(np.eye(10, dtype=np.float32)[3], (len(x), 1))\n"
         "from app.selftest import run_self_test\n"
         f"sys.exit(run_self_test(['--quick', '--report', {str(report)!r}]))\n"
     )

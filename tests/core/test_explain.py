@@ -79,7 +79,7 @@ print(json.dumps({{"layers": [[l.name, l.kind, l.shape_text, l.params] for l in 
     assert out["kernel"] == [5, 5, 1, 16]
     assert out["first"].startswith("conv1: 16 filters 5×5, stride 2")
     shapes = {name: shape for name, _k, shape, _p in out["layers"]}
-    assert shapes["conv1"] == "14×14×16" and shapes["flatten"] == "3136" and shapes["probabilities"] == "10"
+    assert shapes["conv1"] == "14×14×16" and shapes["flatten"] == "3136" and shapes["probabilities"] == "11"
     assert len(summary_rows(read_anatomy(DEFAULT / "model.keras"))) == len(out["layers"])
 
 

@@ -50,3 +50,23 @@ def test_too_few_samples_or_cancel_stop_before_any_work() -> None:
     assert res.cancelled and res.model is None
     with pytest.raises(TrainingError):
         FineTuneConfig(personal_fraction=1.0).validate()
+
+
+def test_a_fine_tuned_model_keeps_its_not_a_digit_output_and_is_calibrated_again(tiny_result) -> None:  # type: ignore[no-untyped-def]
+    """Fine-tuning mixes in the pen data too (so "not a digit" is not forgotten) and fits a
+    new temperature; the metadata keeps it. Personal samples are digits, whatever the
+    model said about them."""
+    from app.core.data import load_mnist
+    from app.core.tf import import_keras
+
+    base = import_keras().models.clone_model(tiny_result.model)  # (the fixture stays as it is)
+    base.set_weights(tiny_result.model.get_weights())
+    (x_train, y_train), (x_test, y_test) = load_mnist()
+    mnist = ((x_train[:400], y_train[:400]), (x_test[:300], y_test[:300]))
+    x_p, y_p = x_train[1000:1040], y_train[1000:1040]
+    res = fine_tune(base, (x_p, y_p), config=FineTuneConfig(epochs=1, mnist_images=400),
+                    mnist=mnist, base_name="tiny", arch="mlp")
+    assert not res.cancelled and res.model.output_shape == (None, 11)
+    meta = res.meta("test")
+    assert meta["calibration"]["temperature"] == res.temperature and 0.2 < res.temperature < 5.0
+    assert 0 <= meta["not_a_digit"] <= 300

@@ -11,6 +11,7 @@ from app.core.data import load_mnist
 from app.core.errors import ModelError
 from app.core.inference import Predictor
 from app.core.store import ModelStore
+from app.core.verdict import split
 
 
 @pytest.fixture()
@@ -26,9 +27,11 @@ def test_float_export_matches_keras_on_real_test_digits(tiny_result, tmp_path: P
     keras_probs = np.asarray(tiny_result.model(x, training=False))
     lite = Predictor(export_tflite(tiny_result.model, tmp_path / "float.tflite", quantize=False))
     one_by_one = np.stack([lite.predict(img) for img in x[:50]])
-    batched = lite.predict_batch(x)
+    batched = lite.outputs_batch(x)
+    assert batched.shape == (200, 11)  # ten digits and "not a digit"
     assert np.abs(batched - keras_probs).max() < 1e-5
-    assert np.abs(one_by_one - keras_probs[:50]).max() < 1e-5
+    # predict: the ten digit probabilities, renormalised among the digits
+    assert np.abs(one_by_one - split(keras_probs[:50])[0]).max() < 1e-5
     assert np.allclose(batched.sum(axis=1), 1.0, atol=1e-5)
 
 
@@ -50,12 +53,12 @@ def test_saved_tflite_has_int8_weights_and_agrees_with_keras(tiny_result, entry,
     x = x_test[:200].astype(np.float32) / 255.0
     keras_probs = np.asarray(tiny_result.model(x, training=False))
     lite = entry.predictor()
-    batched = lite.predict_batch(x)
+    batched = lite.outputs_batch(x)
     one_by_one = np.stack([lite.predict(img) for img in x[:50]])
     assert np.abs(batched - keras_probs).max() < 0.02
     assert (batched.argmax(axis=1) == keras_probs.argmax(axis=1)).mean() >= 0.99
     # (the activations are quantised per image: the same answer alone or in a batch)
-    assert np.abs(one_by_one - batched[:50]).max() < 1e-6
+    assert np.abs(one_by_one - lite.predict_batch(x[:50])).max() < 1e-6
     assert np.allclose(batched.sum(axis=1), 1.0, atol=1e-5)
 
 
@@ -68,7 +71,7 @@ def test_shipped_model_litert_agrees_with_keras() -> None:
     (_, _), (x_test, _) = load_mnist()
     x = x_test[:300].astype(np.float32) / 255.0
     ref = np.asarray(entry.load_keras()(x, training=False))
-    lite = entry.predictor().predict_batch(x)
+    lite = entry.predictor().outputs_batch(x)
     assert np.abs(lite - ref).max() < 0.05  # (0.048 at most over the 10000 test digits)
     assert (lite.argmax(axis=1) == ref.argmax(axis=1)).all()
 

@@ -16,6 +16,7 @@ from app.core.live import LiveExportListener, LiveWeights
 from app.core.models import ARCHITECTURES, build_model
 from app.core.numpy_net import Plan, UnsupportedModel, plan_of_keras, snapshot_weights
 from app.core.training import TrainingListener
+from app.core.verdict import split
 from tests.ui_helpers import needs_default_model
 
 DEFAULT = paths.bundled_store_dir() / "default"
@@ -44,13 +45,13 @@ def test_every_architecture_matches_keras(arch: str) -> None:
     x = _digits()
     expected = model(x, training=False).numpy()
     net = _numpy_of(model)
-    got = net.predict_batch(x)
-    assert got.shape == (len(x), 10)
+    got = net.outputs_batch(x)
+    assert got.shape == (len(x), 11)
     assert np.abs(got - expected).max() < 1e-5
     assert np.array_equal(got.argmax(1), expected.argmax(1))
-    one = net.predict(x[3])
-    assert one.shape == (10,) and np.abs(one - expected[3]).max() < 1e-5
-    uint8 = net.predict_batch((x[:8] * 255).round().astype(np.uint8))  # the store's test images
+    one = net.predict(x[3])  # the ten digit probabilities
+    assert one.shape == (10,) and np.abs(one - split(expected)[0][3]).max() < 1e-5
+    uint8 = net.outputs_batch((x[:8] * 255).round().astype(np.uint8))  # the store's test images
     assert np.abs(uint8 - expected[:8]).max() < 1e-2
 
 
@@ -87,7 +88,7 @@ def test_other_layers_match_keras() -> None:
                     np.linspace(0.2, 2.0, 6).astype(np.float32)])
     x28 = _digits(32)
     expected = model(x28[..., None], training=False).numpy()
-    got = _numpy_of(model).predict_batch(x28)
+    got = _numpy_of(model).outputs_batch(x28)
     assert np.abs(got - expected).max() < 1e-5
 
 
@@ -157,10 +158,10 @@ def test_shipped_model_agrees_with_keras_and_litert() -> None:
 
     x = _digits(200)
     model = load_keras_model(DEFAULT / "model.keras")
-    mine = _numpy_of(model).predict_batch(x)
+    mine = _numpy_of(model).outputs_batch(x)
     keras_probs = np.asarray(model(x, training=False))
     assert np.abs(mine - keras_probs).max() < 1e-5
-    lite = Predictor(DEFAULT / "model.tflite").predict_batch(x)
+    lite = Predictor(DEFAULT / "model.tflite").outputs_batch(x)
     assert np.abs(mine - lite).max() < 0.05
     assert (mine.argmax(axis=1) == lite.argmax(axis=1)).all()
 
@@ -190,17 +191,17 @@ def test_live_listener_hands_out_copies_of_the_weights_as_they_are_now() -> None
     assert [(w.epoch, w.step, w.epoch_end, w.path) for w in got] == [(0, 4, False, None)]
     x = _digits(16)
     before = model(x, training=False).numpy()
-    assert np.abs(got[0].predictor().predict_batch(x) - before).max() < 1e-5
+    assert np.abs(got[0].predictor().outputs_batch(x) - before).max() < 1e-5
     assert got[0].anatomy is not None and got[0].anatomy.first is not None
     assert np.array_equal(got[0].anatomy.first.kernel, model.get_layer("conv1").get_weights()[0])
     # training goes on: the handed-out weights stay as they were; the next ones are new
     model.set_weights([w * 0.5 for w in model.get_weights()])
-    assert np.abs(got[0].net.predict_batch(x) - before).max() < 1e-5
+    assert np.abs(got[0].net.outputs_batch(x) - before).max() < 1e-5
     time.sleep(3 * got[0].seconds)  # hand-outs are spaced by three times their cost
     listener.on_epoch(0, {})
     assert len(got) == 2 and got[1].epoch_end and got[1].describe() == "epoch 1 done"
     after = model(x, training=False).numpy()
-    assert np.abs(got[1].net.predict_batch(x) - after).max() < 1e-5
+    assert np.abs(got[1].net.outputs_batch(x) - after).max() < 1e-5
     listener.on_epoch(1, {})  # the last epoch: its weights become the saved model anyway
     assert len(got) == 2
 

@@ -32,7 +32,7 @@ def test_save_writes_keras_tflite_and_metadata(store: ModelStore, saved, tiny_re
     for key in ("arch", "params", "training", "test_accuracy", "per_class_accuracy", "created", "files"):
         assert key in meta, key
     assert meta["arch"] == "mlp"
-    assert meta["params"] == 784 * 512 + 512 + 512 * 10 + 10
+    assert meta["params"] == 784 * 512 + 512 + 512 * 11 + 11  # ten digits + "not a digit"
     assert meta["training"]["seed"] == 1
     assert 0.5 < meta["test_accuracy"] <= 1.0
     assert "tiny" in store.names()
@@ -138,7 +138,7 @@ def test_an_int8_export_too_far_off_falls_back_to_the_float_export(  # type: ign
     assert calls == [True, False]
     x = np.random.default_rng(1).random((8, 28, 28), dtype=np.float32)
     ref = np.asarray(tiny_result.model(x, training=False))
-    assert np.abs(entry.predictor().predict_batch(x) - ref).max() < 1e-5
+    assert np.abs(entry.predictor().outputs_batch(x) - ref).max() < 1e-5
 
 
 def test_a_failing_int8_conversion_falls_back_to_the_float_export(  # type: ignore[no-untyped-def]
@@ -156,7 +156,7 @@ def test_a_failing_int8_conversion_falls_back_to_the_float_export(  # type: igno
     entry = store.save(tiny_result.model, tiny_result.meta("tests"), name="float-only")
     x = np.random.default_rng(2).random((8, 28, 28), dtype=np.float32)
     ref = np.asarray(tiny_result.model(x, training=False))
-    assert np.abs(entry.predictor().predict_batch(x) - ref).max() < 1e-5
+    assert np.abs(entry.predictor().outputs_batch(x) - ref).max() < 1e-5
 
 
 def test_lambda_layer_is_refused(tmp_path: Path) -> None:

@@ -43,23 +43,29 @@ def test_registry_has_classic_mlp_and_default_cnn() -> None:
     kinds = [(type(layer).__name__, getattr(layer, "units", None), getattr(layer, "activation", None))
              for layer in model.layers]
     dense = [(k, u, a.__name__ if a else None) for k, u, a in kinds if k == "Dense"]
-    assert dense == [("Dense", 512, "sigmoid"), ("Dense", 10, "softmax")]
+    assert dense == [("Dense", 512, "sigmoid"), ("Dense", 11, "softmax")]  # + "not a digit"
     cnn = build_model("cnn")
-    assert cnn.input_shape == (None, 28, 28) and cnn.output_shape == (None, 10)
+    assert cnn.input_shape == (None, 28, 28) and cnn.output_shape == (None, 11)
     assert any(type(layer).__name__ == "Conv2D" for layer in cnn.layers)
 
 
 def test_progress_per_batch_and_epoch_then_evaluation() -> None:
     rec = Recorder()
     result = train(TrainConfig(arch="cnn", epochs=2, batch_size=100, limit=1000), rec)
-    assert rec.started == (2, 9)  # 900 training images (10 % validation), batch 100
-    assert rec.batches == [(e, s) for e in range(2) for s in range(9)]
+    # 900 MNIST training images (10 % validation) and 0.85 pen images for each, batch 100
+    assert rec.started == (2, 17)
+    assert rec.batches == [(e, s) for e in range(2) for s in range(17)]
     assert len(rec.epochs) == 2 and "val_accuracy" in rec.epochs[0]
     assert not result.cancelled and result.epochs_completed == 2
     ev = result.evaluation
     assert ev is not None and ev.count == 10000
     assert 0.6 < ev.accuracy <= 1.0  # a real model learned something
     assert sum(map(sum, ev.confusion)) == 10000
+    assert 0 <= ev.not_a_digit < 2000  # digits it wrongly called "not a digit"
+    # the confidence is calibrated on the validation split; the metadata keeps it
+    assert "Calibrating…" in rec.statuses and 0.2 < result.temperature < 5.0
+    assert result.meta("test")["calibration"] == {"temperature": result.temperature, "threshold": 0.5}
+    assert result.meta("test")["not_a_digit"] == ev.not_a_digit
     assert "Loading TensorFlow…" in rec.statuses
 
 

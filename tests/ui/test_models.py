@@ -131,6 +131,7 @@ def test_evaluate_shows_accuracy_and_confusion(two_models, window, qtbot) -> Non
     assert diag == round(ev.accuracy * 10000)
     assert dlg.per_class.columnCount() == 10
     assert f"{ev.accuracy * 100:.2f} %" in dlg.findChild(QLabel, "accuracyLabel").text()
+    assert f'{ev.not_a_digit} wrongly called "not a digit"' in dlg.findChild(QLabel, "accuracyLabel").text()
     assert running_threads() == []
 
 

@@ -55,6 +55,7 @@ def test_drawn_digit_is_recognised(window, qtbot, digit: str, size: float,  # ty
     assert len(probs) == 10
     assert sum(probs) == pytest.approx(1.0, abs=1e-3)
     assert int(np.argmax(probs)) == int(digit), [round(p, 3) for p in probs]
+    assert window.probability_view.verdict() == "digit"
     assert window.top_digit_label.text() == digit
     assert window.confidence_label.text() == f"{max(probs) * 100:.1f} %"
     assert not window.hint_label.isVisible()

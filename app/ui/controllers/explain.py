@@ -67,7 +67,8 @@ class ExplainController(QObject):
             live_file = None if weights.path is None else str(weights.path)
             return ExplainRequest(seq=0, x=np.array(x, np.float32), tflite_path=live_file, keras_path=None,
                                   anatomy=weights.anatomy, predictor=weights.net,
-                                  label=f"Weights in training ({weights.describe()})")
+                                  label=f"Weights in training ({weights.describe()})",
+                                  not_a_digit=self.live.not_a_digit())
         entry = self.models.entry
         if entry is None:
             return None
@@ -76,7 +77,7 @@ class ExplainController(QObject):
         except DigitPadError:
             return None
         return ExplainRequest(seq=0, x=np.array(x, np.float32), tflite_path=tflite, keras_path=keras,
-                              label=f"Model: {entry.name}")
+                              label=f"Model: {entry.name}", not_a_digit=self.live.not_a_digit())
 
     def shutdown(self) -> None:
         self.panel.shutdown()

@@ -16,6 +16,7 @@ from app.core.errors import DigitPadError
 from app.core.finetune import MIN_SAMPLES, FineTuneConfig
 from app.core.live import LiveWeights
 from app.core.samples import Sample
+from app.core.verdict import NOT_DIGIT
 from app.ui.controllers.live import LivePrediction
 from app.ui.controllers.models import ModelsController
 from app.ui.controllers.training import TrainingController
@@ -141,7 +142,11 @@ class LearningController(QObject):
             return None
         n = len(store)
         mine = store.counts()[digit]
-        extra = "" if read_as is None or read_as == digit else f" (the model read {read_as})"
+        # (a drawing the user labels with a digit key is a digit, whatever the verdict said)
+        if self.live.view.probabilities.verdict() == NOT_DIGIT:
+            extra = " (the model took it for something else than a digit)"
+        else:
+            extra = "" if read_as is None or read_as == digit else f" (the model read {read_as})"
         self.feedback.status(f"{text} — {n} sample{'s' if n != 1 else ''} of your handwriting"
                              f"{extra}; {mine} of {digit}.", 10000)
         return sample

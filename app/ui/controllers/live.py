@@ -20,6 +20,7 @@ from app.core.errors import DigitPadError
 from app.core.inference import DigitPredictor
 from app.core.preprocess import load_image, preprocess
 from app.core.samples import StrokeData
+from app.core.verdict import DIGIT, NOT_DIGIT
 from app.ui.feedback import Feedback, Prefs
 from app.ui.pad import DrawingPad
 from app.ui.widgets import AnswerView, PreviewView, ProbabilityView
@@ -112,6 +113,10 @@ class LivePrediction(QObject):
         pad = self.view.pad
         return None if pad.has_background() else [(s.points, s.width) for s in pad.strokes()]
 
+    def not_a_digit(self) -> bool:
+        """Whether the verdict on what is shown now is "not a digit"."""
+        return self.view.probabilities.verdict() == NOT_DIGIT
+
     def drawing_key(self) -> object:
         """Identifies the drawing: equal for the same strokes (or the same opened image)."""
         if self.source is not None:
@@ -152,10 +157,12 @@ class LivePrediction(QObject):
         self.current_input = x
         self.view.preview.set_image(x)
         probs: np.ndarray | None = None
+        verdict = DIGIT
         predictor = self.active_predictor()
         if x is not None and predictor is not None:
             try:
-                probs = np.asarray(predictor.predict(x), dtype=np.float64)
+                probs, not_digit = predictor.read(x)
+                verdict = predictor.verdict(not_digit)
             except Exception as exc:  # a broken model must not kill the window
                 log.exception("prediction failed")
                 if predictor is self.override:
@@ -163,14 +170,14 @@ class LivePrediction(QObject):
                 else:
                     self.predictor = None
                 self.feedback.error("Prediction failed", f"The model could not predict: {exc}")
-        self._show(probs, x)
+        self._show(probs, x, verdict)
         self.last_update_ms = (time.perf_counter() - t0) * 1000.0
         self.updated.emit()
 
-    def _show(self, probs: np.ndarray | None, x: np.ndarray | None) -> None:
-        self.view.probabilities.set_probabilities(probs)
+    def _show(self, probs: np.ndarray | None, x: np.ndarray | None, verdict: str = DIGIT) -> None:
+        self.view.probabilities.set_probabilities(probs, verdict)
         if probs is not None:
-            self.view.answer.show_answer(probs)
+            self.view.answer.show_answer(probs, verdict)
             return
         pad = self.view.pad
         if pad.is_empty() and not pad.has_background():

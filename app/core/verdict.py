@@ -1,0 +1,102 @@
+"""From a model's outputs to what DigitPad shows: ten digit probabilities and a verdict.
+
+DigitPad's models have eleven outputs: the ten digits and "not a digit" (trained on
+generated non-digit drawings, see ``app.core.pendata``). Imported ten-output models have
+no "not a digit" output; their verdict is always "digit".
+
+Honest confidence: the outputs are calibrated by temperature scaling (one temperature per
+model, fitted on held-out data after training, kept in the model's metadata) before the
+ten digit probabilities are taken (renormalised among the digits). Qt-free, NumPy only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from app.core.pendata import NOT_A_DIGIT
+
+DIGIT, NOT_DIGIT, EMPTY = "digit", "not a digit", "empty"
+THRESHOLD = 0.5  # calibrated probability of "not a digit" from which the verdict says so
+_TINY = 1e-12
+
+
+def calibrate(probs: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Softmax outputs (N, K) rescaled by ``temperature`` (their logits divided by it)."""
+    p = np.asarray(probs, dtype=np.float64)
+    if temperature == 1.0:
+        return p
+    logits = np.log(np.maximum(p, _TINY)) / temperature
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return out
+
+
+def split(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated outputs (N, 10 or 11) -> (digit probabilities (N, 10), P(not a digit) (N,))."""
+    p = np.asarray(probs, dtype=np.float64)
+    digits = p[:, :10]
+    total = digits.sum(axis=1, keepdims=True)
+    digits = np.divide(digits, total, out=np.full_like(digits, 0.1), where=total > 0)
+    other = p[:, NOT_A_DIGIT] if p.shape[1] > NOT_A_DIGIT else np.zeros(len(p))
+    return digits, other
+
+
+def verdict_of(not_digit: float, threshold: float = THRESHOLD) -> str:
+    return NOT_DIGIT if not_digit >= threshold else DIGIT
+
+
+def nll(probs: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    p = calibrate(probs, temperature)
+    picked = p[np.arange(len(labels)), np.asarray(labels, np.int64)]
+    return float(-np.log(np.maximum(picked, _TINY)).mean())
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature that minimises the negative log-likelihood of ``labels`` (held-out
+    data) under ``probs`` (N, K): a coarse log grid, then a golden-section refinement."""
+    if len(labels) == 0:
+        return 1.0
+    grid = np.exp(np.linspace(math.log(0.2), math.log(5.0), 25))
+    best = float(grid[int(np.argmin([nll(probs, labels, t) for t in grid]))])
+    lo, hi = best / 1.15, best * 1.15
+    g = (math.sqrt(5) - 1) / 2
+    for _ in range(25):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        if nll(probs, labels, a) < nll(probs, labels, b):
+            hi = b
+        else:
+            lo = a
+    return round((lo + hi) / 2, 4)
+
+
+def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error of the top class: the gap between confidence and
+    accuracy, averaged over equal-width confidence bins weighted by their size."""
+    p = np.asarray(probs, dtype=np.float64)
+    if len(p) == 0:
+        return 0.0
+    conf = p.max(axis=1)
+    right = (p.argmax(axis=1) == np.asarray(labels)).astype(np.float64)
+    which = np.minimum((conf * bins).astype(np.int64), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            total += m.sum() * abs(conf[m].mean() - right[m].mean())
+    return total / len(p)
+
+
+def calibration_of(meta: dict[str, Any]) -> tuple[float, float]:
+    """(temperature, threshold) recorded in a model's metadata (1.0 and the default if none)."""
+    cal = meta.get("calibration")
+    t, thr = 1.0, THRESHOLD
+    if isinstance(cal, dict):
+        tv, hv = cal.get("temperature"), cal.get("threshold")
+        if isinstance(tv, (int, float)) and 0.05 <= tv <= 20:
+            t = float(tv)
+        if isinstance(hv, (int, float)) and 0 < hv < 1:
+            thr = float(hv)
+    return t, thr

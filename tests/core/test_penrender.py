@@ -1,0 +1,71 @@
+"""Pen renderings: thinning, tracing, drawing strokes as the pad does, the non-digit drawings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.core import negatives, pendata
+from app.core import penrender as pr
+
+
+def _bar(width: int) -> np.ndarray:
+    a = np.zeros((40, 40), bool)
+    a[5:35, 20 - width // 2: 20 + (width + 1) // 2] = True
+    return a
+
+
+def test_thinning_leaves_a_one_pixel_line_whatever_the_stroke_width() -> None:
+    masks = np.stack([_bar(w) for w in (3, 6, 9)])
+    skel = pr.thin(masks)
+    for s in skel:
+        rows = np.nonzero(s.any(axis=1))[0]
+        assert (s.sum(axis=1)[rows] == 1).all()  # one pixel per row
+        assert rows.max() - rows.min() >= 20  # the line keeps most of its length
+
+
+def test_trace_turns_a_ring_and_a_cross_into_strokes_covering_every_pixel() -> None:
+    ring = np.zeros((30, 30), np.uint8)
+    yy, xx = np.mgrid[:30, :30]
+    ring[(np.hypot(yy - 15, xx - 15) < 10) & (np.hypot(yy - 15, xx - 15) >= 7)] = 255
+    skel = pr.thin(ring > 0)
+    lines = pr.trace(skel)
+    covered = {(int(r), int(c)) for line in lines for r, c in line}
+    assert covered == {(int(r), int(c)) for r, c in zip(*np.nonzero(skel), strict=True)}
+    cross = np.zeros((21, 21), bool)
+    cross[10, :] = cross[:, 10] = True
+    assert len(pr.trace(cross)) >= 2
+
+
+def test_pad_image_looks_like_the_pad_input_at_any_brush() -> None:
+    rng = np.random.default_rng(0)
+    stroke = [np.array([[0.2, 0.1], [0.8, 0.1], [0.4, 0.9]], np.float32)]  # a 7
+    for brush in (6, 20, 40):
+        img = pr.pad_image(stroke, rng, brush=brush)
+        assert img is not None and img.shape == (28, 28) and img.dtype == np.uint8
+        rows, cols = np.nonzero(img > 60)
+        assert max(np.ptp(rows), np.ptp(cols)) in range(17, 22)  # MNIST's 20-pixel box
+    thin, thick = (pr.pad_image(stroke, np.random.default_rng(1), brush=b) for b in (6, 40))
+    assert thin is not None and thick is not None and (thick > 127).sum() > 2 * (thin > 127).sum()
+
+
+def test_every_kind_of_negative_renders() -> None:
+    rng = np.random.default_rng(3)
+    for kind, gen in negatives.KINDS.items():
+        for _ in range(5):
+            img = pr.pad_image(gen(rng), rng)
+            assert img is not None and img.max() > 200, kind
+    for name, gen in negatives.SHAPES.items():
+        assert pr.pad_image(gen(rng), rng) is not None, name
+
+
+def test_shipped_pen_data_has_digits_and_negatives_and_no_test_digits() -> None:
+    x, y, src = pendata.load_pen_data()
+    assert x.shape[1:] == (28, 28) and x.dtype == np.uint8 and len(x) == len(y) == len(src)
+    assert set(np.unique(y)) == set(range(11))
+    assert (src[y != pendata.NOT_A_DIGIT] >= 0).all() and src.max() < 60000
+    held = np.arange(0, 60000, 7)
+    xt, _, xv, yv = pendata.split(held)
+    assert len(xt) + len(xv) == len(x) and (yv == pendata.NOT_A_DIGIT).any()
+    held_renderings = int((np.isin(src, held) & (y != pendata.NOT_A_DIGIT)).sum())
+    assert held_renderings > 0 and (yv != pendata.NOT_A_DIGIT).sum() == held_renderings
+    assert len(pendata.split(None)[2]) == 0  # no validation split: everything trains

@@ -1,0 +1,65 @@
+"""Calibration and verdict: temperature scaling, ECE, the split into digits and "not a digit"."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.core.verdict import (
+    DIGIT,
+    NOT_DIGIT,
+    calibrate,
+    calibration_of,
+    ece,
+    fit_temperature,
+    split,
+    verdict_of,
+)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _overconfident(n: int = 4000, true_t: float = 2.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs whose labels are drawn from softmax(logits / true_t), shown as softmax(logits)."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 3, (n, 11))
+    honest = _softmax(logits / true_t)
+    labels = np.array([rng.choice(11, p=p) for p in honest])
+    return _softmax(logits), labels
+
+
+def test_fit_temperature_recovers_the_overconfidence_and_lowers_ece() -> None:
+    probs, labels = _overconfident()
+    t = fit_temperature(probs, labels)
+    assert 2.1 < t < 2.9
+    before, after = ece(probs, labels), ece(calibrate(probs, t), labels)
+    assert after < before / 2
+
+
+def test_temperature_one_changes_nothing_and_keeps_the_order() -> None:
+    probs, _ = _overconfident(50)
+    assert np.array_equal(calibrate(probs, 1.0), probs)
+    warm = calibrate(probs, 3.0)
+    assert np.allclose(warm.sum(axis=1), 1.0)
+    assert np.array_equal(warm.argmax(axis=1), probs.argmax(axis=1))
+    assert (warm.max(axis=1) < probs.max(axis=1)).all()
+
+
+def test_split_renormalises_the_digits_and_reads_the_eleventh_output() -> None:
+    p = np.array([[0.1, 0.1] + [0.0] * 8 + [0.8], [0.5, 0.5] + [0.0] * 8 + [0.0]])
+    digits, other = split(p)
+    assert np.allclose(digits[0, :2], [0.5, 0.5]) and np.allclose(digits.sum(axis=1), 1.0)
+    assert other.tolist() == [0.8, 0.0]
+    ten = np.eye(10)[:3]
+    d10, o10 = split(ten)  # a ten-output model never says "not a digit"
+    assert np.array_equal(d10, ten) and o10.tolist() == [0.0, 0.0, 0.0]
+    assert verdict_of(0.8) == NOT_DIGIT and verdict_of(0.2) == DIGIT
+
+
+def test_calibration_of_reads_the_metadata_and_ignores_nonsense() -> None:
+    assert calibration_of({}) == (1.0, 0.5)
+    assert calibration_of({"calibration": {"temperature": 0.7, "threshold": 0.6}}) == (0.7, 0.6)
+    assert calibration_of({"calibration": {"temperature": -3, "threshold": "x"}}) == (1.0, 0.5)
+    assert calibration_of({"calibration": "hot"}) == (1.0, 0.5)
