@@ -22,7 +22,12 @@ def bundle_exe(dist: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dist/ of a fresh build of build.spec, in a temporary directory."""
+    """dist/ of a fresh build of build.spec, in a temporary directory; or, to re-run the
+    bundle tests without building again, the dist/ named by DIGITPAD_TEST_DIST."""
+    given = os.environ.get("DIGITPAD_TEST_DIST")
+    if given:
+        assert bundle_exe(Path(given)).is_file(), f"DIGITPAD_TEST_DIST={given}: no bundle there"
+        return Path(given)
     tmp = tmp_path_factory.mktemp("bundle")
     t0 = time.perf_counter()
     log = tmp / "build.log"

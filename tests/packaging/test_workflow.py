@@ -54,4 +54,4 @@ def test_builds_and_self_tests_on_three_platforms() -> None:
     release = [r for r in runs if "tools/release.py" in r]
     assert release and "--no-self-test" not in release[0] and "--no-build" not in release[0]
     deb = next(r for r in runs if ".deb" in r)
-    assert "digitpad --self-test" in deb and "purge" in deb
+    assert "/usr/bin/digitpad --self-test" in deb and "purge" in deb
