@@ -298,3 +298,23 @@ def test_a_digit_that_is_not_a_digit_shows_a_question_mark(window, qtbot) -> Non
     qtbot.waitUntil(lambda: view.number() == "2?26")
     assert view.reading().uncertain
     assert [label for _, label, _ in window.pad.marks()] == ["2", "?", "2", "6"]
+
+
+def test_a_star_between_digits_reads_as_not_a_digit(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The shipped model's own verdict: a star written between two digits is a "?"."""
+    view = number_mode(window)
+    height, advance = 0.62, 0.55
+    star = [(0.5, 0.0), (0.8, 1.0), (0.0, 0.35), (1.0, 0.35), (0.2, 1.0), (0.5, 0.0)]
+    x0 = 0.25 + advance
+    strokes = [*number_strokes("2", height, advance),
+               [(x0 + x * height * 0.75, 0.5 + (y - 0.5) * height) for x, y in star],
+               *number_strokes("6", height, advance, start=0.25 + 2 * advance)]
+    write(window.pad, strokes)
+    qtbot.waitUntil(lambda: view.number() is not None and len(view.number()) == 3)
+    assert view.number() == "2?6" and view.reading().uncertain
+    assert [label for _, label, _ in window.pad.marks()] == ["2", "?", "6"]
+    view.select(1)
+    assert window.top_digit_label.text() == "Not a digit?"  # as for a single drawing
+    assert window.probability_view.probabilities() is not None  # its ten probabilities, still
+    view.select(0)
+    assert window.top_digit_label.text() == "2"

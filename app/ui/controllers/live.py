@@ -95,13 +95,14 @@ class LivePrediction(QObject):
         """What predicts now: the weights in training while watching it learn, else the model."""
         return self.override if self.override is not None else self.predictor
 
-    def show_input(self, x: np.ndarray | None, probs: np.ndarray | None, hint: str = "") -> None:
+    def show_input(self, x: np.ndarray | None, probs: np.ndarray | None, hint: str = "",
+                   verdict: str = DIGIT) -> None:
         """Show an input read elsewhere (one digit of a number) as the current one."""
         self.current_input = x
         self.view.preview.set_image(x)
-        self.view.probabilities.set_probabilities(probs)
+        self.view.probabilities.set_probabilities(probs, verdict)
         if probs is not None:
-            self.view.answer.show_answer(probs)
+            self.view.answer.show_answer(probs, verdict)
         else:
             self.view.answer.show_hint(hint)
         self.updated.emit()

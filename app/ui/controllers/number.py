@@ -195,7 +195,7 @@ class NumberController(QObject):
                             for i, (r, d) in enumerate(zip(rects, reading.digits, strict=True))])
         d = self._shown()
         if d is not None:
-            self.live.show_input(d.x, d.probabilities, d.text)
+            self.live.show_input(d.x, d.probabilities, d.text, d.verdict)
         elif reading.digits:
             self.live.show_input(None, None, f"Number {reading.number}: click a digit")
         else:
