@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test(args[1:])
     if args[:1] == ["--startup-probe"]:
-        from app.selftest import run_startup_probe
+        from app.selftest.probe import run_startup_probe
 
         return run_startup_probe(args[1:])
     from app.cli import main as cli_main

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test(args_list[1:])
     if args_list[:1] == ["--startup-probe"]:
-        from app.selftest import run_startup_probe
+        from app.selftest.probe import run_startup_probe
 
         return run_startup_probe(args_list[1:])
     try:

@@ -11,9 +11,6 @@ stdout when there is one and always to a report file (``--report PATH``; by defa
 ``$DIGITPAD_HOME/selftest-report.txt`` when ``DIGITPAD_HOME`` is set, else
 ``<temp dir>/digitpad-selftest-report.txt``), since a windowed bundle has no stdout.
 Exit status 0 when every check passed, 1 otherwise (2 for a usage error).
-
-``DigitPad --startup-probe [FILE]`` is for ``bench/bench_bundle.py``: it opens the window,
-draws a 7, waits for the live prediction, writes timings as JSON to FILE (or stdout) and quits.
 """
 
 from __future__ import annotations
@@ -21,22 +18,32 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import itertools
-import json
-import math
 import os
 import platform
-import shutil
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app import APP_NAME, __version__
+from app.selftest.driving import (
+    CheckFailed,
+    application,
+    check_drawn,
+    clear_pad,
+    click,
+    draw_digit,
+    environment,
+    find_widget,
+    open_window,
+    process_events,
+    say,
+    shown_prediction,
+)
 
 REPORT_NAME = "selftest-report.txt"
 DEFAULT_TIMEOUT = 600.0  # seconds allowed for the tiny training (TensorFlow start included)
@@ -47,32 +54,10 @@ TINY_TRAINING_ARGS = {"arch": "mlp", "epochs": 4, "batch_size": 32, "learning_ra
                       "limit": 600, "seed": 1}
 MIN_ACCURACY = 0.5
 
-# Digits as strokes in a unit box (x right, y down); drawn 70 % of the pad high.
-Polyline = list[tuple[float, float]]
-STROKES: dict[str, list[Polyline]] = {
-    "1": [[(0.42, 0.12), (0.55, 0.02), (0.55, 0.98)]],
-    "7": [[(0.12, 0.05), (0.88, 0.05), (0.4, 0.98)]],
-    "4": [[(0.6, 0.02), (0.12, 0.65), (0.9, 0.65)], [(0.65, 0.3), (0.65, 0.98)]],
-}
-
 # The widgets the self-test drives, by objectName (the window's public contract).
 WIDGETS = ("drawingPad", "probabilityView", "topDigitLabel", "trainButton", "trainProgress",
            "cancelButton")
 
-
-def _say(text: str) -> None:
-    stream = sys.stdout
-    if stream is None:
-        return
-    try:
-        stream.write(text + "\n")
-        stream.flush()
-    except (OSError, ValueError, UnicodeEncodeError):
-        pass
-
-
-class CheckFailed(Exception):
-    """A check did not hold; ``str()`` says what was seen."""
 
 
 @dataclass
@@ -121,7 +106,7 @@ class Report:
 
     def _add(self, c: Check) -> None:
         self.checks.append(c)
-        _say(c.line())
+        say(c.line())
 
     @property
     def ok(self) -> bool:
@@ -141,164 +126,6 @@ class Report:
                  f"{verdict} ({len(self.checks)} checks, {total:.1f} s)"]
         return "\n".join(lines) + "\n"
 
-
-# --------------------------------------------------------------------------- environment
-
-
-def _has_display() -> bool:
-    if sys.platform.startswith("linux") or "bsd" in sys.platform:
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
-
-
-@contextlib.contextmanager
-def _environment(offscreen: bool, keep_home: bool) -> Iterator[tuple[Path, bool]]:
-    """Set QT_QPA_PLATFORM and DIGITPAD_HOME for the run; restore both afterwards.
-
-    Yields (home, temporary).
-    """
-    saved = {k: os.environ.get(k) for k in ("QT_QPA_PLATFORM", "DIGITPAD_HOME")}
-    if not os.environ.get("QT_QPA_PLATFORM") and (offscreen or not _has_display()):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    temporary = not os.environ.get("DIGITPAD_HOME")
-    if temporary:
-        os.environ["DIGITPAD_HOME"] = tempfile.mkdtemp(prefix="digitpad-selftest-")
-    home = Path(os.environ["DIGITPAD_HOME"]).expanduser()
-    try:
-        yield home, temporary
-    finally:
-        if temporary and not keep_home:
-            shutil.rmtree(home, ignore_errors=True)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _application() -> Any:
-    from app.ui.app import create_application
-
-    return create_application([])
-
-
-def _process_events(ms: float = 0.0) -> None:
-    """Run the event loop for ``ms`` milliseconds (at least one pass)."""
-    from PySide6.QtCore import QCoreApplication, QEventLoop
-
-    end = time.perf_counter() + ms / 1000.0
-    while True:
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-        QCoreApplication.sendPostedEvents()
-        if time.perf_counter() >= end:
-            break
-
-
-def _open_window() -> Any:
-    from app.ui import MainWindow
-
-    window = MainWindow()
-    window.resize(1000, 760)
-    window.show()
-    window.raise_()
-    window.activateWindow()
-    _process_events()
-    return window
-
-
-def _widget(window: Any, name: str) -> Any:
-    from PySide6.QtWidgets import QWidget
-
-    w = window.findChild(QWidget, name)
-    if w is None:
-        raise CheckFailed(f"the window has no widget named {name!r}")
-    return w
-
-
-# --------------------------------------------------------------------------- mouse input
-
-
-def _send_mouse(widget: Any, kind: str, pos: Any, buttons_down: bool = True) -> None:
-    from PySide6.QtCore import QEvent, QPointF, Qt
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
-
-    p = QPointF(pos)
-    left = Qt.MouseButton.LeftButton
-    none = Qt.MouseButton.NoButton
-    if kind == "press":
-        ev = QMouseEvent(QEvent.Type.MouseButtonPress, p, widget.mapToGlobal(p), left, left,
-                         Qt.KeyboardModifier.NoModifier)
-    elif kind == "move":
-        ev = QMouseEvent(QEvent.Type.MouseMove, p, widget.mapToGlobal(p), none,
-                         left if buttons_down else none, Qt.KeyboardModifier.NoModifier)
-    else:
-        ev = QMouseEvent(QEvent.Type.MouseButtonRelease, p, widget.mapToGlobal(p), left, none,
-                         Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, ev)
-
-
-def _densify(stroke: Polyline, step: float) -> Polyline:
-    out = [stroke[0]]
-    for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
-        n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
-        out.extend((x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1))
-    return out
-
-
-def draw_digit(pad: Any, digit: str, size: float = 0.7, aspect: float = 0.7) -> int:
-    """Draw ``digit`` on the pad with mouse press/move/release events; returns the moves sent."""
-    side = max(1.0, float(pad.square().width()))
-    sent = 0
-    for stroke in STROKES[digit]:
-        placed = [(0.5 + (x - 0.5) * size * aspect, 0.5 + (y - 0.5) * size) for x, y in stroke]
-        pts = [pad.to_widget(x, y) for x, y in _densify(placed, 6.0 / side)]
-        _send_mouse(pad, "press", pts[0])
-        for p in pts[1:]:
-            _send_mouse(pad, "move", p)
-            sent += 1
-        _send_mouse(pad, "release", pts[-1])
-    _process_events()
-    return sent
-
-
-def click(button: Any) -> None:
-    """Click a button with a real mouse press and release in its middle."""
-    from PySide6.QtCore import QPointF
-
-    centre = QPointF(button.width() / 2.0, button.height() / 2.0)
-    _send_mouse(button, "press", centre)
-    _send_mouse(button, "release", centre)
-    _process_events()
-
-
-def _clear(window: Any) -> None:
-    window.live.clear()
-    _process_events()
-
-
-def _shown_prediction(window: Any) -> tuple[str, list[float] | None]:
-    label = _widget(window, "topDigitLabel").text().strip()
-    probs = _widget(window, "probabilityView").probabilities()
-    return label, probs
-
-
-def _check_drawn(window: Any, digit: str) -> str:
-    _clear(window)
-    pad = _widget(window, "drawingPad")
-    moves = draw_digit(pad, digit)
-    _process_events(10)
-    label, probs = _shown_prediction(window)
-    if probs is None or len(probs) != 10:
-        raise CheckFailed(f"no probabilities shown after drawing a {digit} ({moves} mouse moves)")
-    if not (abs(sum(probs) - 1.0) < 1e-3 and all(math.isfinite(p) and p >= 0 for p in probs)):
-        raise CheckFailed(f"the probabilities shown are not a distribution: {probs}")
-    top = max(range(10), key=lambda d: probs[d])
-    if label != str(top):
-        raise CheckFailed(f"the label shows {label!r} but the bars say {top}")
-    if label != digit:
-        raise CheckFailed(f"drew a {digit}, the window says {label!r} ({probs[top] * 100:.0f} %)")
-    return f"{moves} mouse moves, shows {label} at {probs[top] * 100:.1f} %"
 
 
 # --------------------------------------------------------------------------- the checks
@@ -347,10 +174,10 @@ class _Run:
         self.new_model: str | None = None
 
     def open_window(self) -> str:
-        self.app = _application()
-        self.window = _open_window()
+        self.app = application()
+        self.window = open_window()
         for name in WIDGETS:
-            _widget(self.window, name)
+            find_widget(self.window, name)
         if self.window.live.predictor is None:
             raise CheckFailed(f"no model loaded ({self.window.last_error or 'no error shown'})")
         return f"model {self.window.models.current_name()!r}, all {len(WIDGETS)} widgets found"
@@ -363,7 +190,7 @@ class _Run:
         return f"predicting with {backend_name()}"
 
     def draw(self, digit: str) -> str:
-        return _check_drawn(self.window, digit)
+        return check_drawn(self.window, digit)
 
     def train(self) -> str:
         from PySide6.QtCore import QEventLoop, QTimer
@@ -381,7 +208,7 @@ class _Run:
             loop.quit()
 
         w.training.finished.connect(done)
-        button = _widget(w, "trainButton")
+        button = find_widget(w, "trainButton")
         if not button.isEnabled():
             raise CheckFailed("the Train button is disabled")
         t = time.perf_counter()
@@ -390,7 +217,7 @@ class _Run:
             if not w.training.is_running():
                 why = w.last_error or "no error shown"
                 raise CheckFailed(f"clicking Train did not start training ({why})")
-            if not _widget(w, "cancelButton").isEnabled():
+            if not find_widget(w, "cancelButton").isEnabled():
                 raise CheckFailed("the Cancel button is not enabled while training")
         timer = QTimer()
         timer.setSingleShot(True)
@@ -409,7 +236,7 @@ class _Run:
         if not name:
             raise CheckFailed(f"training ended without a model: {w.last_error or 'cancelled?'}")
         self.new_model = str(name)
-        progress = _widget(w, "trainProgress")
+        progress = find_widget(w, "trainProgress")
         if progress.value() != progress.maximum():
             raise CheckFailed(f"progress bar at {progress.value()}/{progress.maximum()} after training")
         tf = sys.modules.get("tensorflow")
@@ -420,7 +247,7 @@ class _Run:
     def _wait_idle(self, seconds: float) -> None:
         end = time.perf_counter() + seconds
         while self.window.training.is_running() and time.perf_counter() < end:
-            _process_events(50)
+            process_events(50)
 
     def new_model_active(self) -> str:
         from app.core import paths
@@ -460,10 +287,10 @@ class _Run:
         if litert_expected() and not interp.startswith("ai_edge_litert"):
             raise CheckFailed(f"the interpreter comes from {interp}, not LiteRT")
         digit = self.digits[0]
-        _clear(w)
-        draw_digit(_widget(w, "drawingPad"), digit)
-        _process_events(10)
-        label, probs = _shown_prediction(w)
+        clear_pad(w)
+        draw_digit(find_widget(w, "drawingPad"), digit)
+        process_events(10)
+        label, probs = shown_prediction(w)
         if probs is None or abs(sum(probs) - 1.0) > 1e-3 or not label:
             raise CheckFailed(f"no valid prediction from the new model (label {label!r}, {probs})")
         return f"{backend_name()} ({interp}); a drawn {digit} reads as {label}"
@@ -482,7 +309,7 @@ class _Run:
             w.close()
             w.deleteLater()
         with contextlib.suppress(Exception):
-            _process_events(20)
+            process_events(20)
         self.window = None
 
 
@@ -520,14 +347,14 @@ def run_self_test(argv: list[str] | None = None) -> int:
     report_path = _report_path(args)
     report = Report()
     digits = ["7", "1"]
-    with _environment(offscreen=not args.visible, keep_home=args.keep_home) as (home, temporary):
+    with environment(offscreen=not args.visible, keep_home=args.keep_home) as (home, temporary):
         report.header = _describe_install()
         if temporary:
             report.header.append("(a temporary DigitPad home, "
                                  + ("kept afterwards)" if args.keep_home else "removed afterwards)"))
         for line in report.header:
-            _say(line)
-        _say("")
+            say(line)
+        say("")
         run = _Run(home, args.timeout, digits)
         try:
             report.check("bundled resources present", _check_resources)
@@ -548,77 +375,13 @@ def run_self_test(argv: list[str] | None = None) -> int:
         finally:
             run.close()
     text = report.text()
-    _say(text.rstrip().splitlines()[-1])
+    say(text.rstrip().splitlines()[-1])
     try:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(text, encoding="utf-8")
-        _say(f"report: {report_path}")
+        say(f"report: {report_path}")
     except OSError as exc:
-        _say(f"cannot write the report to {report_path}: {exc}")
+        say(f"cannot write the report to {report_path}: {exc}")
         return 1
     return 0 if report.ok else 1
 
-
-# --------------------------------------------------------------------------- startup probe
-
-
-def _seconds_since_process_start() -> float | None:
-    """Wall time since this process started (Linux /proc; None elsewhere)."""
-    try:
-        with open("/proc/self/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        start_ticks = int(fields[19])  # field 22 (starttime), counted after "pid (comm)"
-        with open("/proc/uptime", encoding="ascii") as fh:
-            uptime = float(fh.read().split()[0])
-        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError, AttributeError):
-        return None
-
-
-def run_startup_probe(argv: list[str] | None = None) -> int:
-    """Open the window, draw a 7, wait for the live prediction, write timings, quit.
-
-    The JSON written has ``predicted_at`` (``time.time()`` when the window showed the
-    prediction) so a caller can measure from the moment it started the process.
-    """
-    args = list(argv or [])
-    out = Path(args[0]) if args else None
-    t_import = time.time()
-    result: dict[str, Any] = {"frozen": bool(getattr(sys, "frozen", False)), "started_probe_at": t_import}
-    window = None
-    # Like the self-test: a temporary DigitPad home unless DIGITPAD_HOME is set (the window
-    # writes its settings on closing); the display is used when there is one.
-    with _environment(offscreen=False, keep_home=False):
-        try:
-            _application()
-            window = _open_window()
-            result["window_shown_at"] = time.time()
-            pad = _widget(window, "drawingPad")
-            draw_digit(pad, "7")
-            _process_events()
-            label, probs = _shown_prediction(window)
-            result["predicted_at"] = time.time()
-            result["since_process_start"] = _seconds_since_process_start()
-            result["predicted"] = label
-            result["confidence"] = None if probs is None else max(probs)
-            result["model"] = window.models.current_name()
-            result["tensorflow_loaded"] = "tensorflow" in sys.modules
-            result["ok"] = label == "7"
-        except Exception as exc:  # report, don't hide
-            result["ok"] = False
-            result["error"] = f"{type(exc).__name__}: {exc}"
-        finally:
-            if window is not None:
-                with contextlib.suppress(Exception):
-                    window.shutdown()
-                    window.close()
-    text = json.dumps(result, indent=2)
-    if out is not None:
-        out.write_text(text + "\n", encoding="utf-8")
-    else:
-        _say(text)
-    return 0 if result.get("ok") else 1
-
-
-if __name__ == "__main__":  # python -m app.selftest
-    sys.exit(run_self_test(sys.argv[1:]))
