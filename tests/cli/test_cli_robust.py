@@ -55,6 +55,8 @@ def test_a_read_only_store_is_found_before_training(capsys: pytest.CaptureFixtur
     def never(*a, **k):  # type: ignore[no-untyped-def]
         raise AssertionError("trained although nothing could be saved")
 
+    import app.core.finetune  # noqa: F401  (imported now, it binds the real train, not the stub)
+
     monkeypatch.setattr(Path, "mkdir", read_only)
     monkeypatch.setattr("app.core.training.train", never)
     monkeypatch.setattr("app.core.finetune.fine_tune", never)
