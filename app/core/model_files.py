@@ -38,8 +38,9 @@ MAX_KERAS_BYTES = 256 << 20  # what a .keras file may unpack to (the largest bui
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of a regular file (a FIFO or device is refused, never read)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path, ModelError, f"{path.parent.name}/{path.name}") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
