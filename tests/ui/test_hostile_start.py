@@ -93,20 +93,22 @@ def test_the_window_correcting_while_the_cli_imports_loses_nothing(
     assert all(s.strokes is None for s in store.samples(9))
 
 
-def test_closing_while_tensorflow_loads_hides_the_window_at_once(window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_closing_while_tensorflow_loads_hides_the_window_at_once(window) -> None:  # type: ignore[no-untyped-def]
     from app.core.training import TrainConfig
 
     window.training.config = TrainConfig(arch="mlp", epochs=1, limit=300)
     seen: list[bool] = []
-    real = window.jobs.shutdown
 
-    def shutdown() -> None:  # the wait for the training thread starts here
-        seen.append(window.isVisible())
-        real()
+    def ended() -> None:  # the training job ends: on close, after its thread was waited for
+        if not window.jobs.busy():
+            seen.append(window.isVisible())
 
-    monkeypatch.setattr(window.jobs, "shutdown", shutdown)
     QTest.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
     assert window.jobs.busy()
-    window.close()
-    assert seen == [False]  # the window was gone before waiting for TensorFlow
+    window.jobs.changed.connect(ended)
+    try:
+        window.close()
+    finally:
+        window.jobs.changed.disconnect(ended)
+    assert seen == [False]  # the window was gone before the wait for TensorFlow ended
     assert not window.jobs.busy()
