@@ -174,3 +174,19 @@ def test_about_and_shortcuts(window, qtbot) -> None:  # type: ignore[no-untyped-
     table = dlg.findChild(QTableWidget, "shortcutsTable")
     texts = [table.item(r, 1).text() for r in range(table.rowCount())]
     assert "Ctrl+Z" in texts and any("Esc" in t for t in texts)
+
+
+def test_evaluating_while_importing_keeps_both_results(window, qtbot, tiny_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Import (TensorFlow) and Evaluate (LiteRT) run at the same time; each gets its own result."""
+    src = tiny_model_dir / "model.keras"
+    window.ask_keras_path = lambda: str(src)
+    with qtbot.waitSignal(window.models.import_finished, timeout=120_000) as imported, \
+            qtbot.waitSignal(window.models.evaluation_finished, timeout=120_000) as evaluated:
+        QTest.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # Model > Load model…
+        QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # Model > Evaluate
+        assert window.jobs.running("import") and window.jobs.running("evaluate")
+    name = imported.args[0]
+    assert name is not None and window.models.current_name() == name
+    ev = evaluated.args[0]
+    assert ev is not None and ev.count == 10000
+    assert window.last_error is None and running_threads() == []

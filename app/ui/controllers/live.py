@@ -10,9 +10,10 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
@@ -45,7 +46,7 @@ class InputSource(Protocol):
     def sample_strokes(self) -> list[StrokeData] | None: ...
 
 
-def pil_to_qimage(img: Any) -> QImage:
+def pil_to_qimage(img: Image.Image) -> QImage:
     """A PIL image (any mode) as a QImage (RGBA), for showing an opened file."""
     rgba = img.convert("RGBA")
     data = rgba.tobytes("raw", "RGBA")

@@ -65,7 +65,7 @@ class ModelsController(QObject):
         self.entry: ModelEntry | None = None
         self.manage_dialog: ManageModelsDialog | None = None
         self.evaluation_dialog: EvaluationView | None = None
-        self._outcome: object = None  # what the running import/evaluation returned
+        self._results: dict[str, object] = {}  # what the running import / evaluation returned
         jobs.changed.connect(self._jobs_changed)
 
     # ------------------------------------------------------------------ the model in use
@@ -226,16 +226,20 @@ class ModelsController(QObject):
         from app.ui.worker import FunctionWorker
 
         worker = FunctionWorker(work)
-        self._outcome = None
-        worker.signals.returned.connect(self._returned, Q)
-        failed = self._import_failed if kind == "import" else self._evaluation_failed
-        worker.signals.errored.connect(failed, Q)
+        importing = kind == "import"
+        self._results[kind] = None
+        worker.signals.returned.connect(self._imported if importing else self._evaluated, Q)
+        worker.signals.errored.connect(self._import_failed if importing else self._evaluation_failed, Q)
         worker.signals.status.connect(self._status, Q)
         self.jobs.start(kind, worker, done)
 
     @Slot(object)
-    def _returned(self, value: object) -> None:
-        self._outcome = value
+    def _imported(self, name: str) -> None:
+        self._results["import"] = name
+
+    @Slot(object)
+    def _evaluated(self, outcome: EvaluationOutcome | None) -> None:
+        self._results["evaluate"] = outcome
 
     @Slot(str)
     def _status(self, text: str) -> None:
@@ -250,16 +254,18 @@ class ModelsController(QObject):
         self.feedback.error("Evaluation failed", error_text(exc))
 
     def _import_done(self) -> None:
-        name, self._outcome = self._outcome, None
-        if isinstance(name, str):
-            self.store.refresh()
-            self.load_active()
-            self.feedback.status(f"Imported and now using {name!r}.", 10000)
-        self.import_finished.emit(name if isinstance(name, str) else None)
+        name = self._results.pop("import", None)
+        if not isinstance(name, str) or self.jobs.closing:
+            self.import_finished.emit(None)
+            return
+        self.store.refresh()
+        self.load_active()
+        self.feedback.status(f"Imported and now using {name!r}.", 10000)
+        self.import_finished.emit(name)
 
     def _evaluation_done(self) -> None:
-        out, self._outcome = self._outcome, None
-        if not isinstance(out, EvaluationOutcome):
+        out = self._results.pop("evaluate", None)
+        if not isinstance(out, EvaluationOutcome) or self.jobs.closing:
             self.evaluation_finished.emit(None)
             return
         if self.evaluation_dialog is not None:
