@@ -65,16 +65,22 @@ class _Thread(QThread):
 
 
 class _Running(QObject):
-    """A running worker with its thread; ``on_finished`` runs on the GUI thread."""
+    """A running worker with its thread; says ``ended`` on the GUI thread once the worker has
+    finished. (No reference back to the registry: a signal, so no cycle to collect.)"""
 
-    def __init__(self, jobs: Jobs, kind: str, worker: Job, thread: _Thread,
+    ended = Signal(object)  # this _Running
+
+    def __init__(self, parent: QObject, kind: str, worker: Job, thread: _Thread,
                  done: Callable[[], None] | None) -> None:
-        super().__init__(jobs)
-        self.jobs, self.kind, self.worker, self.qthread, self.done = jobs, kind, worker, thread, done
+        super().__init__(parent)
+        self.kind = kind
+        self.worker: Job | None = worker
+        self.qthread: _Thread | None = thread
+        self.done = done
 
     @Slot()
     def on_finished(self) -> None:
-        self.jobs._end(self)
+        self.ended.emit(self)
 
 
 class Jobs(QObject):
@@ -104,6 +110,7 @@ class Jobs(QObject):
         _jobs_running += 1
         thread = _Thread(worker, f"digitpad-{kind}", self)
         job = _Running(self, kind, worker, thread, done)
+        job.ended.connect(self._end)
         worker.signals.finished.connect(job.on_finished)
         self._jobs[kind] = job
         _threads.add(thread)
@@ -120,7 +127,7 @@ class Jobs(QObject):
     def wait(self, kind: str) -> None:
         """Cancel the job ``kind``, wait for its thread and run its ``done`` now."""
         job = self._jobs.get(kind)
-        if job is not None:
+        if job is not None and job.worker is not None:
             job.worker.cancel()
             self._end(job)
 
@@ -128,15 +135,17 @@ class Jobs(QObject):
         """Cancel every job, then wait for each thread (saves are atomic: nothing is half-written)."""
         self.closing = True
         for job in list(self._jobs.values()):
-            job.worker.cancel()
+            if job.worker is not None:
+                job.worker.cancel()
         for job in list(self._jobs.values()):
             self._end(job)
 
+    @Slot(object)
     def _end(self, job: _Running) -> None:
         if self._jobs.get(job.kind) is not job:
             return  # already ended (waited for on close)
         thread = job.qthread
-        if shiboken6.isValid(thread):
+        if thread is not None and shiboken6.isValid(thread):
             thread.wait()
             thread.setParent(None)
             thread.deleteLater()
@@ -147,7 +156,8 @@ class Jobs(QObject):
             _warnings_saved.__exit__(None, None, None)
             _warnings_saved = None
         del self._jobs[job.kind]
+        done, job.done, job.worker, job.qthread = job.done, None, None, None
         job.deleteLater()
         self.changed.emit()
-        if job.done is not None:
-            job.done()
+        if done is not None:
+            done()
