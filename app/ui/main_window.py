@@ -36,7 +36,8 @@ from app.ui.feedback import Feedback, Prefs
 from app.ui.jobs import Jobs
 from app.ui.pad import BRUSH_DEFAULT, BRUSH_MAX, BRUSH_MIN, DrawingPad
 from app.ui.style import app_icon, named
-from app.ui.widgets import AnswerView, PreviewView, ProbabilityView, TrainingPanel, WrappedLabel
+from app.ui.training_panel import TrainingPanel
+from app.ui.widgets import AnswerView, PreviewView, ProbabilityView, WrappedLabel
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSizePolicy,
     QToolTip,
     QVBoxLayout,
@@ -484,36 +482,3 @@ class TrainingCurves(QWidget):
             for xv, yv in series:
                 p.drawEllipse(pt(xv, yv, lo, hi), 4, 4)
         p.end()
-
-
-class TrainingPanel(QWidget):
-    """Train / Cancel / Retrain…, the progress bar, a status line and the curves. A plain panel
-    (the window puts it under a line): a group box's title and frame cost height the
-    smallest window does not have; the Train button says what the panel is."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("trainingBox")
-        self.train_button = named(QPushButton("Train"), "trainButton")
-        self.train_button.setToolTip("Train a new model with the settings of Model ▸ Retrain… (Ctrl+T)")
-        self.cancel_button = named(QPushButton("Cancel"), "cancelButton")
-        self.settings_button = named(QPushButton("Retrain…"), "retrainButton")
-        self.settings_button.setToolTip("Choose the architecture and settings, then train (Model ▸ "
-                                        "Retrain…, Ctrl+R)")
-        self.progress = named(QProgressBar(), "trainProgress")
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.setTextVisible(True)
-        self.status = named(WrappedLabel("", lines=2), "trainStatus")
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.curves = TrainingCurves()
-        row = QHBoxLayout()
-        for b in (self.train_button, self.cancel_button, self.settings_button):
-            row.addWidget(b)
-        row.addWidget(self.progress, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row)
-        layout.addWidget(self.status)
-        layout.addWidget(self.curves, 1)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
