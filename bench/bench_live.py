@@ -14,12 +14,12 @@ as the previous one is shown and painted) and moves paced like a 125 Hz mouse.
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 import sys
 import time
 from typing import Any
 
+from app.selftest.driving import densify
 from bench import Figure, at_most, info, median, percentile, script_main, setup_offscreen
 
 # The goal is what a user can feel: with moves at 125 Hz, 99 % of the updates within a quarter
@@ -43,14 +43,6 @@ DIGITS: dict[str, list[Polyline]] = {
     "7": [[(0.12, 0.05), (0.88, 0.05), (0.4, 0.98)]],
     "8": [_arc(0.5, 0.27, 0.25, 0.23, 90, 450, 18) + _arc(0.5, 0.73, 0.3, 0.25, -90, 270, 18)],
 }
-
-
-def _densify(stroke: Polyline, step: float) -> Polyline:
-    out = [stroke[0]]
-    for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
-        n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
-        out.extend((x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1))
-    return out
 
 
 def measure(moves_wanted: int, step_px: float = 4.0, interval_ms: float = 0.0) -> dict[str, Any]:
@@ -92,7 +84,7 @@ def _measure(moves_wanted: int, step_px: float, interval_ms: float) -> dict[str,
         drawn += 1
         script.append(("clear", 0.0, 0.0, digit))
         for stroke in DIGITS[digit]:
-            pts = _densify([(0.5 + (x - 0.5) * 0.49, 0.5 + (y - 0.5) * 0.7) for x, y in stroke],
+            pts = densify([(0.5 + (x - 0.5) * 0.49, 0.5 + (y - 0.5) * 0.7) for x, y in stroke],
                            step_px / side)
             script.append(("press", *pts[0], digit))
             script.extend(("move", x, y, digit) for x, y in pts[1:])

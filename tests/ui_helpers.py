@@ -7,8 +7,6 @@ Digits (:mod:`tools.handwriting`) are placed on the pad, then drawn with ``QTest
 
 from __future__ import annotations
 
-import itertools
-import math
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,15 +19,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.core import paths
 from app.core.store import DEFAULT_MODEL
+from app.selftest.driving import densify
 from tools.handwriting import Polyline, pad_strokes
-
-
-def _densify(stroke: Polyline, step: float) -> Polyline:
-    out = [stroke[0]]
-    for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
-        n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
-        out.extend((x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1))
-    return out
 
 
 def _move_with_button(pad, pos: QPoint) -> None:  # type: ignore[no-untyped-def]
@@ -51,7 +42,7 @@ def draw_polylines(pad, strokes: list[Polyline], step_px: float = 6.0,  # type: 
     before = pad.moves_received
     sent = 0
     for stroke in strokes:
-        pts = _densify(stroke, step_px / side) if dense else stroke
+        pts = densify(stroke, step_px / side) if dense else stroke
         wpts = [pad.to_widget(x, y).toPoint() for x, y in pts]
         QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, wpts[0])
         for p in wpts[1:]:

@@ -138,6 +138,7 @@ def send_mouse(widget: Any, kind: str, pos: Any, buttons_down: bool = True) -> N
 
 
 def densify(stroke: Polyline, step: float) -> Polyline:
+    """The polyline with a point at least every ``step`` along it (what a moving mouse reports)."""
     out = [stroke[0]]
     for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
         n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
