@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import itertools
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from app.selftest.driving import densify
 from bench import Figure, at_least, at_most, info, median, percentile, script_main, setup_offscreen
 
 GOAL_EXACT = 95.0  # % of numbers read exactly right
@@ -43,14 +43,6 @@ def make_numbers(count: int, seed: int) -> list[list[int]]:
     """``count`` numbers of 2-6 MNIST test digits (indices), seeded."""
     rng = np.random.default_rng(seed)
     return [rng.choice(10000, int(rng.integers(2, 7)), replace=False).tolist() for _ in range(count)]
-
-
-def _densify(points: list[tuple[float, float]], step: float) -> list[tuple[float, float]]:
-    out = [points[0]]
-    for (x0, y0), (x1, y1) in itertools.pairwise(points):
-        n = max(1, int(np.ceil(np.hypot(x1 - x0, y1 - y0) / step)))
-        out.extend((x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1))
-    return out
 
 
 class Writer:
@@ -89,7 +81,7 @@ class Writer:
         step = STEP_PX / self.pad.unit()
         for points, brush in strokes:
             self.pad.set_brush_size(brush)
-            pts = _densify(points, step)
+            pts = densify(points, step)
             self._send(0, *pts[0])
             self.app.processEvents()
             for x, y in pts[1:]:

@@ -18,9 +18,10 @@ from app.core.data import load_mnist
 from app.core.inference import Predictor
 from app.core.paths import bundled_store_dir
 from app.core.preprocess import preprocess
+from app.selftest.driving import densify
 from app.ui.number_view import NumberView
 from tests import ui_helpers
-from tests.ui_helpers import _densify, _move_with_button, draw_digit, needs_default_model
+from tests.ui_helpers import _move_with_button, draw_digit, needs_default_model
 from tools.handwriting import DIGITS, Polyline
 
 window = ui_helpers.window
@@ -44,7 +45,7 @@ def write(pad, strokes: list[Polyline], step_px: float = 6.0) -> None:  # type: 
     """Write strokes (pad units) on the pad with real mouse events."""
     unit = pad.unit()
     for stroke in strokes:
-        pts = [pad.to_widget(x, y).toPoint() for x, y in _densify(stroke, step_px / unit)]
+        pts = [pad.to_widget(x, y).toPoint() for x, y in densify(stroke, step_px / unit)]
         assert all(pad.drawing_area().contains(QPointF(p)) for p in pts), "ink off the strip"
         QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
         for p in pts[1:]:
