@@ -85,6 +85,8 @@ METHODS: dict[str, Method] = {
 # and unpacks quickly), and the one --fast uses.
 RELEASE_METHOD = "zstd-19-long27"
 FAST_METHOD = "zstd-3"
+# The .deb's zstd level (dpkg-deb has no --long), for a release and for --fast.
+DEB_LEVEL, FAST_DEB_LEVEL = 19, 1
 
 
 def _tar_command(folder: Path) -> list[str]:
@@ -203,7 +205,7 @@ def release(dist: Path, out: Path, fast: bool = False) -> list[Path]:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
             from deb import build_deb  # tools/deb.py
 
-            deb = build_deb(folder, out, version(), fast=fast)
+            deb = build_deb(folder, out, version(), level=FAST_DEB_LEVEL if fast else DEB_LEVEL)
             print(f"{deb.name}: {deb.stat().st_size / 2**20:.1f} MiB")
             artifacts.append(deb)
         else:

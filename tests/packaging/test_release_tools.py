@@ -114,7 +114,7 @@ def test_deb_of_a_stand_in_bundle(tmp_path: Path) -> None:
                  key=lambda v: [int(x) for x in v[6:].split(".")])
     out = tmp_path / "out"
     out.mkdir()
-    made = deb.build_deb(bundle, out, "1.2.3", fast=True)
+    made = deb.build_deb(bundle, out, "1.2.3", level=1)
     assert made.name == f"digitpad_1.2.3_{deb.deb_arch()}.deb"
     fields = subprocess.run(["dpkg-deb", "-f", str(made)], capture_output=True, text=True, check=True).stdout
     assert f"Depends: libc6 (>= {newest[6:]})\n" in fields
