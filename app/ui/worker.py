@@ -190,6 +190,7 @@ class FineTuneWorker(TrainingWorker):
 
         store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
         base = store.get(self.base_name)
+        store.check_writable()  # a read-only store is found out now, not after fine-tuning
         samples = SampleStore(self.home)
         x, y = samples.arrays()
         listener = self.make_listener()
