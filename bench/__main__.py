@@ -36,7 +36,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "startup": ("bench.bench_startup", ["--runs", "7"], ["--runs", "3"]),
     "live": ("bench.bench_live", ["--runs", "3", "--moves", "600"], ["--runs", "1", "--moves", "500"]),
     "training": ("bench.bench_training", ["--runs", "3"], ["--runs", "1"]),
-    "heartbeat": ("bench.bench_heartbeat", ["--runs", "1"], ["--runs", "1"]),
+    "heartbeat": ("bench.bench_heartbeat", ["--runs", "3"], ["--runs", "1"]),
     "hostile": ("bench.bench_hostile", [], []),
     "number": ("bench.bench_number", [], ["--numbers", "40"]),
     "drawn": ("bench.bench_drawn", [], ["--digits", "1000", "--nondigits", "300"]),
