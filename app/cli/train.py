@@ -185,7 +185,7 @@ def _load_tensorflow(listener: ProgressListener, debug: bool) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from app.core.models import get_architecture
-    from app.core.store import valid_name
+    from app.core.store import NAME_RULE, valid_name
     from app.core.training import save_trained, train
 
     cfg = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
@@ -195,7 +195,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     store.check_writable()  # a read-only store is found out now, not after training
     if args.name is not None:
         if not valid_name(args.name):
-            raise ModelError(f"{args.name!r} is not a valid model name (letters, digits, . _ - ( ) +).")
+            raise ModelError(f"{args.name!r} is not a valid model name ({NAME_RULE}).")
         if args.name in store or (store.models_dir / args.name).exists():
             raise ModelError(f"A model named {args.name!r} already exists.")
 
@@ -222,13 +222,24 @@ def cmd_train(args: argparse.Namespace) -> int:
                           f"{n_images} images{', augmented' if cfg.augment else ''}")
     err("Saving the model...")
     with native_stderr_quiet(not args.debug):
-        saved = save_trained(store, result, f"{PROG} train", name=args.name, title=title,
-                             activate=not args.no_activate,
+        saved = save_trained(store, result, f"{PROG} train", name=args.name, title=title, activate=False,
                              data=str(args.data) if args.data is not None else "bundled MNIST")
     assert saved is not None  # (no should_stop: a Ctrl+C while saving is the second one)
-    state = "not made active" if args.no_activate else "now the active model"
-    out(f"saved model {saved.name!r} ({state})")
+    out(f"saved model {saved.name!r}")
+    _activate(store, saved.name, args)
     return 0
+
+
+def _activate(store: Any, name: str, args: argparse.Namespace) -> None:
+    """Put the new model in use as ``--activate`` says, and say what was done."""
+    from app.core.activation import personal_samples, settle
+
+    previous = store.active_name()
+    personal = personal_samples(store.home) if args.activate == "if-better" else None
+    outcome = settle(store, name, args.activate, current_name=previous, personal=personal)
+    out(outcome.text())
+    if not outcome.activated and args.activate == "if-better":
+        out(f"to use it anyway: {PROG} models use {name!r}")
 
 
 
@@ -267,9 +278,9 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     out(f"MNIST test ({after.mnist_count} images): {pct(before.mnist)} -> {pct(after.mnist)}")
     err("Saving the model...")
     with native_stderr_quiet(not args.debug):
-        entry = save_fine_tuned(store, result, f"{PROG} finetune", activate=not args.no_activate)
-    state = "not made active" if args.no_activate else "now the active model"
-    out(f"saved model {entry.name!r} ({state}); the base model {base.name!r} is kept")
+        entry = save_fine_tuned(store, result, f"{PROG} finetune", activate=False)
+    out(f"saved model {entry.name!r}; the base model {base.name!r} is kept")
+    _activate(store, entry.name, args)
     return 0
 
 
@@ -292,9 +303,8 @@ def add_train_parser(sub: SubParsers, common: Parser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--data", metavar="PATH",
                    help="a .npz (keras layout) or a directory of MNIST IDX files (default: bundled)")
-    p.add_argument("--name", help="name in the store (default: <arch>-<date>-<time>)")
-    p.add_argument("--no-activate", action="store_true",
-                   help="do not make the new model the active one")
+    p.add_argument("--name", help="name in the store (default: e.g. \"Fast convnet · 3 ep · 99.04 %%\")")
+    _activate_args(p)
     p.set_defaults(func=cmd_train)
 
 
@@ -313,6 +323,16 @@ def add_finetune_parser(sub: SubParsers, common: Parser) -> None:
     p.add_argument("--mnist-test", type=positive_int, metavar="N",
                    help="measure on N MNIST test images instead of all 10000 (quicker)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--no-activate", action="store_true",
-                   help="do not make the new model the active one")
+    _activate_args(p)
     p.set_defaults(func=cmd_finetune)
+
+
+def _activate_args(p: argparse.ArgumentParser) -> None:
+    from app.core.activation import ACTIVATE_MODES
+
+    p.add_argument("--activate", choices=ACTIVATE_MODES, default="if-better",
+                   help="put the new model in use: always, only if at least as good as the model "
+                        "in use on MNIST and on your personal samples (if-better, the default), "
+                        "or never")
+    p.add_argument("--no-activate", dest="activate", action="store_const", const="never",
+                   help="the same as --activate never")

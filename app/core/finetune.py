@@ -111,6 +111,7 @@ class FineTuneResult:
             personal_accuracy_before=self.before.personal,
             personal_holdout_count=self.before.personal_count,
             personal_train_count=len(self.train_ids),
+            personal_train_ids=list(self.train_ids),  # compared on the others (app.core.activation)
             mnist_accuracy_before=self.before.mnist,
         )
 

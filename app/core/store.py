@@ -61,12 +61,30 @@ __all__ = [  # the model files' helpers are used through the store too
 ]
 
 DEFAULT_MODEL = "default"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,63}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+%·-]{0,63}$")
+NAME_RULE = "letters, digits, spaces and . _ - ( ) + % ·, at most 64"
 STALE_SECONDS = 3600.0  # hidden leftovers older than this are removed (never a save in progress)
 
 
 def valid_name(name: str) -> bool:
     return bool(_NAME_RE.match(name)) and name not in (".", "..") and not name.endswith(".")
+
+
+def readable_name(meta: dict[str, Any]) -> str:
+    """A name a person can read, from a model's metadata: "Fast convnet · 3 ep · 99.04 %"
+    (the architecture's title, the epochs trained, the MNIST test accuracy)."""
+    title = str(meta.get("title") or meta.get("arch") or "model")
+    title = re.sub(r"\s*\([^)]*\)", "", title.split(",")[0])  # "Fast convnet (default)"
+    title = re.sub(r"[^A-Za-z0-9 ._()+-]+", " ", title).strip(" .-") or "model"
+    parts = [title[:36]]
+    training = meta.get("training")
+    epochs = training.get("epochs") if isinstance(training, dict) else None
+    if isinstance(epochs, int) and epochs > 0:
+        parts.append(f"{epochs} ep")
+    acc = meta.get("test_accuracy")
+    if isinstance(acc, (int, float)) and 0.0 <= acc <= 1.0:
+        parts.append(f"{acc * 100:.2f} %")
+    return " · ".join(parts)
 
 
 @dataclass
@@ -313,6 +331,14 @@ class ModelStore:
             i += 1
         return name
 
+    def free_name(self, name: str) -> str:
+        """``name``, or ``name (2)``, ``name (3)``… if a model has it already."""
+        candidate, i = name, 2
+        while candidate in self._entries or (self.models_dir / candidate).exists():
+            candidate = f"{name} ({i})"
+            i += 1
+        return candidate
+
     def save(self, model: Any, meta: dict[str, Any], name: str | None = None,
              activate: bool = False, if_taken: str = "rename") -> ModelEntry:
         """Save a Keras model as a new user model (atomically) and return its entry.
@@ -321,10 +347,9 @@ class ModelStore:
         becomes ``<name>-2``… (``if_taken="error"`` refuses it instead).
         """
         if name is None:
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            name = self.unique_name(f"{meta.get('arch', 'model')}-{stamp}")
+            name = self.free_name(readable_name(meta))
         if not valid_name(name):
-            raise ModelError(f"{name!r} is not a valid model name (letters, digits, . _ - ( ) +).")
+            raise ModelError(f"{name!r} is not a valid model name ({NAME_RULE}).")
         rename = if_taken != "error"
         if name in self._entries:
             if not rename:
@@ -351,7 +376,7 @@ class ModelStore:
         if self.get(old).builtin:
             raise ModelError("The shipped default model cannot be renamed.")
         if not valid_name(new):
-            raise ModelError(f"{new!r} is not a valid model name (letters, digits, . _ - ( ) +).")
+            raise ModelError(f"{new!r} is not a valid model name ({NAME_RULE}).")
         with self._locked():
             self.refresh()
             entry = self.get(old)

@@ -64,7 +64,12 @@ def test_save_name_clash_and_invalid_names(store: ModelStore, saved, tiny_result
         with pytest.raises(ModelError, match="not a valid model name"):
             store.save(tiny_result.model, tiny_result.meta("tests"), name=bad)
     auto = store.save(tiny_result.model, tiny_result.meta("tests"))
-    assert auto.name.startswith("mlp-")
+    acc = f"{tiny_result.evaluation.accuracy * 100:.2f} %"
+    assert auto.name == f"Classic MLP · 2 ep · {acc}"  # readable: title, epochs, accuracy
+    again = store.save(tiny_result.model, tiny_result.meta("tests"))
+    assert again.name == f"Classic MLP · 2 ep · {acc} (2)"  # and unique
+    renamed = store.rename(again.name, "Mine · 2 ep · 100 %")
+    assert renamed.name in store.names() and again.name not in store.names()
 
 
 def test_rename_delete_export(store: ModelStore, saved, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
