@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from app.selftest import run_self_test
 
         return run_self_test(args_list[1:])
+    if args_list[:1] == ["--training-process"]:  # the window's trainer (app.core.training_process)
+        from app.core.training_process import serve
+
+        return serve()
     if args_list[:1] == ["--startup-probe"]:
         from app.selftest.probe import run_startup_probe
 

@@ -209,6 +209,7 @@ class NumpyNet(DigitPredictor):
     def __init__(self, plan: Plan, weights: Mapping[str, Sequence[np.ndarray]], name: str = "model") -> None:
         self.plan = plan
         self.name = name
+        self.weights = {k: [np.asarray(a, np.float32) for a in v] for k, v in weights.items()}
         self._ops: list[Callable[[np.ndarray], np.ndarray]] = []
         shape: tuple[int, ...] = tuple(plan.input_shape)
         for step in plan.steps:

@@ -388,14 +388,16 @@ def train(
 
         dataset = load_mnist()
 
-    listener.on_status("Loading TensorFlow…")
-    from app.core.tf import import_keras, import_tf
+    from app.core.tf import import_keras, import_tf, tf_loaded
 
+    if not tf_loaded():
+        listener.on_status("Loading TensorFlow (the first time takes a few seconds)…")
     tf = import_tf()
     keras = import_keras()
     if listener.should_stop():
         return TrainResult(model=None, config=cfg, cancelled=True,
                            seconds=time.perf_counter() - started)
+    listener.on_status("Building the model…")
     keras.utils.set_random_seed(cfg.seed)
     model = initial_model if initial_model is not None else get_architecture(cfg.arch).builder(keras)
     classes = _outputs(model)

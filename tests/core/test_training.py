@@ -66,7 +66,7 @@ def test_progress_per_batch_and_epoch_then_evaluation() -> None:
     assert "Calibrating…" in rec.statuses and 0.2 < result.temperature < 5.0
     assert result.meta("test")["calibration"] == {"temperature": result.temperature, "threshold": 0.5}
     assert result.meta("test")["not_a_digit"] == ev.not_a_digit
-    assert "Loading TensorFlow…" in rec.statuses
+    assert "Building the model…" in rec.statuses and "Evaluating on the test set…" in rec.statuses
 
 
 def test_cancel_is_honoured_within_one_batch() -> None:
