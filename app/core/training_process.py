@@ -493,6 +493,54 @@ def _run_train(job: dict[str, Any], listener: _ChildListener) -> dict[str, Any] 
             "comparison": outcome.comparison.text(), "accuracy": ev.accuracy}
 
 
+def _run_finetune(job: dict[str, Any], listener: _ChildListener) -> dict[str, Any] | None:
+    """Fine-tune ``job["base"]`` on the personal samples in ``job["home"]`` (as the CLI does)."""
+    from app.core.activation import settle
+    from app.core.finetune import FineTuneConfig, fine_tune, save_fine_tuned
+    from app.core.samples import SampleStore
+    from app.core.store import ModelStore
+
+    store = ModelStore(home=Path(job["home"]), bundled_dir=Path(job["bundled_dir"]))
+    samples = SampleStore(store.home)
+    x, y = samples.arrays()
+    cfg = FineTuneConfig(**job.get("finetune", {}))
+    _warm(listener)
+    result = fine_tune(store.get(job["base"]), (x, y, samples.ids()), listener, cfg)
+    if result.cancelled or result.after is None or listener.should_stop():
+        return None
+    listener.on_status(STAGES["saving"])
+    entry = save_fine_tuned(store, result, job.get("trained_by", "DigitPad window"), activate=False)
+    if listener.should_stop():
+        with contextlib.suppress(DigitPadError):
+            store.delete(entry.name)
+        return None
+    # the held-out samples are the ones neither model learned from: compared on those
+    personal = (x, y, samples.ids())
+    outcome = settle(store, entry.name, job.get("activate", "if-better"), current_name=job.get("current"),
+                     personal=personal)
+    return {"name": entry.name, "activated": outcome.activated, "outcome": outcome.text(),
+            "comparison": outcome.comparison.text(), "accuracy": result.after.mnist,
+            "before": result.before.to_dict(), "after": result.after.to_dict()}
+
+
+def _run_import(job: dict[str, Any], listener: _ChildListener) -> dict[str, Any] | None:
+    """Add a user's ``.keras`` file to the store (loading it needs TensorFlow)."""
+    from app.core.store import ModelStore
+
+    _warm(listener)
+    store = ModelStore(home=Path(job["home"]), bundled_dir=Path(job["bundled_dir"]))
+    if listener.should_stop():
+        return None
+    listener.on_status(STAGES["saving"])
+    entry = store.import_keras(job["path"], activate=bool(job.get("activate_import", True)))
+    return {"name": entry.name, "activated": bool(job.get("activate_import", True))}
+
+
+_KINDS: dict[str, Callable[[dict[str, Any], _ChildListener], dict[str, Any] | None]] = {
+    "train": _run_train, "finetune": _run_finetune, "import": _run_import,
+}
+
+
 def _run(child: _Child, msg: dict[str, Any]) -> None:
     job = int(msg.get("job", 0))
     listener = _ChildListener(child, job)
@@ -504,10 +552,10 @@ def _run(child: _Child, msg: dict[str, Any]) -> None:
         listener.send("cancelled")
         return
     try:
-        kind = msg.get("kind")
-        if kind != "train":
+        kind = str(msg.get("kind"))
+        if kind not in _KINDS:
             raise TrainingError(f"unknown job {kind!r}")
-        value = _run_train(msg, listener)
+        value = _KINDS[kind](msg, listener)
     except DigitPadError as exc:
         listener.send("error", kind="user", message=str(exc))
     except MemoryError:

@@ -96,3 +96,24 @@ def test_inline_runs_the_same_job(tmp_path: Path) -> None:
     result = InlineTrainer().run(job(tmp_path, activate="never"), Recorder())
     assert result is not None and not result["activated"]
     assert ModelStore(home=tmp_path).active_name() == "default"
+
+
+def test_finetune_and_import_jobs(tmp_path: Path, tiny_result) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from app.core.samples import SampleStore
+
+    samples = SampleStore(tmp_path)
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        samples.add(rng.integers(0, 255, (28, 28), dtype=np.uint8), i % 4)
+    base = job(tmp_path)
+    rec = Recorder()
+    tuned = InlineTrainer().run({**base, "kind": "finetune", "base": "default",
+                                 "finetune": {"epochs": 1, "mnist_images": 100, "mnist_eval": 200}}, rec)
+    assert tuned is not None and tuned["name"] in ModelStore(home=tmp_path)
+    assert tuned["after"]["personal_count"] > 0 and "In use: default" in tuned["comparison"]
+    keras_file = tmp_path / "mine.keras"
+    tiny_result.model.save(keras_file)
+    imported = InlineTrainer().run({**base, "kind": "import", "path": str(keras_file)}, Recorder())
+    assert imported is not None and ModelStore(home=tmp_path).active_name() == imported["name"] == "mine"
