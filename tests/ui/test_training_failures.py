@@ -90,7 +90,8 @@ def test_cancel_at_random_moments_twenty_times(window, qtbot, digitpad_home: Pat
         assert window.train_button.isEnabled() and not window.cancel_button.isEnabled()
         assert "cancelled" in window.train_status.text().lower()
         assert window.models.current_name() == before and window.live.predictor is old_predictor
-    assert any("TensorFlow" in m for m in moments), moments  # some cancels while it was loading
+    # some cancels while TensorFlow was (slowly) loading: the stage before it is still shown
+    assert any(m.startswith("Loading") for m in moments), moments
     assert window.last_error is None
     assert ModelStore().active_name() == before
     assert _user_models(digitpad_home) == []  # nothing saved, not even half (no .tmp-* either)
