@@ -222,24 +222,21 @@ def cmd_train(args: argparse.Namespace) -> int:
                           f"{n_images} images{', augmented' if cfg.augment else ''}")
     err("Saving the model...")
     with native_stderr_quiet(not args.debug):
-        saved = save_trained(store, result, f"{PROG} train", name=args.name, title=title, activate=False,
+        saved = save_trained(store, result, f"{PROG} train", name=args.name, title=title,
+                             activate=args.activate,
                              data=str(args.data) if args.data is not None else "bundled MNIST")
-    assert saved is not None  # (no should_stop: a Ctrl+C while saving is the second one)
+    # (no should_stop: a Ctrl+C while saving is the second one)
+    assert saved is not None and saved.outcome is not None
     out(f"saved model {saved.name!r}")
-    _activate(store, saved.name, args)
+    _say(saved.outcome, args)
     return 0
 
 
-def _activate(store: Any, name: str, args: argparse.Namespace) -> None:
-    """Put the new model in use as ``--activate`` says, and say what was done."""
-    from app.core.activation import personal_samples, settle
-
-    previous = store.active_name()
-    personal = personal_samples(store.home) if args.activate == "if-better" else None
-    outcome = settle(store, name, args.activate, current_name=previous, personal=personal)
+def _say(outcome: Any, args: argparse.Namespace) -> None:
+    """What ``--activate`` did with the new model."""
     out(outcome.text())
     if not outcome.activated and args.activate == "if-better":
-        out(f"to use it anyway: {PROG} models use {name!r}")
+        out(f"to use it anyway: {PROG} models use {outcome.name!r}")
 
 
 
@@ -278,9 +275,12 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     out(f"MNIST test ({after.mnist_count} images): {pct(before.mnist)} -> {pct(after.mnist)}")
     err("Saving the model...")
     with native_stderr_quiet(not args.debug):
+        current = store.active_name()
         entry = save_fine_tuned(store, result, f"{PROG} finetune", activate=False)
     out(f"saved model {entry.name!r}; the base model {base.name!r} is kept")
-    _activate(store, entry.name, args)
+    from app.core.activation import settle_saved
+
+    _say(settle_saved(store, entry.name, args.activate, current), args)
     return 0
 
 

@@ -175,6 +175,15 @@ def settle(store: ModelStore, new_name: str, mode: ActivateMode, current_name: s
     return Outcome(new_name, activate, comparison, mode)
 
 
+def settle_saved(store: ModelStore, name: str, activate: bool | ActivateMode,
+                 current: str | None) -> Outcome:
+    """:func:`settle` for a model just saved: ``activate`` True/False mean always/never;
+    "if-better" compares on the user's personal samples too, where there are any."""
+    mode: ActivateMode = activate if isinstance(activate, str) else ("always" if activate else "never")
+    personal = personal_samples(store.home) if mode == "if-better" else None
+    return settle(store, name, mode, current_name=current, personal=personal)
+
+
 def personal_samples(home: Any = None) -> Personal | None:
     """The user's personal samples (None when there are none or they cannot be read)."""
     from app.core.samples import SampleStore

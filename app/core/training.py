@@ -28,6 +28,7 @@ from app.core.pendata import CLASSES
 from app.core.verdict import THRESHOLD, fit_temperature
 
 if TYPE_CHECKING:
+    from app.core.activation import ActivateMode, Outcome
     from app.core.store import ModelEntry, ModelStore
 
 Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -454,6 +455,7 @@ class SavedModel:
     name: str
     meta: dict[str, Any]  # as saved (with the store's additions)
     evaluation: Evaluation | None
+    outcome: Outcome | None = None  # put in use or not, and why (app.core.activation)
 
 
 def save_model(store: ModelStore, model: Any, meta: dict[str, Any], name: str | None = None,
@@ -474,20 +476,31 @@ def save_model(store: ModelStore, model: Any, meta: dict[str, Any], name: str | 
 
 
 def save_trained(store: ModelStore, result: TrainResult, trained_by: str, *, name: str | None = None,
-                 title: str | None = None, activate: bool = True,
-                 should_stop: Callable[[], bool] | None = None, **extra: Any) -> SavedModel | None:
-    """Save a finished training with its metadata (:meth:`TrainResult.meta`); None if
-    stopped while saving (see :func:`save_model`)."""
+                 title: str | None = None, activate: bool | ActivateMode = "if-better",
+                 current: str | None = None, should_stop: Callable[[], bool] | None = None,
+                 **extra: Any) -> SavedModel | None:
+    """Save a finished training with its metadata (:meth:`TrainResult.meta`) and put it in
+    use as ``activate`` says (default: only if at least as good as ``current``, the model in
+    use; :func:`app.core.activation.settle`). None if stopped while saving (see :func:`save_model`)."""
+    from app.core.activation import settle_saved
+
     if result.cancelled or result.model is None or result.evaluation is None:
         raise TrainingError("The training did not finish; there is nothing to save.")
+    if current is None:
+        with contextlib.suppress(DigitPadError):
+            current = store.active_name()
     entry = save_model(store, result.model, result.meta(trained_by, title, **extra), name=name,
-                       activate=activate, should_stop=should_stop)
-    return None if entry is None else SavedModel(entry.name, dict(entry.meta), result.evaluation)
+                       activate=False, should_stop=should_stop)
+    if entry is None:
+        return None
+    outcome = settle_saved(store, entry.name, activate, current)
+    return SavedModel(entry.name, dict(entry.meta), result.evaluation, outcome)
 
 
 def train_and_save(config: TrainConfig | None, listener: TrainingListener | None, store: ModelStore,
                    trained_by: str, *, dataset: Dataset | None = None, name: str | None = None,
-                   title: str | None = None, activate: bool = True, **extra: Any) -> SavedModel | None:
+                   title: str | None = None, activate: bool | ActivateMode = "if-better",
+                   current: str | None = None, **extra: Any) -> SavedModel | None:
     """Train (:func:`train`), evaluate and save in ``store``: the window's and the tools' use
     case. Returns None when the listener cancelled; nothing is saved then."""
     listener = listener or TrainingListener()
@@ -497,4 +510,4 @@ def train_and_save(config: TrainConfig | None, listener: TrainingListener | None
         return None
     listener.on_status("Saving the model…")
     return save_trained(store, result, trained_by, name=name, title=title, activate=activate,
-                        should_stop=listener.should_stop, **extra)
+                        current=current, should_stop=listener.should_stop, **extra)

@@ -442,9 +442,8 @@ def _warm(listener: TrainingListener | None = None) -> None:
 
 
 def _run_train(job: dict[str, Any], listener: _ChildListener) -> dict[str, Any] | None:
-    from app.core.activation import personal_samples, settle
     from app.core.store import ModelStore
-    from app.core.training import train
+    from app.core.training import train_and_save
 
     inner: TrainingListener = listener
     live: _LiveFiles | None = None
@@ -453,6 +452,7 @@ def _run_train(job: dict[str, Any], listener: _ChildListener) -> dict[str, Any] 
 
         live = _LiveFiles(listener)
         inner = LiveExportListener(listener, live)
+    store = ModelStore(home=Path(job["home"]), bundled_dir=Path(job["bundled_dir"]))
     try:
         listener.on_status(STAGES["data"])
         from app.core.data import load_mnist
@@ -461,41 +461,26 @@ def _run_train(job: dict[str, Any], listener: _ChildListener) -> dict[str, Any] 
         if listener.should_stop():
             return None
         _warm(listener)
-        result = train(TrainConfig(**job["config"]), inner, dataset=dataset)
+        saved = train_and_save(TrainConfig(**job["config"]), inner, store,
+                               job.get("trained_by", "DigitPad window"), dataset=dataset,
+                               activate=job.get("activate", "if-better"), current=job.get("current"))
     finally:
         close = getattr(inner, "close", None)
         if close is not None:
             close()
         if live is not None:
             live.close()
-    if result.cancelled or listener.should_stop() or result.evaluation is None:
+    if saved is None or saved.outcome is None:
         return None
-    from app.core.models import get_architecture
-
-    ev, cfg = result.evaluation, result.config
-    meta = {
-        "arch": cfg.arch, "title": get_architecture(cfg.arch).title, "training": cfg.to_dict(),
-        "seconds": round(result.seconds, 1), "history": result.history, "test_accuracy": ev.accuracy,
-        "per_class_accuracy": ev.per_class, "confusion": ev.confusion,
-        "trained_by": job.get("trained_by", "DigitPad window"),
-    }
-    listener.on_status(STAGES["saving"])
-    store = ModelStore(home=Path(job["home"]), bundled_dir=Path(job["bundled_dir"]))
-    entry = store.save(result.model, meta)
-    if listener.should_stop():  # Cancel pressed while saving: keep nothing, as for any cancel
-        with contextlib.suppress(DigitPadError):
-            store.delete(entry.name)
-        return None
-    mode = job.get("activate", "if-better")
-    personal = personal_samples(store.home) if mode == "if-better" else None
-    outcome = settle(store, entry.name, mode, current_name=job.get("current"), personal=personal)
-    return {"name": entry.name, "activated": outcome.activated, "outcome": outcome.text(),
-            "comparison": outcome.comparison.text(), "accuracy": ev.accuracy}
+    outcome = saved.outcome
+    return {"name": saved.name, "activated": outcome.activated, "outcome": outcome.text(),
+            "comparison": outcome.comparison.text(),
+            "accuracy": None if saved.evaluation is None else saved.evaluation.accuracy}
 
 
 def _run_finetune(job: dict[str, Any], listener: _ChildListener) -> dict[str, Any] | None:
     """Fine-tune ``job["base"]`` on the personal samples in ``job["home"]`` (as the CLI does)."""
-    from app.core.activation import settle
+    from app.core.activation import settle_saved
     from app.core.finetune import FineTuneConfig, fine_tune, save_fine_tuned
     from app.core.samples import SampleStore
     from app.core.store import ModelStore
@@ -514,10 +499,8 @@ def _run_finetune(job: dict[str, Any], listener: _ChildListener) -> dict[str, An
         with contextlib.suppress(DigitPadError):
             store.delete(entry.name)
         return None
-    # the held-out samples are the ones neither model learned from: compared on those
-    personal = (x, y, samples.ids())
-    outcome = settle(store, entry.name, job.get("activate", "if-better"), current_name=job.get("current"),
-                     personal=personal)
+    # compared on the samples neither model learned from (the held-out ones, at least)
+    outcome = settle_saved(store, entry.name, job.get("activate", "if-better"), job.get("current"))
     return {"name": entry.name, "activated": outcome.activated, "outcome": outcome.text(),
             "comparison": outcome.comparison.text(), "accuracy": result.after.mnist,
             "before": result.before.to_dict(), "after": result.after.to_dict()}

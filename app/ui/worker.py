@@ -160,7 +160,7 @@ class TrainingWorker(Worker[str | None]):
         store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
         listener = self.make_listener()
         try:
-            saved = train_and_save(self.config, listener, store, "DigitPad window")
+            saved = train_and_save(self.config, listener, store, "DigitPad window", activate="always")
         finally:
             close = getattr(listener, "close", None)
             if close is not None:
