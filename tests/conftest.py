@@ -25,6 +25,18 @@ def digitpad_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return home
 
 
+@pytest.fixture(autouse=True)
+def inline_training(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window's training jobs run inline (InlineTrainer: the same job code, in the worker
+    thread), so that core functions a test replaces in this process are the ones used;
+    tests marked ``training_process`` use the real child process."""
+    if request.node.get_closest_marker("training_process"):
+        return
+    from app.core import training_process
+
+    monkeypatch.setattr(training_process, "shared", training_process.InlineTrainer)
+
+
 @pytest.fixture(scope="session")
 def tiny_result():  # type: ignore[no-untyped-def]
     """A small MLP trained for four epochs on 600 MNIST images and as many pen images

@@ -126,3 +126,19 @@ def add_model(home: Path, src: Path, name: str, activate: bool = False) -> str:
     if activate:
         ModelStore(home=home).set_active(name)
     return name
+
+
+def answer_use_new_model(qtbot, window, use: bool = True) -> str:  # type: ignore[no-untyped-def]
+    """The window asks whether to use a new model that is not as good as the one in use:
+    click "Use the new model" (or "Keep …") with the mouse; returns the question's text."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QPushButton
+
+    qtbot.waitUntil(lambda: window.training.question is not None and window.training.question.isVisible(),
+                    timeout=10_000)
+    box = window.training.question
+    text = f"{box.text()}\n{box.informativeText()}"
+    button = box.findChild(QPushButton, "useNewModelButton" if use else "keepModelButton")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.training.question is None, timeout=5_000)
+    return text

@@ -21,7 +21,6 @@ reads it (a corrupt ``.tflite`` can crash LiteRT instead of raising an error).
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import json
 import os
 import re

@@ -47,8 +47,8 @@ from app.core.training import TrainConfig, TrainingListener
 
 log = logging.getLogger(__name__)
 
-CANCEL_GRACE = 0.8  # seconds the child gets to confirm a cancel before the job is abandoned
-POLL = 0.05  # seconds between checks of the listener's should_stop()
+CANCEL_GRACE = 0.5  # seconds the child gets to confirm a cancel before the job is abandoned
+POLL = 0.03  # seconds between checks of the listener's should_stop()
 FLAG = "--training-process"
 
 # The stages a job goes through, in order (the window shows them; see ``stage`` events).
@@ -233,9 +233,9 @@ class _Relay:
             return
         from app.core.numpy_net import Plan, UnsupportedModel
 
+        self.config = config
         try:
             self.plan = Plan.from_config(config)
-            self.config = config
         except UnsupportedModel:
             self.plan = None
 
@@ -244,20 +244,20 @@ class _Relay:
             return
         from app.core.live import LiveWeights
 
-        path, net, anatomy = None, None, None
+        path, net = None, None
         try:
-            if msg.get("npz") and self.plan is not None:
-                weights: dict[str, list[np.ndarray]] = {}
-                with np.load(msg["npz"], allow_pickle=False) as z:
-                    arrays = iter([z[f"a{i}"] for i in range(len(z.files))])
-                    for name, count in msg["layers"]:
-                        weights[str(name)] = [next(arrays) for _ in range(int(count))]
-                net = self.plan.bind(weights, name="weights in training")
-                anatomy = self._anatomy(weights)
-            elif msg.get("tflite"):
+            weights: dict[str, list[np.ndarray]] = {}
+            with np.load(msg["npz"], allow_pickle=False) as z:
+                arrays = iter([z[f"a{i}"] for i in range(len(z.files))])
+                for name, count in msg["layers"]:
+                    weights[str(name)] = [next(arrays) for _ in range(int(count))]
+            if msg.get("tflite"):
                 path = Path(msg["tflite"])
+            elif self.plan is not None:
+                net = self.plan.bind(weights, name="weights in training")
             else:
                 return
+            anatomy = self._anatomy(weights)
         except (OSError, ValueError, KeyError, StopIteration):
             log.debug("live weights could not be read", exc_info=True)
             return
@@ -408,24 +408,33 @@ class _LiveFiles:
         self.folder = Path(tempfile.mkdtemp(prefix="digitpad-live-npz-"))
         self.files: list[Path] = []
         self.count = 0
+        self.source: Any = None  # the LiveExportListener (its model, for the .tflite fallback)
 
     def __call__(self, lw: Any) -> None:
         fields = dict(epoch=lw.epoch, step=lw.step, steps=lw.steps, epochs=lw.epochs,
                       epoch_end=lw.epoch_end, seconds=lw.seconds)
-        if lw.net is not None:
-            self.count += 1
-            path = self.folder / f"w{self.count}.npz"
-            layers, arrays = [], []
-            for name, ws in lw.net.weights.items():
-                layers.append([name, len(ws)])
-                arrays.extend(ws)
-            np.savez(path, **{f"a{i}": a for i, a in enumerate(arrays)})
-            self.files.append(path)
-            while len(self.files) > self.KEEP:
-                self.files.pop(0).unlink(missing_ok=True)
-            self.listener.send("live", npz=str(path), layers=layers, **fields)
-        elif lw.path is not None:
-            self.listener.send("live", tflite=str(lw.path), **fields)
+        weights = lw.net.weights if lw.net is not None else self._all_weights()
+        self.count += 1
+        path = self.folder / f"w{self.count}.npz"
+        layers: list[list[Any]] = []
+        arrays: list[np.ndarray] = []
+        for name, ws in weights.items():
+            layers.append([name, len(ws)])
+            arrays.extend(ws)
+        named_arrays: dict[str, Any] = {f"a{i}": a for i, a in enumerate(arrays)}
+        np.savez(path, **named_arrays)
+        self.files.append(path)
+        while len(self.files) > self.KEEP:
+            self.files.pop(0).unlink(missing_ok=True)
+        tflite = None if lw.path is None else str(lw.path)
+        self.listener.send("live", npz=str(path), layers=layers, tflite=tflite, **fields)
+
+    def _all_weights(self) -> dict[str, list[np.ndarray]]:
+        """Every layer's weights (for the explanation, when LiteRT computes the network)."""
+        model = getattr(self.source, "model", None)
+        if model is None:
+            return {}
+        return {layer.name: [np.array(w, np.float32) for w in layer.get_weights()] for layer in model.layers}
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -451,7 +460,7 @@ def _run_train(job: dict[str, Any], listener: _ChildListener) -> dict[str, Any] 
         from app.core.live import LiveExportListener
 
         live = _LiveFiles(listener)
-        inner = LiveExportListener(listener, live)
+        inner = live.source = LiveExportListener(listener, live)
     store = ModelStore(home=Path(job["home"]), bundled_dir=Path(job["bundled_dir"]))
     try:
         listener.on_status(STAGES["data"])
@@ -486,6 +495,7 @@ def _run_finetune(job: dict[str, Any], listener: _ChildListener) -> dict[str, An
     from app.core.store import ModelStore
 
     store = ModelStore(home=Path(job["home"]), bundled_dir=Path(job["bundled_dir"]))
+    store.check_writable()  # a read-only store is found out now, not after fine-tuning
     samples = SampleStore(store.home)
     x, y = samples.arrays()
     cfg = FineTuneConfig(**job.get("finetune", {}))
@@ -503,7 +513,9 @@ def _run_finetune(job: dict[str, Any], listener: _ChildListener) -> dict[str, An
     outcome = settle_saved(store, entry.name, job.get("activate", "if-better"), job.get("current"))
     return {"name": entry.name, "activated": outcome.activated, "outcome": outcome.text(),
             "comparison": outcome.comparison.text(), "accuracy": result.after.mnist,
-            "before": result.before.to_dict(), "after": result.after.to_dict()}
+            "before": result.before.to_dict(), "after": result.after.to_dict(),
+            "holdout_ids": list(result.holdout_ids), "holdout_labels": list(result.holdout_labels),
+            "train_count": len(result.train_ids), "seconds": result.seconds}
 
 
 def _run_import(job: dict[str, Any], listener: _ChildListener) -> dict[str, Any] | None:

@@ -81,9 +81,16 @@ class FineTuneResultDialog(QDialog):
             mark_a = "✓" if pa[i] == labels[i] else "✗"
             self.grid.add_digit(int(sid), img, f"{pb[i]}{mark_b}→{pa[i]}{mark_a}",
                                 f"A {labels[i]}: read as {pb[i]} before, {pa[i]} after fine-tuning")
-        self.switch_button = named(QPushButton(f"Switch back to {base}"), "switchBackButton")
-        self.switch_button.clicked.connect(self.switch_back)
-        keep = named(QPushButton(f"Keep {new}"), "keepButton")
+        if summary.activated:
+            self.switch_button = named(QPushButton(f"Switch back to {base}"), "switchBackButton")
+            self.switch_button.clicked.connect(self.switch_back)
+            keep = named(QPushButton(f"Keep {new}"), "keepButton")
+        else:  # not as good as the model in use: that one stays unless the user says so
+            head.setText(head.text() + f"<br><b>Not in use</b>: it is not as good on everything "
+                         f"({summary.comparison}). It is kept in the store.")
+            self.switch_button = named(QPushButton(f"Use {new}"), "useNewModelButton")
+            self.switch_button.clicked.connect(self.use_new)
+            keep = named(QPushButton(f"Keep {base}"), "keepButton")
         keep.clicked.connect(self.accept)
         keep.setDefault(True)
         self.message = named(QLabel(""), "fineTuneMessage")
@@ -101,6 +108,13 @@ class FineTuneResultDialog(QDialog):
             layout.addWidget(self.grid, 1)
         layout.addLayout(buttons)
         self.resize(600, 440)
+
+    def use_new(self) -> bool:
+        name = self.summary.name
+        ok = self._use(name)
+        self.message.setText(f"Now using {name}." if ok else f"Could not switch to {name}.")
+        self.switch_button.setEnabled(not ok)
+        return ok
 
     def switch_back(self) -> bool:
         base = self.summary.base

@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
             self.models, self.jobs,
             TrainingView(self.train_button, self.cancel_button, self.settings_button, self.train_action,
                          self.cancel_action, self.retrain_action, self.train_progress, self.train_status,
-                         self.curves, self), feedback, self.prefs, self)
+                         self.curves, self, self.train_recipe), feedback, self.prefs, self)
         self.learning = LearningController(self.live, self.models, self.training, self.probability_view,
                                            feedback, self.prefs, self, self)
         self.explain = ExplainController(self.live, self.models, self.learning, self.jobs, self)
@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
         self.training_box = panel = TrainingPanel()
         self.train_button, self.cancel_button = panel.train_button, panel.cancel_button
         self.settings_button, self.train_progress = panel.settings_button, panel.progress
-        self.train_status, self.curves = panel.status, panel.curves
+        self.train_status, self.curves, self.train_recipe = panel.status, panel.curves, panel.recipe
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)

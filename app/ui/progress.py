@@ -40,3 +40,5 @@ class FineTuneSummary:
     seconds: float = 0.0
     epochs: int = 0
     mnist_images: int = 0
+    activated: bool = True  # False: not as good as the model in use, which stays in use
+    comparison: str = ""  # "New: … — In use: …" (app.core.activation)

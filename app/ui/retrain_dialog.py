@@ -113,11 +113,19 @@ class RetrainDialog(QDialog):
         form.addRow("", self.augment_check)
         form.addRow("Training &images:", self.limit_edit)
 
+        self.recipe_check = named(QCheckBox("&Make this the Train button's recipe"), "makeRecipeCheck")
+        self.recipe_check.setToolTip("Unticked: train once with these settings; the Train button "
+                                     "keeps its recipe.")
         self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("&Train")
+        ok.setText("&Train once")
         ok.setObjectName("okButton")
+        restore = self.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
+        restore.setText("Restore &defaults")
+        restore.setObjectName("restoreDefaultsButton")
+        restore.clicked.connect(self.restore_defaults)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
@@ -125,6 +133,7 @@ class RetrainDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.estimate_label)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.recipe_check)
         layout.addWidget(self.buttons)
 
         cfg = config
@@ -171,6 +180,19 @@ class RetrainDialog(QDialog):
         if cfg.limit is not None and round(cfg.limit * (1 - cfg.validation_split)) < 1:
             raise TrainingError("Too few training images.")
         return cfg
+
+    def restore_defaults(self) -> None:
+        """The default recipe in every field (the Train button's own until changed)."""
+        self.arch_combo.blockSignals(True)
+        self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(DEFAULT_ARCH)))
+        self.arch_combo.blockSignals(False)
+        self._fill(TrainConfig())
+        self.error_label.hide()
+        self._update_estimate()
+
+    def make_recipe(self) -> bool:
+        """True when the chosen settings are to become the Train button's recipe."""
+        return self.recipe_check.isChecked()
 
     def chosen_config(self) -> TrainConfig | None:
         """The accepted settings (after OK), else None."""

@@ -129,43 +129,37 @@ class ProgressListener(TrainingListener):
         return self.worker.is_cancelled()
 
 
-class TrainingWorker(Worker[str | None]):
-    """Trains, evaluates and saves a model (the core's ``train_and_save``); returns the new
-    model's name, or None when cancelled (nothing is saved then)."""
+class TrainingWorker(Worker["dict[str, Any] | None"]):
+    """Runs one job of the training process (:mod:`app.core.training_process`: train, evaluate,
+    save, then the model is put in use only if at least as good as ``current``, the model in
+    use); returns the job's result (``name``, ``activated``, ``comparison``…), or None when
+    cancelled (nothing is saved then)."""
 
     signals: TrainingSignals
+    trainer: Any = None  # the TrainingProcess (or InlineTrainer) to use; None: the shared one
 
     def __init__(self, config: TrainConfig, home: Path, bundled_dir: Path,
-                 signals: type[TrainingSignals] = TrainingSignals) -> None:
+                 signals: type[TrainingSignals] = TrainingSignals, current: str | None = None) -> None:
         super().__init__(signals)
         self.config = config
         self.home = home
         self.bundled_dir = bundled_dir
+        self.current = current  # the model in use when the job started
         self.watch_learning = False  # set before start: hand out the weights in training now and then
 
-    def make_listener(self) -> TrainingListener:
-        """The listener for the core: progress signals, plus the live weights when watching."""
-        listener: TrainingListener = ProgressListener(self)
-        if self.watch_learning:
-            from app.core.live import LiveExportListener
+    def job(self) -> dict[str, Any]:
+        """What the training process is to do."""
+        return {"kind": "train", "config": self.config.to_dict(), "home": str(self.home),
+                "bundled_dir": str(self.bundled_dir), "current": self.current, "activate": "if-better",
+                "watch": self.watch_learning, "trained_by": "DigitPad window"}
 
-            listener = LiveExportListener(listener, self.signals.live_weights.emit)
-        return listener
+    def work(self) -> dict[str, Any] | None:
+        from app.core import training_process
 
-    def work(self) -> str | None:
-        from app.core.store import ModelStore
-        from app.core.training import train_and_save
-
-        # A store of its own: the GUI thread's store is only refreshed after success.
-        store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
-        listener = self.make_listener()
-        try:
-            saved = train_and_save(self.config, listener, store, "DigitPad window", activate="always")
-        finally:
-            close = getattr(listener, "close", None)
-            if close is not None:
-                close()  # the live exports' temporary files
-        return None if saved is None else saved.name
+        trainer = self.trainer or training_process.shared()
+        on_live = self.signals.live_weights.emit if self.watch_learning else None
+        result: dict[str, Any] | None = trainer.run(self.job(), ProgressListener(self), on_live)
+        return result
 
 
 class FineTuneSignals(TrainingSignals):
@@ -174,7 +168,8 @@ class FineTuneSignals(TrainingSignals):
 
 class FineTuneWorker(TrainingWorker):
     """Fine-tunes the model ``base_name`` on the personal samples and saves the result as a new
-    model (made active); reports the before/after scores through ``finetuned``."""
+    model (in use only if at least as good); reports the before/after scores through
+    ``finetuned`` (its result window asks, so the training controller does not)."""
 
     signals: FineTuneSignals
 
@@ -183,30 +178,22 @@ class FineTuneWorker(TrainingWorker):
         self.base_name = base_name
         self.ft_config = config
 
-    def work(self) -> str | None:
-        from app.core.finetune import fine_tune, save_fine_tuned
-        from app.core.samples import SampleStore
-        from app.core.store import ModelStore
+    def job(self) -> dict[str, Any]:
+        return {"kind": "finetune", "base": self.base_name, "finetune": self.ft_config.to_dict(),
+                "home": str(self.home), "bundled_dir": str(self.bundled_dir), "current": self.current,
+                "activate": "if-better", "trained_by": "DigitPad window (Train on my drawings)"}
 
-        store = ModelStore(home=self.home, bundled_dir=self.bundled_dir)
-        base = store.get(self.base_name)
-        store.check_writable()  # a read-only store is found out now, not after fine-tuning
-        samples = SampleStore(self.home)
-        x, y = samples.arrays()
-        listener = self.make_listener()
-        try:
-            result = fine_tune(base, (x, y, samples.ids()), listener, self.ft_config)
-        finally:
-            close = getattr(listener, "close", None)
-            if close is not None:
-                close()
-        if result.cancelled or self.is_cancelled() or result.after is None:
+    def work(self) -> dict[str, Any] | None:
+        from app.core.finetune import Scores
+
+        result = super().work()
+        if result is None:
             return None
-        self.say("Saving the fine-tuned model…")
-        entry = save_fine_tuned(store, result, "DigitPad window (Train on my drawings)")
         self.signals.finetuned.emit(FineTuneSummary(
-            base=self.base_name, name=entry.name, before=result.before, after=result.after,
-            holdout_ids=list(result.holdout_ids), holdout_labels=list(result.holdout_labels),
-            train_count=len(result.train_ids), seconds=result.seconds, epochs=self.ft_config.epochs,
-            mnist_images=self.ft_config.mnist_images))
-        return entry.name
+            base=self.base_name, name=str(result["name"]), before=Scores(**result["before"]),
+            after=Scores(**result["after"]), holdout_ids=list(result["holdout_ids"]),
+            holdout_labels=list(result["holdout_labels"]), train_count=int(result["train_count"]),
+            seconds=float(result["seconds"]), epochs=self.ft_config.epochs,
+            mnist_images=self.ft_config.mnist_images, activated=bool(result["activated"]),
+            comparison=str(result.get("comparison", ""))))
+        return {**result, "ask": False}

@@ -292,9 +292,11 @@ def test_watch_it_learn_predicts_with_the_weights_in_training(window, qtbot, mon
     assert name is not None
     live_seen = [probs for label, probs in seen if label.startswith("Live:")]
     assert live_seen and all(p is not None for p in live_seen)
-    # finished: the new model predicts again, and says so
+    # finished: the model in use predicts again (the new one is not as good: kept aside, asked)
     assert window.live.override is None
-    assert window.learning.weights_in_use() == f"Model: {name}"
+    assert window.learning.weights_in_use() == "Model: default"
+    ui_helpers.answer_use_new_model(qtbot, window, use=False)
+    assert window.learning.weights_in_use() == "Model: default" and name in ModelStore()
     assert "Live" not in window.model_label.text()
     if live_file is not None:
         assert not live_file.exists()  # the exported weights were temporary
@@ -335,7 +337,9 @@ def test_train_on_my_drawings_raises_accuracy_on_held_out_samples(window, digitp
     assert max(progress) > 0
 
     name = summary.name
-    assert window.models.current_name() == name  # the result is a new model, in use
+    # better on the held-out handwriting, not on MNIST: not put in use without asking
+    assert not summary.activated and "In use: default, 99.56 %" in summary.comparison
+    assert window.models.current_name() == "default"
     entry = ModelStore().get(name)
     assert entry.meta["base_model"] == "default"
     assert entry.meta["personal_accuracy"] == pytest.approx(after.personal)
@@ -344,11 +348,13 @@ def test_train_on_my_drawings_raises_accuracy_on_held_out_samples(window, digitp
     assert dlg is not None and dlg.isVisible()
     assert dlg.grid.count() == before.personal_count
     assert f"{after.personal * 100:.1f} %" in dlg.table.item(0, 1).text()
-    # switch back to the base model from the result window
+    assert window.training.question is None  # the result window is the question
+    # use it from the result window
+    assert dlg.switch_button.text() == f"Use {name}"
     with qtbot.waitSignal(window.models.changed, timeout=10_000):
         qtbot.mouseClick(dlg.switch_button, Qt.MouseButton.LeftButton)
-    assert window.models.current_name() == "default" == ModelStore().active_name()
-    assert name in ModelStore()  # the fine-tuned model stays in the store
+    assert window.models.current_name() == name == ModelStore().active_name()
+    assert "default" in ModelStore()
     dlg.close()
     QApplication.processEvents()
     assert running_threads() == []

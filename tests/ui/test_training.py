@@ -55,6 +55,10 @@ def test_train_button_trains_saves_and_switches(window, qtbot) -> None:  # type:
     name = blocker.args[0]
 
     assert name is not None and name != before
+    # a tiny MLP is not as good as the shipped model: kept in the store, and the window asks
+    assert window.models.current_name() == before and ModelStore().active_name() == before
+    question = ui_helpers.answer_use_new_model(qtbot, window)
+    assert "New: Classic MLP, " in question and f"In use: {before}, 99.56 %" in question
     store.refresh()
     assert store.active_name() == name  # persisted by the store
     assert ModelStore().active_name() == name
@@ -180,7 +184,7 @@ def _set_text(edit: QLineEdit, text: str) -> None:
 
 def test_retrain_dialog_defaults_validation_and_ok(window, qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     started: list[TrainConfig] = []
-    monkeypatch.setattr(window.training, "start", lambda config=None: started.append(window.training.config))
+    monkeypatch.setattr(window.training, "start", lambda config=None: started.append(config))
     QTest.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)  # Model > Retrain…
     dlg = window.training.retrain_dialog
     assert dlg is not None
@@ -220,11 +224,45 @@ def test_retrain_dialog_defaults_validation_and_ok(window, qtbot, monkeypatch) -
     _set_text(dlg.lr_edit, "0.05")
     _set_text(dlg.limit_edit, "500")
     assert dlg.estimate_label.text() != full
+    recipe = window.train_recipe.text()
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert not dlg.isVisible()
     expected = TrainConfig(arch="mlp", epochs=1, batch_size=200, learning_rate=0.05, augment=False, limit=500)
-    assert started == [expected]
-    assert window.training.config == expected
+    assert started == [expected]  # trained once with these settings ...
+    assert window.training.config == TrainConfig()  # ... the Train button's recipe is unchanged
+    assert window.train_recipe.text() == recipe and "Fast convnet" in recipe
+
+    # asked explicitly: they become the recipe (shown at once, and remembered)
+    dlg = window.training.open_retrain_dialog()
+    qtbot.waitExposed(dlg)
+    assert dlg.epochs_edit.text() == "3"  # the dialog starts from the recipe
+    _set_text(dlg.epochs_edit, "1")
+    _set_text(dlg.limit_edit, "500")
+    _tick(qtbot, dlg.recipe_check)
+    qtbot.mouseClick(dlg.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    assert window.training.config == TrainConfig(arch="cnn-fast", epochs=1, batch_size=128,
+                                                 learning_rate=0.01, augment=False, limit=500)
+    assert "1 epoch, 500 MNIST images" in window.train_recipe.text()
+    assert window.prefs.train_config() == window.training.config
+
+    # Restore defaults puts the default recipe back in every field
+    dlg = window.training.open_retrain_dialog()
+    qtbot.waitExposed(dlg)
+    qtbot.mouseClick(dlg.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults),
+                     Qt.MouseButton.LeftButton)
+    assert dlg.config() == TrainConfig().resolved()
+    _tick(qtbot, dlg.recipe_check)
+    qtbot.mouseClick(dlg.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    assert window.training.config.resolved() == TrainConfig().resolved()
+    assert window.train_recipe.text().endswith("(the default)")
+
+
+def _tick(qtbot, check) -> None:  # type: ignore[no-untyped-def]
+    """Click a check box on its box (a click in the middle of a wide one misses its text)."""
+    from PySide6.QtCore import QPoint
+
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=QPoint(8, check.height() // 2))
+    assert check.isChecked()
 
 
 def test_retrain_dialog_cancel_changes_nothing(window, qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -60,6 +60,7 @@ class ModelsController(QObject):
         self.live = live
         self.jobs = jobs
         self.view = view
+        self.trainer: Any = None  # the training process that imports .keras files; None: the shared one
         self.feedback = feedback
         self.prefs = prefs
         self.entry: ModelEntry | None = None
@@ -188,8 +189,22 @@ class ModelsController(QObject):
         src = Path(path)
         home, bundled = self.store.home, self.store.bundled_dir
 
-        def work(_w: Worker[str]) -> str:
-            return ModelStore(home=home, bundled_dir=bundled).import_keras(src, activate=True).name
+        trainer = self.trainer
+
+        def work(w: Worker[str]) -> str:
+            """In the training process: loading a Keras model needs TensorFlow."""
+            from app.core import training_process
+            from app.core.training import TrainingListener
+
+            class Cancel(TrainingListener):
+                def should_stop(self) -> bool:
+                    return w.is_cancelled()
+
+            job = {"kind": "import", "path": str(src), "home": str(home), "bundled_dir": str(bundled)}
+            result = (trainer or training_process.shared()).run(job, Cancel())
+            if result is None:
+                raise DigitPadError("Import cancelled.")
+            return str(result["name"])
 
         self.prefs.remember_directory(src.parent)
         self.feedback.status(f"Importing {src.name} (loading TensorFlow)…", 0)

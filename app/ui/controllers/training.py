@@ -3,17 +3,19 @@ core trains and saves (in :class:`app.ui.worker.TrainingWorker`); this only show
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
+from app.core import training_process
 from app.core.errors import DigitPadError
 from app.core.models import ARCHITECTURES
 from app.core.training import TrainConfig
+from app.core.training_process import STAGES
 from app.ui.controllers.models import ModelsController
 from app.ui.feedback import Feedback, Prefs
 from app.ui.jobs import Jobs, error_text
@@ -39,7 +41,8 @@ class TrainingView:
     progress: QProgressBar
     status: QLabel
     curves: TrainingCurves
-    parent: QWidget  # of the Retrain dialog
+    parent: QWidget  # of the Retrain dialog and the question "use the new model?"
+    recipe: QLabel  # what the Train button trains; only the recipe is ever shown there
 
 
 class TrainingController(QObject):
@@ -61,9 +64,13 @@ class TrainingController(QObject):
         self.running_config: TrainConfig | None = None  # the settings of the training running now
         self.progress_history: list[int] = []  # progress-bar values of the current training
         self.retrain_dialog: RetrainDialog | None = None
+        self.question: QMessageBox | None = None  # "use the new model?" (when it is not better)
+        self.trainer: Any = None  # passed to each worker; None: the shared training process
         self._worker: TrainingWorker | None = None
         self._result: str | None = None
         self._failed = False
+        self._warm = _IntentFilter(self.warm_up, self)
+        view.train_button.installEventFilter(self._warm)
         view.train_button.clicked.connect(self.start_clicked)
         view.cancel_button.clicked.connect(self.cancel)
         view.settings_button.clicked.connect(self.open_retrain_dialog)
@@ -111,7 +118,6 @@ class TrainingController(QObject):
         self.running_config = cfg
         self.progress_history = []
         v.curves.reset(cfg.epochs or 1)
-        v.progress.setRange(0, 0)  # busy until TensorFlow is loaded
         n = cfg.limit or 60000
         v.status.setText(title or f"Starting: {ARCHITECTURES[cfg.arch].title}, {cfg.epochs} epoch(s), "
                          f"{n} images…")
@@ -119,6 +125,11 @@ class TrainingController(QObject):
             from app.ui.worker import TrainingWorker
 
             worker = TrainingWorker(cfg, self.models.store.home, self.models.store.bundled_dir)
+        worker.current = self.models.current_name()
+        worker.trainer = self.trainer
+        v.progress.setRange(0, len(STAGES))
+        v.progress.setValue(0)
+        v.progress.setFormat("Starting…")
         s = worker.signals
         s.training_started.connect(self._on_started, Q)
         s.progress.connect(self._on_progress, Q)
@@ -158,17 +169,32 @@ class TrainingController(QObject):
         """A line under the Train button (what the last training did)."""
         self.view.status.setText(text)
 
-    def show_idle_status(self) -> None:
+    def recipe_text(self) -> str:
+        """What the Train button trains, in words."""
         try:
             cfg = self.config.resolved()
         except DigitPadError:
             cfg = TrainConfig().resolved()
-        images = "all 60000" if cfg.limit is None else str(cfg.limit)
-        self.view.status.setText(f"Train: {ARCHITECTURES[cfg.arch].title}, {cfg.epochs} epoch(s), "
-                                 f"{images} MNIST images (change with Retrain…)")
+        images = "all 60 000" if cfg.limit is None else f"{cfg.limit}"
+        default = " (the default)" if cfg == TrainConfig().resolved() else ""
+        title = ARCHITECTURES[cfg.arch].title.split(" (")[0]  # "Fast convnet (default)"
+        return (f"Train button: {title}, {cfg.epochs} epoch"
+                f"{'s' if cfg.epochs != 1 else ''}, {images} MNIST images{default}")
+
+    def show_idle_status(self) -> None:
+        self.view.recipe.setText(self.recipe_text())
+        if not self.view.status.text():
+            self.view.status.setText("Retrain… trains other settings once, or changes the recipe.")
+
+    def warm_up(self) -> None:
+        """The user may train soon (hovered Train, opened Retrain…): let the training process
+        load MNIST and TensorFlow now, in its own process (the window's memory is untouched)."""
+        if self.trainer is None and not self.jobs.busy():
+            training_process.shared().warm()
 
     @Slot(int, int)
     def _on_started(self, epochs: int, steps: int) -> None:
+        self.view.progress.setFormat("%p %")
         self.view.progress.setRange(0, max(1, epochs * steps))
         self.view.progress.setValue(0)
         self.progress_history.append(0)
@@ -204,23 +230,65 @@ class TrainingController(QObject):
     def _on_status(self, text: str) -> None:
         if self._worker is None:
             return
-        if self.view.progress.maximum() == 0 or not text.startswith("Training"):
-            self.view.status.setText(text)
-        self.feedback.status(text, 10000)
+        v = self.view
+        stage = stage_of(text)
+        if stage is not None and stage != "training":  # a stage of known place, not of known length
+            keys = list(STAGES)
+            v.progress.setRange(0, len(keys))
+            v.progress.setValue(keys.index(stage))
+            v.progress.setFormat(f"Step {keys.index(stage) + 1} of {len(keys)}")
+        if stage != "training":
+            v.status.setText(text)
 
     @Slot(object)
-    def _on_returned(self, name: object) -> None:
+    def _on_returned(self, result: object) -> None:
         if self._worker is None or self.jobs.closing:
             return
-        if name is None:
+        if not isinstance(result, dict):
             return  # cancelled: said in _on_done
-        self._result = str(name)
+        name = str(result["name"])
+        self._result = name
         self.models.store.refresh()
-        self.models.load_active()
-        e = self.models.entry
-        acc = "" if e is None or e.test_accuracy is None else f": test accuracy {e.test_accuracy * 100:.2f} %"
-        self.view.status.setText(f"Trained and now using {name!r}{acc}.")
-        self.feedback.status(f"New model {name!r}{acc}", 15000)
+        if result.get("activated"):
+            self.models.load_active()
+            e = self.models.entry
+            acc = "" if e is None or e.test_accuracy is None else \
+                f": test accuracy {e.test_accuracy * 100:.2f} %"
+            self.view.status.setText(f"Trained and now using {name!r}{acc}.")
+            self.feedback.status(f"New model {name!r}{acc}", 15000)
+            return
+        keep = self.models.current_name() or "no model"
+        self.view.status.setText(f"New model {name!r} is in the store; still using {keep!r} (better).")
+        self.models.store_changed()
+        if result.get("ask", True):
+            self.ask_to_use(name, str(result.get("comparison", "")), keep)
+
+    def ask_to_use(self, name: str, comparison: str, keep: str) -> QMessageBox:
+        """The new model is not as good: show both and ask (non-blocking); the default answer
+        keeps the model in use, and the new one stays in the store either way."""
+        if self.question is not None:
+            self.question.close()
+        box = QMessageBox(QMessageBox.Icon.Question, "Use the new model?",
+                          "The new model is not as good as the one in use.", parent=self.view.parent)
+        box.setObjectName("useNewModelQuestion")
+        box.setInformativeText(f"{comparison}\n\nIt is kept in the store (Model ▸ Manage models…).")
+        use = box.addButton("Use the new model", QMessageBox.ButtonRole.AcceptRole)
+        use.setObjectName("useNewModelButton")
+        stay = box.addButton(f"Keep {keep}", QMessageBox.ButtonRole.RejectRole)
+        stay.setObjectName("keepModelButton")
+        box.setDefaultButton(stay)
+        box.setEscapeButton(stay)
+
+        def answered() -> None:
+            self.question = None
+            if box.clickedButton() is use and self.models.use(name):
+                self.view.status.setText(f"Now using {name!r}.")
+
+        box.finished.connect(answered)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.question = box
+        box.open()
+        return box
 
     @Slot(object)
     def _on_errored(self, exc: BaseException) -> None:
@@ -238,6 +306,7 @@ class TrainingController(QObject):
         if worker is not None and result is None and not self._failed and not self.jobs.closing:
             keep = self.models.current_name() or "no model"
             self.view.status.setText(f"Training cancelled. Still using {keep!r}.")
+        self.view.progress.setFormat("%p %")
         self.view.progress.setRange(0, 100)
         self.view.progress.setValue(100 if result else 0)
         self.update_buttons()
@@ -249,19 +318,46 @@ class TrainingController(QObject):
         """Show the Retrain dialog (non-blocking); OK starts training with its settings."""
         if self.retrain_dialog is not None:
             self.retrain_dialog.close()
-        dlg = RetrainDialog(self.config, self.view.parent, tf_loaded=lambda: "tensorflow" in sys.modules)
+        dlg = RetrainDialog(self.config, self.view.parent)
         dlg.accepted.connect(self._retrain_accepted)
         self.retrain_dialog = dlg
         dlg.open()
+        self.warm_up()
         return dlg
 
     @Slot()
     def _retrain_accepted(self) -> None:
+        """One training with the chosen settings; they become the Train button's recipe only
+        when the user ticked "Make this the Train button's recipe"."""
         dlg = self.retrain_dialog
         cfg = None if dlg is None else dlg.chosen_config()
-        if cfg is None:
+        if dlg is None or cfg is None:
             return
-        self.config = TrainConfig(arch=cfg.arch, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                                  learning_rate=cfg.learning_rate, augment=cfg.augment, limit=cfg.limit)
-        self.prefs.set_train_config(self.config)
-        self.start()
+        chosen = TrainConfig(arch=cfg.arch, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                             learning_rate=cfg.learning_rate, augment=cfg.augment, limit=cfg.limit)
+        if dlg.make_recipe():
+            self.config = chosen
+            self.prefs.set_train_config(self.config)
+            self.show_idle_status()
+        self.start(chosen)
+
+
+def stage_of(text: str) -> str | None:
+    """The stage (a key of :data:`STAGES`) a status line announces, if any."""
+    for key, words in STAGES.items():
+        if text.startswith(words.split("…")[0].split(" (")[0]):
+            return key
+    return None
+
+
+class _IntentFilter(QObject):
+    """Calls ``intent()`` once the mouse enters the watched widget (the Train button)."""
+
+    def __init__(self, intent: Callable[[], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self.intent = intent
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Enter:
+            self.intent()
+        return False
