@@ -111,6 +111,7 @@ def test_cancel_at_each_later_stage_keeps_the_model_in_use(window, qtbot, digitp
     # a convnet: long enough stages to land a click in each (evaluating 10 000 images, saving)
     window.training.config = TrainConfig(arch="cnn", epochs=1, limit=2000, batch_size=64)
     seen = []
+    completed = 0
     finished: list[object] = []
     window.training.finished.connect(finished.append)
     for stage in ("Loading MNIST", "Epoch 1/1", "Evaluating", "Saving"):
@@ -119,6 +120,7 @@ def test_cancel_at_each_later_stage_keeps_the_model_in_use(window, qtbot, digitp
         qtbot.waitUntil(lambda s=stage: window.train_status.text().startswith(s) or bool(finished),
                         timeout=120_000)
         if finished:  # the stage went by between two looks: not this time
+            completed += 1
             if window.training.question is not None:
                 window.training.question.close()
             continue
@@ -127,6 +129,7 @@ def test_cancel_at_each_later_stage_keeps_the_model_in_use(window, qtbot, digitp
         qtbot.waitUntil(lambda: bool(finished), timeout=5_000)
         assert time.perf_counter() - t0 < 1.0, stage
         if finished != [None]:  # it finished in the same instant: not cancelled
+            completed += 1
             if window.training.question is not None:
                 window.training.question.close()
             continue
@@ -136,7 +139,7 @@ def test_cancel_at_each_later_stage_keeps_the_model_in_use(window, qtbot, digitp
     assert len(seen) >= 3, seen
     time.sleep(2.0)  # the process finishes a cancelled save by deleting it
     assert window.models.current_name() == "default" == ModelStore().active_name()
-    assert _user_models(digitpad_home) == [] or window.training.question is not None
+    assert len(_user_models(digitpad_home)) == completed  # a cancelled one left nothing
 
 
 def test_the_recipe_label_survives_status_messages(window, qtbot) -> None:  # type: ignore[no-untyped-def]
