@@ -277,7 +277,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     with native_stderr_quiet(not args.debug):
         current = store.active_name()
         entry = save_fine_tuned(store, result, f"{PROG} finetune", activate=False)
-    out(f"saved model {entry.name!r}; the base model {base.name!r} is kept")
+    out(f"saved model {entry.name!r} (the base model {base.name!r} is kept)")
     from app.core.activation import settle_saved
 
     _say(settle_saved(store, entry.name, args.activate, current), args)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDialogButtonBox, QLineEdit
 from app.core.store import ModelStore
 from app.core.training import TrainConfig
 from app.core.training_process import TrainingProcess
-from app.ui.worker import running_threads
+from app.ui.jobs import running_threads
 from tests import ui_helpers
 
 window = ui_helpers.window
@@ -144,12 +144,12 @@ def test_cancel_at_each_later_stage_keeps_the_model_in_use(window, qtbot, digitp
 
 def test_the_recipe_label_survives_status_messages(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     recipe = window.train_recipe.text()
-    assert recipe.startswith("Train button: Fast convnet, 3 epochs, all 60 000 MNIST images")
+    assert recipe == "Train: Fast convnet, 3 epochs, all 60 000 images (the default)"
     window.statusBar().showMessage("Something else entirely", 5000)
     ui_helpers.draw_digit(window.pad, "7")
     window.training.config = TrainConfig(arch="mlp", epochs=1, limit=300)
     tiny = window.train_recipe.text()
-    assert "Classic MLP, 1 epoch, 300 MNIST images" in tiny
+    assert tiny == "Train: Classic MLP, 1 epoch, 300 images"
     texts = []
     with qtbot.waitSignal(window.training.finished, timeout=180_000):
         qtbot.mouseClick(window.train_button, LEFT)

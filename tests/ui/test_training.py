@@ -242,7 +242,7 @@ def test_retrain_dialog_defaults_validation_and_ok(window, qtbot, monkeypatch) -
     qtbot.mouseClick(dlg.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     assert window.training.config == TrainConfig(arch="cnn-fast", epochs=1, batch_size=128,
                                                  learning_rate=0.01, augment=False, limit=500)
-    assert "1 epoch, 500 MNIST images" in window.train_recipe.text()
+    assert window.train_recipe.text() == "Train: Fast convnet, 1 epoch, 500 images"
     assert window.prefs.train_config() == window.training.config
 
     # Restore defaults puts the default recipe back in every field

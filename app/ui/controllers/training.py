@@ -178,8 +178,8 @@ class TrainingController(QObject):
         images = "all 60 000" if cfg.limit is None else f"{cfg.limit}"
         default = " (the default)" if cfg == TrainConfig().resolved() else ""
         title = ARCHITECTURES[cfg.arch].title.split(" (")[0]  # "Fast convnet (default)"
-        return (f"Train button: {title}, {cfg.epochs} epoch"
-                f"{'s' if cfg.epochs != 1 else ''}, {images} MNIST images{default}")
+        return (f"Train: {title}, {cfg.epochs} epoch"
+                f"{'s' if cfg.epochs != 1 else ''}, {images} images{default}")
 
     def show_idle_status(self) -> None:
         self.view.recipe.setText(self.recipe_text())
