@@ -3,11 +3,10 @@ core trains and saves (in :class:`app.ui.worker.TrainingWorker`); this only show
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
@@ -69,8 +68,9 @@ class TrainingController(QObject):
         self._worker: TrainingWorker | None = None
         self._result: str | None = None
         self._failed = False
-        self._warm = _IntentFilter(self.warm_up, self)
-        view.train_button.installEventFilter(self._warm)
+        hovered = getattr(view.train_button, "hovered", None)  # (a HoverButton)
+        if hovered is not None:
+            hovered.connect(self.warm_up)
         view.train_button.clicked.connect(self.start_clicked)
         view.cancel_button.clicked.connect(self.cancel)
         view.settings_button.clicked.connect(self.open_retrain_dialog)
@@ -348,16 +348,3 @@ def stage_of(text: str) -> str | None:
         if text.startswith(words.split("…")[0].split(" (")[0]):
             return key
     return None
-
-
-class _IntentFilter(QObject):
-    """Calls ``intent()`` once the mouse enters the watched widget (the Train button)."""
-
-    def __init__(self, intent: Callable[[], None], parent: QObject) -> None:
-        super().__init__(parent)
-        self.intent = intent
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Enter:
-            self.intent()
-        return False
