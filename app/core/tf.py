@@ -149,3 +149,8 @@ def _freeze_long_lived() -> None:
     then while training allocates, and TensorFlow's TFLite converter calls gc.collect()
     itself on every export."""
     gc.freeze()
+
+
+def tf_loaded() -> bool:
+    """True once TensorFlow is imported in this process."""
+    return "tensorflow" in sys.modules

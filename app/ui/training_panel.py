@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QEnterEvent
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.ui.style import named
 from app.ui.widgets import TrainingCurves, WrappedLabel
+
+
+class HoverButton(QPushButton):
+    """A push button that says when the mouse comes over it (the user may click soon)."""
+
+    hovered = Signal()
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        super().enterEvent(event)
+        self.hovered.emit()
 
 
 class TrainingPanel(QWidget):
@@ -17,7 +28,7 @@ class TrainingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trainingBox")
-        self.train_button = named(QPushButton("Train"), "trainButton")
+        self.train_button = named(HoverButton("Train"), "trainButton")
         self.train_button.setToolTip("Train a new model with the settings of Model ▸ Retrain… (Ctrl+T)")
         self.cancel_button = named(QPushButton("Cancel"), "cancelButton")
         self.settings_button = named(QPushButton("Retrain…"), "retrainButton")
@@ -27,6 +38,7 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
+        self.recipe = named(WrappedLabel("", lines=2), "trainRecipe")  # the Train button's recipe
         self.status = named(WrappedLabel("", lines=2), "trainStatus")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.curves = TrainingCurves()
@@ -36,7 +48,10 @@ class TrainingPanel(QWidget):
         row.addWidget(self.progress, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        lines = QHBoxLayout()  # the recipe (always) beside what is going on
+        lines.addWidget(self.recipe, 2)
+        lines.addWidget(self.status, 3)
         layout.addLayout(row)
-        layout.addWidget(self.status)
+        layout.addLayout(lines)
         layout.addWidget(self.curves, 1)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)

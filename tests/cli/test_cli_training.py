@@ -26,9 +26,10 @@ SHIPPED_DEFAULT = ROOT / "model_store" / "default"
 
 def test_train_then_models_lists_it_active(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run(capsys, "train", "--arch", "mlp", "--epochs", "1", "--limit", "300",
-                       "--name", "quick", "--seed", "3")
+                       "--name", "quick", "--seed", "3", "--activate", "always")
     assert rc == 0, err
     assert "test accuracy:" in out
+    assert "'quick' is now the model in use." in out
     assert "epoch 1/1" in err  # stderr is not a TTY here: one line per epoch
     assert "\r" not in err
 
@@ -53,6 +54,28 @@ def test_train_then_models_lists_it_active(home: Path, capsys: pytest.CaptureFix
     assert rc == 0
     active = [line for line in out.splitlines() if line.startswith("*")]
     assert len(active) == 1 and "quick" in active[0]
+
+
+def test_train_keeps_a_better_model_in_use_unless_told(home: Path, small_npz: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The default (--activate if-better): a worse new model is saved, not put in use, and
+    the output says so with both accuracies; its name is readable."""
+    from app.core.store import ModelStore
+
+    before = ModelStore().active()
+    assert before.test_accuracy is not None and before.test_accuracy > 0.9
+    rc, out, err = run(capsys, "train", "--arch", "mlp", "--epochs", "1", "--limit", "40",
+                       "--batch-size", "8", "--data", str(small_npz))
+    assert rc == 0, err
+    store = ModelStore()
+    assert store.active_name() == before.name
+    new = [e for e in store.entries() if not e.builtin and e.name != "tiny"]
+    assert len(new) == 1
+    name = new[0].name
+    assert name.startswith("Classic MLP · 1 ep · ") and name.endswith(" %"), name
+    assert f"{name!r} is saved but not in use because it is not as good; still using {before.name!r}." in out
+    assert f"— In use: {before.name}, " in out and f"{before.test_accuracy * 100:.2f} %" in out
+    assert f"models use {name!r}" in out
 
 
 def test_train_no_activate_and_data(home: Path, small_npz: Path,
@@ -206,11 +229,12 @@ def test_finetune_from_the_terminal(capsys: pytest.CaptureFixture[str], home: Pa
 
     assert run(capsys, "samples", "import", str(_personal_npz(tmp_path, per_digit=4)))[0] == 0
     rc, out, stderr = run(capsys, "finetune", "--model", "tiny", "--epochs", "1", "--mnist-images", "300",
-                          "--mnist-test", "300")
+                          "--mnist-test", "300", "--activate", "always")
     assert rc == 0, stderr
     assert_no_traceback(stderr)
     assert "held-out samples:" in out and "MNIST test (300 images):" in out
-    assert "saved model 'tiny-mine' (now the active model); the base model 'tiny' is kept" in out
+    assert "saved model 'tiny-mine' (the base model 'tiny' is kept)" in out
+    assert "'tiny-mine' is now the model in use." in out
     store = ModelStore()
     assert store.active_name() == "tiny-mine" and "tiny" in store
     meta = store.get("tiny-mine").meta
@@ -219,5 +243,5 @@ def test_finetune_from_the_terminal(capsys: pytest.CaptureFixture[str], home: Pa
     # again, from the fine-tuned one, without making it active: the name does not pile up
     rc, out, _ = run(capsys, "finetune", "--epochs", "1", "--mnist-images", "0", "--mnist-test", "200",
                      "--no-activate")
-    assert rc == 0 and "saved model 'tiny-mine-2' (not made active)" in out
+    assert rc == 0 and "'tiny-mine-2' is saved but not in use; still using 'tiny-mine'." in out
     assert ModelStore().active_name() == "tiny-mine"
