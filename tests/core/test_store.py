@@ -65,9 +65,10 @@ def test_save_name_clash_and_invalid_names(store: ModelStore, saved, tiny_result
             store.save(tiny_result.model, tiny_result.meta("tests"), name=bad)
     auto = store.save(tiny_result.model, tiny_result.meta("tests"))
     acc = f"{tiny_result.evaluation.accuracy * 100:.2f} %"
-    assert auto.name == f"Classic MLP · 2 ep · {acc}"  # readable: title, epochs, accuracy
+    ep = tiny_result.config.epochs
+    assert auto.name == f"Classic MLP · {ep} ep · {acc}"  # readable: title, epochs, accuracy
     again = store.save(tiny_result.model, tiny_result.meta("tests"))
-    assert again.name == f"Classic MLP · 2 ep · {acc} (2)"  # and unique
+    assert again.name == f"Classic MLP · {ep} ep · {acc} (2)"  # and unique
     renamed = store.rename(again.name, "Mine · 2 ep · 100 %")
     assert renamed.name in store.names() and again.name not in store.names()
 

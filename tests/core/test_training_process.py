@@ -59,7 +59,8 @@ def test_a_job_in_the_child_reports_saves_and_keeps_the_better_model(process, tm
     rec = Recorder()
     lives: list[Any] = []
     result = process.run(job(tmp_path, watch=True), rec, on_live=lives.append)
-    assert result is not None and rec.started == (1, 9) and len(rec.batches) == 9
+    assert result is not None and rec.started is not None and rec.started[0] == 1
+    assert len(rec.batches) == rec.started[1] > 1
     assert rec.statuses[:1] == ["Loading MNIST…"] and "Building the model…" in rec.statuses
     assert "Evaluating on the test set…" in rec.statuses and rec.statuses[-1] == "Saving the model…"
     store = ModelStore(home=tmp_path)

@@ -58,7 +58,8 @@ def test_train_button_trains_saves_and_switches(window, qtbot) -> None:  # type:
     # a tiny MLP is not as good as the shipped model: kept in the store, and the window asks
     assert window.models.current_name() == before and ModelStore().active_name() == before
     question = ui_helpers.answer_use_new_model(qtbot, window)
-    assert "New: Classic MLP, " in question and f"In use: {before}, 99.56 %" in question
+    shipped = ModelStore().get(before).test_accuracy
+    assert "New: Classic MLP, " in question and f"In use: {before}, {shipped * 100:.2f} %" in question
     store.refresh()
     assert store.active_name() == name  # persisted by the store
     assert ModelStore().active_name() == name
