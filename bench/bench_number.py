@@ -145,8 +145,8 @@ def _measure(count: int, seed: int, cli_every: int, home: str) -> dict[str, Any]
         shift = 0.5 - (left + right) / 2
         brush = int(np.clip(round(width * FRAME * 280), 4, 48))
         writer.write([([(x + shift, y + 0.05) for x, y in s], brush) for s in pts], None)
-        probs = window.probability_view.probabilities()
-        single[i] = -1 if probs is None else int(np.argmax(probs))
+        shown = window.top_digit_label.text()  # what the window shows ("Not a digit?" counts wrong)
+        single[i] = int(shown) if shown.isdigit() else -1
     t_single = time.perf_counter() - t_single
 
     action.setChecked(True)
@@ -195,7 +195,8 @@ def _measure(count: int, seed: int, cli_every: int, home: str) -> dict[str, Any]
         else:
             res["count_wrong"] += 1
         if read != truth and len(res["mistakes"]) < 30:
-            res["mistakes"].append((truth, read, "".join(str(single[i]) for i in number)))
+            res["mistakes"].append((truth, read, "".join(str(single[i]) if single[i] >= 0 else "?"
+                                                         for i in number)))
         if cli_every and k % cli_every == 0 and read:
             path = os.path.join(home, f"number-{k}.png")
             window.pad.image().save(path)
