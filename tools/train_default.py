@@ -4,6 +4,9 @@
     python tools/train_default.py --epochs 2 --out /tmp/try   # a quick trial
     python tools/train_default.py --export-only   # rewrite the files of the trained model
                                                   # (after a change to app.core.export)
+    python tools/train_default.py --recalibrate   # fit its calibration again on its own
+                                                  # validation split (after a change to
+                                                  # app.core.verdict), and re-evaluate
 
 The recipe: the "cnn" convnet (ten digits + "not a digit"), 95 % of the 60000 training
 images plus the pen renderings and non-digit drawings of resources/pen_data.npz,
@@ -24,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.core.store import DEFAULT_MODEL, META_FILE, ModelEntry, write_model_dir  # noqa: E402
-from app.core.training import TrainConfig, TrainingListener, train  # noqa: E402
+from app.core.training import TrainConfig, TrainingListener, train, validation_data  # noqa: E402
 
 
 class Printer(TrainingListener):
@@ -46,23 +49,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "model_store" / DEFAULT_MODEL)
     ap.add_argument("--export-only", action="store_true",
                     help="no training: save the model in --out again, with the same metadata")
+    ap.add_argument("--recalibrate", action="store_true",
+                    help="no training: fit the calibration of the model in --out again")
     args = ap.parse_args(argv)
+    cfg = TrainConfig(arch="cnn", epochs=args.epochs, batch_size=args.batch_size,
+                      learning_rate=args.lr, augment=True, validation_split=0.05, seed=args.seed)
+    if args.recalibrate:
+        return recalibrate(args.out, cfg)
     if args.export_only:
         old = json.loads((args.out / META_FILE).read_text(encoding="utf-8"))
         entry = ModelEntry(name=args.out.name, path=args.out, meta=old)
         meta = {k: v for k, v in old.items() if k in KEPT_ON_EXPORT}
         _replace(args.out, entry.load_keras(), meta)  # (load_keras checks the checksum)
         return 0
-    cfg = TrainConfig(arch="cnn", epochs=args.epochs, batch_size=args.batch_size,
-                      learning_rate=args.lr, augment=True, validation_split=0.05, seed=args.seed)
     result = train(cfg, Printer())
     assert result.evaluation is not None
     ev = result.evaluation
     print(f"test accuracy {ev.accuracy:.4f} ({ev.not_a_digit} called not a digit), "
-          f"temperature {result.temperature} in {result.seconds:.0f}s", flush=True)
+          f"temperature {result.temperature}, threshold {result.threshold} in {result.seconds:.0f}s",
+          flush=True)
     meta = result.meta("tools/train_default.py", title="DigitPad default convnet",
                        name=args.out.name, seed=args.seed)
     _replace(args.out, result.model, meta)
+    return 0
+
+
+def recalibrate(out: Path, cfg: TrainConfig) -> int:
+    """Fit the temperature and threshold of the model in ``out`` on the validation split its
+    training used (the same seed), evaluate it again and save its metadata."""
+    from app.core.data import load_mnist
+    from app.core.evaluation import evaluate_keras
+    from app.core.verdict import fit_calibration
+
+    old = json.loads((out / META_FILE).read_text(encoding="utf-8"))
+    model = ModelEntry(name=out.name, path=out, meta=old).load_keras()
+    dataset = load_mnist()
+    x_val, y_val = validation_data(cfg.resolved(), dataset)
+    temperature, threshold = fit_calibration(model.predict(x_val, batch_size=1000, verbose=0), y_val)
+    ev = evaluate_keras(model, *dataset[1], temperature, threshold)
+    print(f"temperature {temperature}, threshold {threshold}: test accuracy {ev.accuracy:.4f}, "
+          f"{ev.not_a_digit} called not a digit", flush=True)
+    meta = {k: v for k, v in old.items() if k in KEPT_ON_EXPORT}
+    meta.update(calibration={"temperature": temperature, "threshold": threshold},
+                not_a_digit=ev.not_a_digit, test_accuracy=ev.accuracy)
+    _replace(out, model, meta)
     return 0
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.core.inference import DigitPredictor, softmax_if_needed
-from app.core.verdict import NOT_DIGIT
+from app.core.verdict import NOT_DIGIT, THRESHOLD
 
 CHUNK = 500  # images per predict_batch call: cancel takes effect within one chunk
 
@@ -134,9 +134,11 @@ def cross_entropy(probs: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
 
 
-def evaluate_keras(model: Any, x: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> Evaluation:
-    """Evaluate a Keras model on uint8 or float images (N, 28, 28), its confidence
-    calibrated with ``temperature``."""
-    run = evaluate_predictor(KerasPredictor(model).calibrated(temperature), (x, y), chunk=max(1, len(x)))
+def evaluate_keras(model: Any, x: np.ndarray, y: np.ndarray, temperature: float = 1.0,
+                   threshold: float = THRESHOLD) -> Evaluation:
+    """Evaluate a Keras model on uint8 or float images (N, 28, 28), its confidence and
+    verdict calibrated with ``temperature`` and ``threshold``."""
+    run = evaluate_predictor(KerasPredictor(model).calibrated(temperature, threshold), (x, y),
+                             chunk=max(1, len(x)))
     assert run is not None  # nothing can stop it
     return run.evaluation

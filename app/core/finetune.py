@@ -26,6 +26,7 @@ from app.core.errors import TrainingError
 from app.core.evaluation import Evaluation, KerasPredictor, evaluate_keras
 from app.core.models import ARCHITECTURES, DEFAULT_ARCH
 from app.core.training import TrainConfig, TrainingListener, model_meta, save_model, train
+from app.core.verdict import THRESHOLD
 
 # Of the mix, this share calibrates the fine-tuned model's confidence (and its verdict).
 VALIDATION = 0.05
@@ -95,6 +96,7 @@ class FineTuneResult:
     cancelled: bool = False
     seconds: float = 0.0
     temperature: float = 1.0  # the calibration fitted after fine-tuning
+    threshold: float = THRESHOLD
 
     def meta(self, trained_by: str) -> dict[str, Any]:
         """Metadata for the model store (base model, personal accuracy before and after …)."""
@@ -103,7 +105,7 @@ class FineTuneResult:
         return model_meta(
             self.arch, f"{base_title}, fine-tuned on your handwriting",
             self.train_config.to_dict() if self.train_config else None, self.seconds, self.history,
-            self.evaluation, trained_by, temperature=self.temperature,
+            self.evaluation, trained_by, temperature=self.temperature, threshold=self.threshold,
             base_model=self.base_name,
             fine_tuned=True,
             finetune=self.config.to_dict(),
@@ -259,6 +261,7 @@ def fine_tune(base: Any, samples: tuple[np.ndarray, np.ndarray] | tuple[np.ndarr
         ev = evaluate_keras(result.model, x_test, y_test)
         after.mnist, after.mnist_count = ev.accuracy, ev.count
     return FineTuneResult(model=result.model, after=after, evaluation=ev, temperature=result.temperature,
+                          threshold=result.threshold,
                           seconds=time.perf_counter() - started, **common)  # type: ignore[arg-type]
 
 

@@ -25,7 +25,7 @@ from app.core.errors import DigitPadError, TrainingError
 from app.core.evaluation import Evaluation, as_float, evaluate_keras
 from app.core.models import DEFAULT_ARCH, get_architecture
 from app.core.pendata import CLASSES
-from app.core.verdict import THRESHOLD, fit_temperature
+from app.core.verdict import THRESHOLD, fit_calibration
 
 if TYPE_CHECKING:
     from app.core.activation import ActivateMode, Outcome
@@ -148,12 +148,14 @@ class TrainResult:
     epochs_completed: int = 0
     seconds: float = 0.0
     temperature: float = 1.0  # fitted on the validation split (1.0 without one)
+    threshold: float = THRESHOLD  # the verdict's, fitted on the validation split
 
     def meta(self, trained_by: str, title: str | None = None, **extra: Any) -> dict[str, Any]:
         """The model store's metadata for this model; ``title`` defaults to the architecture's."""
         return model_meta(self.config.arch, title or get_architecture(self.config.arch).title,
                           self.config.to_dict(), self.seconds, self.history, self.evaluation,
-                          trained_by, temperature=self.temperature, **extra)
+                          trained_by, temperature=self.temperature, threshold=self.threshold,
+                          **extra)
 
 
 def diverged_result(history: dict[str, list[float]], evaluation: Evaluation) -> str | None:
@@ -174,17 +176,18 @@ def diverged_result(history: dict[str, list[float]], evaluation: Evaluation) -> 
 
 def model_meta(arch: str, title: str, training: dict[str, Any] | None, seconds: float,
                history: dict[str, list[float]], evaluation: Evaluation | None, trained_by: str,
-               temperature: float = 1.0, **extra: Any) -> dict[str, Any]:
+               temperature: float = 1.0, threshold: float = THRESHOLD,
+               **extra: Any) -> dict[str, Any]:
     """The one place that builds a trained model's metadata (``meta.json``; the store adds
     name, dates, checksums and sizes). ``extra`` holds what only some models have.
-    ``temperature``: the calibration of the model's confidence (``calibration``)."""
+    ``temperature``, ``threshold``: the calibration of the model's confidence and verdict."""
     meta: dict[str, Any] = {
         "arch": arch,
         "title": title,
         "training": training,
         "seconds": round(seconds, 1),
         "history": history,
-        "calibration": {"temperature": temperature, "threshold": THRESHOLD},
+        "calibration": {"temperature": temperature, "threshold": threshold},
         **extra,
         "trained_by": trained_by,
     }
@@ -193,6 +196,13 @@ def model_meta(arch: str, title: str, training: dict[str, Any] | None, seconds: 
                      "confusion": evaluation.confusion, "test_count": evaluation.count,
                      "not_a_digit": evaluation.not_a_digit})
     return meta
+
+
+def validation_data(cfg: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The validation split (with its pen images) that :func:`train` calibrates an
+    11-output model on, for ``cfg`` (resolved) and ``dataset``."""
+    _, _, x_val, y_val, _, _ = _split(cfg, dataset, pen=True)
+    return x_val, y_val
 
 
 def _split(cfg: TrainConfig, data: Dataset, pen: bool = False) -> tuple[np.ndarray, ...]:
@@ -432,20 +442,20 @@ def train(
     if cb.cancelled:
         return TrainResult(model=model, config=cfg, history=history, cancelled=True,
                            epochs_completed=done, seconds=time.perf_counter() - started)
-    temperature = 1.0
+    temperature, threshold = 1.0, THRESHOLD
     if len(x_val):
         listener.on_status("Calibrating…")
         outputs = model.predict(x_val, batch_size=1000, verbose=0)
-        temperature = fit_temperature(outputs, y_val_int)
+        temperature, threshold = fit_calibration(outputs, y_val_int)
     listener.on_status("Evaluating on the test set…")
-    evaluation = evaluate_keras(model, x_test, y_test, temperature)
+    evaluation = evaluate_keras(model, x_test, y_test, temperature, threshold)
     why = diverged_result(history, evaluation)
     if why is not None:
         raise TrainingError(f"Training diverged: {why}. Try a lower learning rate or a smaller "
                             "batch size. The previous model is unchanged.")
     return TrainResult(model=model, config=cfg, history=history, evaluation=evaluation,
                        epochs_completed=done, seconds=time.perf_counter() - started,
-                       temperature=temperature)
+                       temperature=temperature, threshold=threshold)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ import numpy as np
 from app.core.pendata import NOT_A_DIGIT
 
 DIGIT, NOT_DIGIT, EMPTY = "digit", "not a digit", "empty"
-THRESHOLD = 0.5  # calibrated probability of "not a digit" from which the verdict says so
+THRESHOLD = 0.5  # calibrated P(not a digit) from which the verdict says so (at most)
+FALSE_REJECT = 0.005  # share of held-out digits the fitted threshold may call "not a digit"
 _TINY = 1e-12
 
 
@@ -70,6 +71,24 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
         else:
             lo = a
     return round((lo + hi) / 2, 4)
+
+
+def fit_threshold(calibrated: np.ndarray, labels: np.ndarray, false_reject: float = FALSE_REJECT) -> float:
+    """The verdict's threshold on P(not a digit), from held-out data: the lowest that calls
+    at most ``false_reject`` of the held-out digits "not a digit", and never above
+    :data:`THRESHOLD` (so a drawing the model finds more likely not a digit is called so)."""
+    p = np.asarray(calibrated)
+    digits = np.asarray(labels) != NOT_A_DIGIT
+    if p.ndim != 2 or p.shape[1] <= NOT_A_DIGIT or not digits.any():
+        return THRESHOLD
+    t = float(np.quantile(p[digits, NOT_A_DIGIT], 1.0 - false_reject))
+    return round(min(THRESHOLD, max(0.05, t)), 4)
+
+
+def fit_calibration(outputs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(temperature, threshold) fitted on a model's outputs for held-out data."""
+    t = fit_temperature(outputs, labels)
+    return t, fit_threshold(calibrate(outputs, t), labels)
 
 
 def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:

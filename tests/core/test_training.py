@@ -64,7 +64,9 @@ def test_progress_per_batch_and_epoch_then_evaluation() -> None:
     assert 0 <= ev.not_a_digit < 2000  # digits it wrongly called "not a digit"
     # the confidence is calibrated on the validation split; the metadata keeps it
     assert "Calibrating…" in rec.statuses and 0.2 < result.temperature < 5.0
-    assert result.meta("test")["calibration"] == {"temperature": result.temperature, "threshold": 0.5}
+    assert result.meta("test")["calibration"] == {"temperature": result.temperature,
+                                                  "threshold": result.threshold}
+    assert 0.05 <= result.threshold <= 0.5
     assert result.meta("test")["not_a_digit"] == ev.not_a_digit
     assert "Building the model…" in rec.statuses and "Evaluating on the test set…" in rec.statuses
 

@@ -11,6 +11,7 @@ from app.core.verdict import (
     calibration_of,
     ece,
     fit_temperature,
+    fit_threshold,
     split,
     verdict_of,
 )
@@ -63,3 +64,19 @@ def test_calibration_of_reads_the_metadata_and_ignores_nonsense() -> None:
     assert calibration_of({"calibration": {"temperature": 0.7, "threshold": 0.6}}) == (0.7, 0.6)
     assert calibration_of({"calibration": {"temperature": -3, "threshold": "x"}}) == (1.0, 0.5)
     assert calibration_of({"calibration": "hot"}) == (1.0, 0.5)
+
+
+def test_fit_threshold_keeps_the_held_out_digits_false_rejects_to_the_target() -> None:
+    rng = np.random.default_rng(4)
+    n = 2000
+    other = np.concatenate([rng.beta(1, 30, n), rng.beta(30, 2, 500)])  # digits, then non-digits
+    labels = np.concatenate([rng.integers(0, 10, n), np.full(500, 10)])
+    p = np.zeros((len(labels), 11))
+    p[:, 10] = other
+    p[np.arange(len(labels)), np.minimum(labels, 9)] += 1 - other
+    t = fit_threshold(p, labels, false_reject=0.01)
+    assert 0.05 <= t < 0.5
+    assert (other[:n] >= t).mean() <= 0.011  # about 1 % of the digits called "not a digit"
+    assert (other[n:] >= t).mean() > 0.99
+    assert fit_threshold(p[:, :10], labels) == 0.5  # a ten-output model: the default
+    assert fit_threshold(p[n:], labels[n:]) == 0.5  # no digits held out: the default
