@@ -240,49 +240,39 @@ class ManageModelsDialog(QDialog):
         self.show_message(f"Exported {name!r} to {out}.")
 
 
-SHORTCUTS = [
-    ("Draw", "Left mouse button (or pen)"),
-    ("Undo last stroke", "Ctrl+Z"),
-    ("Redo", "Ctrl+Shift+Z  /  Ctrl+Y"),
-    ("Clear the pad", "Esc  /  Delete"),
-    ("Thinner / thicker brush", "[  /  ]"),
-    ("Open image…", "Ctrl+O"),
-    ("Save drawing as PNG…", "Ctrl+S"),
-    ("Train", "Ctrl+T"),
-    ("Retrain…", "Ctrl+R"),
-    ("Manage models…", "Ctrl+M"),
-    ("Evaluate the model", "Ctrl+E"),
-    ("It is a … (keep the drawing as your sample)", "0 … 9  /  click the digit's bar"),
-    ("Personal samples…", "Ctrl+P"),
-    ("Train on my drawings", "Ctrl+Shift+T"),
-    ("Explain the drawing", "Ctrl+I"),
-    ("Number mode (write a whole number)", "Ctrl+N"),
-    ("Number mode: show a digit / choose one", "hover / click it above the strip"),
-    ("Quit", "Ctrl+Q"),
-]
 
 
 class ShortcutsDialog(QDialog):
-    """The keyboard shortcuts, as a table."""
+    """The keyboard shortcuts, as a table as tall as its rows (nothing to scroll). The window
+    hands in the rows (made from its actions, so none is missing)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("shortcutsDialog")
         self.setWindowTitle("Keyboard shortcuts")
-        table = named(QTableWidget(len(SHORTCUTS), 2), "shortcutsTable")
+        table = self.table = named(QTableWidget(len(rows), 2), "shortcutsTable")
         table.setHorizontalHeaderLabels(["Action", "Keys"])
         table.verticalHeader().hide()
-        for row, (action, keys) in enumerate(SHORTCUTS):
+        for row, (action, keys) in enumerate(rows):
             table.setItem(row, 0, table_item(action))
             table.setItem(row, 1, table_item(keys))
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.resizeColumnsToContents()
+        for c in range(2):
+            table.setColumnWidth(c, table.columnWidth(c) + 16)  # some air after the text
+        table.resizeRowsToContents()
+        header = table.horizontalHeader()
+        header.setStretchLastSection(True)
+        frame = 2 * table.frameWidth()
+        table.setMinimumSize(sum(table.columnWidth(c) for c in range(2)) + frame + 24,
+                             sum(table.rowHeight(r) for r in range(len(rows))) + header.height() + frame)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(table)
         layout.addWidget(close)
-        self.resize(440, 420)
 
 
 def _tf_version() -> str:

@@ -79,5 +79,19 @@ class Prefs:
     def set_number_mode(self, on: bool) -> None:
         self.settings.setValue("pad/numberMode", bool(on))
 
+    def window_state(self) -> QByteArray | None:
+        """The docks' places and whether they are open (QMainWindow.saveState)."""
+        g = self.settings.value("window/state")
+        return g if isinstance(g, QByteArray) and not g.isEmpty() else None
+
+    def set_window_state(self, state: QByteArray) -> None:
+        self.settings.setValue("window/state", state)
+
+    def tour_seen(self) -> bool:
+        return str(self.settings.value("help/tourSeen", "false")).lower() == "true"
+
+    def set_tour_seen(self) -> None:
+        self.settings.setValue("help/tourSeen", True)
+
     def sync(self) -> None:
         self.settings.sync()
