@@ -50,22 +50,35 @@ def estimate_seconds(cfg: TrainConfig, tf_loaded: bool = False) -> float:
     return epochs * per_epoch + evaluate + (0.0 if tf_loaded else TF_STARTUP_SECONDS) + 2.0
 
 
-def _parse_int(text: str, what: str) -> int:
+# The dialog's messages name its fields as they are labelled ("Epochs must be between 1 and
+# 200 (you typed 0)."), in one wording for every field.
+def _typed(text: str) -> str:
+    return f"you typed {text.strip()!r}" if text.strip() else "the field is empty"
+
+
+def _in_range(value: float, limit: str, what: str, text: str) -> None:
+    lo, hi = LIMITS[limit]
+    if not lo <= value <= hi:
+        raise TrainingError(f"{what} must be between {lo:g} and {hi:g} ({_typed(text)}).")
+
+
+def _parse_int(text: str, what: str, limit: str) -> int:
     try:
-        return int(text.strip().replace("_", "").replace(" ", ""))
+        value = int(text.strip().replace("_", "").replace(" ", ""))
     except ValueError:
-        raise TrainingError(f"{what} must be a whole number (got {text.strip() or 'nothing'!r}).") \
-            from None
+        raise TrainingError(f"{what} must be a whole number ({_typed(text)}).") from None
+    _in_range(value, limit, what, text)
+    return value
 
 
-def _parse_float(text: str, what: str) -> float:
+def _parse_float(text: str, what: str, limit: str) -> float:
     try:
         value = float(text.strip().replace(",", "."))
     except ValueError:
-        raise TrainingError(f"{what} must be a number like 0.003 or 3e-3 "
-                            f"(got {text.strip() or 'nothing'!r}).") from None
+        raise TrainingError(f"{what} must be a number like 0.003 or 3e-3 ({_typed(text)}).") from None
     if not math.isfinite(value):
-        raise TrainingError(f"{what} must be a finite number.")
+        raise TrainingError(f"{what} must be a number like 0.003 or 3e-3 ({_typed(text)}).")
+    _in_range(value, limit, what, text)
     return value
 
 
@@ -164,16 +177,29 @@ class RetrainDialog(QDialog):
         self._fill(TrainConfig(arch=str(self.arch_combo.currentData())))
         self.limit_edit.setText(limit)  # how much data is not an architecture default
         self.error_label.hide()
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow to show the whole description (each architecture has its own length)."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        need = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
+        need = max(need, layout.totalMinimumSize().height(), self.minimumSizeHint().height())
+        if need > self.height():
+            self.resize(self.width(), need)
 
     def config(self) -> TrainConfig:
         """The settings entered, checked (raises TrainingError with a message)."""
         limit_text = self.limit_edit.text().strip()
-        limit = None if limit_text.lower() in ("", "all") else _parse_int(limit_text, "Training images")
+        limit = (None if limit_text.lower() in ("", "all")
+                 else _parse_int(limit_text, "Training images", "limit"))
         cfg = TrainConfig(
             arch=str(self.arch_combo.currentData()),
-            epochs=_parse_int(self.epochs_edit.text(), "Epochs"),
-            batch_size=_parse_int(self.batch_edit.text(), "Batch size"),
-            learning_rate=_parse_float(self.lr_edit.text(), "Learning rate"),
+            epochs=_parse_int(self.epochs_edit.text(), "Epochs", "epochs"),
+            batch_size=_parse_int(self.batch_edit.text(), "Batch size", "batch_size"),
+            learning_rate=_parse_float(self.lr_edit.text(), "Learning rate", "learning_rate"),
             augment=self.augment_check.isChecked(),
             limit=limit,
         ).resolved()
@@ -201,9 +227,13 @@ class RetrainDialog(QDialog):
     def _update_estimate(self) -> None:
         try:
             cfg = self.config()
-        except DigitPadError:
+        except DigitPadError as exc:
             self.estimate_label.setText("Estimated training time: –")
+            if self.error_label.isVisible():  # an error already shown follows the fields
+                self.error_label.setText(str(exc))
+                self._fit()
             return
+        self.error_label.hide()  # (fixed: the error shown before no longer applies)
         secs = estimate_seconds(cfg, self._tf_loaded())
         self.estimate_label.setText(
             f"Estimated training time: about {format_duration(secs)} "
@@ -215,6 +245,7 @@ class RetrainDialog(QDialog):
         except DigitPadError as exc:
             self.error_label.setText(str(exc))
             self.error_label.show()
+            self._fit()
             return
         self.error_label.hide()
         super().accept()

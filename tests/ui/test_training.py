@@ -210,7 +210,7 @@ def test_retrain_dialog_defaults_validation_and_ok(window, qtbot, monkeypatch) -
         (dlg.epochs_edit, "0", "epochs must be between"),
         (dlg.epochs_edit, "two", "epochs must be a whole number"),
         (dlg.batch_edit, "100000", "batch size must be between"),
-        (dlg.limit_edit, "5", "limit must be between"),
+        (dlg.limit_edit, "5", "training images must be between"),
     ]:
         old = edit.text()
         _set_text(edit, bad)
