@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPushButton,
     QTableWidget,
@@ -91,8 +92,21 @@ class ManageModelsDialog(QDialog):
 
     # -- helpers that tests replace -------------------------------------------------
     def ask_name(self, current: str) -> str | None:
-        text, ok = QInputDialog.getText(self, "Rename model", "New name:", text=current)
-        return text.strip() if ok and text.strip() else None
+        dlg = QInputDialog(self)
+        dlg.setObjectName("renameDialog")
+        dlg.setWindowTitle("Rename model")
+        dlg.setLabelText(f"New name for {current!r}:")
+        dlg.setTextValue(current)
+        dlg.setOkButtonText("Rename")
+        # wide enough for the name and for its title in the title bar (it was 200 px); the
+        # dialog's layout sets its own minimum, so the text field is made wide
+        edit = dlg.findChild(QLineEdit)
+        if edit is not None:
+            edit.setMinimumWidth(max(360, dlg.fontMetrics().horizontalAdvance(current) + 60))
+        ok = dlg.exec() == QDialog.DialogCode.Accepted
+        text = dlg.textValue().strip()
+        dlg.deleteLater()
+        return text if ok and text else None
 
     def ask_export_path(self, name: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(

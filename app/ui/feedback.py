@@ -15,11 +15,20 @@ from app.core.training import TrainConfig
 
 @dataclass(frozen=True)
 class Feedback:
-    """Messages to the user: an error (title, text), a status-bar line (text, ms), a yes/no question."""
+    """Messages to the user: an error (title, text), a status-bar line (text, ms), a yes/no
+    question, a status line that can undo what it reports."""
 
     error: Callable[[str, str], None]
     status: Callable[[str, int], None]
     confirm: Callable[[str, str], bool]
+    # a status line with an Undo button (text, undo, ms); None: a plain status line
+    undoable: Callable[[str, Callable[[], None], int], None] | None = None
+
+    def offer_undo(self, text: str, undo: Callable[[], None], ms: int = 10000) -> None:
+        if self.undoable is None:
+            self.status(text, ms)
+        else:
+            self.undoable(text, undo, ms)
 
 
 class Prefs:

@@ -36,6 +36,7 @@ from app.ui.dialogs import ShortcutsDialog, about_box
 from app.ui.feedback import Feedback, Prefs
 from app.ui.guide import UserGuideDialog
 from app.ui.jobs import Jobs
+from app.ui.notice import UndoNotice
 from app.ui.pad import BRUSH_DEFAULT, BRUSH_MAX, BRUSH_MIN, DrawingPad
 from app.ui.style import app_icon, named
 from app.ui.tour import Tour, TourStep
@@ -87,9 +88,11 @@ class MainWindow(QMainWindow):
         self.guide_dialog: UserGuideDialog | None = None
         self.tour: Tour | None = None
         self._closing = False
+        self.notice = UndoNotice(self.statusBar())
         feedback = Feedback(error=lambda title, text: self.show_error(title, text),
                             status=lambda text, ms: self.statusBar().showMessage(text, ms),
-                            confirm=lambda title, text: self.confirm(title, text))
+                            confirm=lambda title, text: self.confirm(title, text),
+                            undoable=self.notice.show_notice)
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)

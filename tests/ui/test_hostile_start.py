@@ -79,8 +79,7 @@ def test_the_window_correcting_while_the_cli_imports_loses_nothing(
             QTest.keyClick(window.pad, Qt.Key.Key_Escape)
             draw_digit(window.pad, "1" if kept % 2 else "7", size=0.5 + 0.01 * kept)
             QTest.keyClick(window.pad, Qt.Key.Key_1 if kept % 2 else Qt.Key.Key_7)
-            assert window.statusBar().currentMessage().startswith("Saved as a"), \
-                window.statusBar().currentMessage()
+            assert window.notice.text().startswith("Kept as a"), window.notice.text()
             kept += 1
     finally:
         _out, err = cli.communicate(timeout=300)

@@ -27,7 +27,8 @@ pytestmark = needs_default_model
 
 
 def _status(window) -> str:  # type: ignore[no-untyped-def]
-    return window.statusBar().currentMessage()
+    """What the status bar shows: the undoable notice, else the plain message."""
+    return window.notice.text() or window.statusBar().currentMessage()
 
 
 def _click_item(grid, key) -> None:  # type: ignore[no-untyped-def]
@@ -53,11 +54,10 @@ def test_a_digit_key_keeps_the_drawing_as_a_labelled_sample(window, digitpad_hom
     assert sample.strokes is not None and len(sample.strokes) == len(pad_strokes) == 1
     assert np.allclose(np.array(sample.strokes[0][0]), np.array(pad_strokes[0].points), atol=1e-4)
     assert sample.strokes[0][1] == pytest.approx(pad_strokes[0].width, abs=1e-5)
-    assert _status(window).startswith("Saved as a 4 — 1 sample of your handwriting")
-    assert "read 7" in _status(window)
+    assert _status(window) == "Kept as a 4 (the model read 7): you have 1 sample of 4, 1 in all."
 
     QTest.keyClick(window.pad, Qt.Key.Key_4)  # the same again: not a duplicate
-    assert len(SampleStore(digitpad_home)) == 1 and "Already saved" in _status(window)
+    assert len(SampleStore(digitpad_home)) == 1 and "Already kept as a 4" in _status(window)
     QTest.keyClick(window.pad, Qt.Key.Key_1)  # changed my mind: relabel, still one sample
     store.reload()
     assert len(store) == 1 and store.samples()[0].label == 1
@@ -67,7 +67,7 @@ def test_a_digit_key_keeps_the_drawing_as_a_labelled_sample(window, digitpad_hom
     draw_digit(window.pad, "3")
     QTest.keyClick(window.pad, Qt.Key.Key_3)
     assert SampleStore(digitpad_home).counts()[3] == 1
-    assert _status(window).startswith("Saved as a 3 — 2 samples of your handwriting")
+    assert _status(window) == "Kept as a 3: you have 1 sample of 3, 2 in all."
     QTest.keyClick(window.pad, Qt.Key.Key_Escape)  # nothing drawn: nothing saved
     QTest.keyClick(window.pad, Qt.Key.Key_5)
     assert len(SampleStore(digitpad_home)) == 2 and "Draw a digit first" in _status(window)
@@ -80,7 +80,7 @@ def test_clicking_a_digits_bar_labels_the_drawing(window, digitpad_home: Path) -
                      pv.bar_center(8).toPoint())
     samples = SampleStore(digitpad_home).samples()
     assert [s.label for s in samples] == [8]
-    assert _status(window).startswith("Saved as a 8")
+    assert _status(window).startswith("Kept as an 8 (the model read 2)")
 
 
 # ---------------------------------------------------------------------------- samples window
@@ -368,3 +368,34 @@ def test_train_on_my_drawings_needs_samples(window) -> None:  # type: ignore[no-
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert not window.training.is_running()
     assert errors and "at least" in errors[0]
+
+
+def test_a_kept_sample_is_undone_from_the_message(window, digitpad_home: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A click on a bar keeps the drawing, and says so with an Undo button right there:
+    pressing it (a real click) takes the sample back; a relabel is undone to the old label."""
+    draw_digit(window.pad, "2")
+    pv = window.probability_view
+    QTest.mouseClick(pv, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     pv.bar_center(5).toPoint())
+    assert [s.label for s in SampleStore(digitpad_home).samples()] == [5]
+    notice = window.notice
+    assert notice.isVisible() and notice.button.isVisible() and notice.text().startswith("Kept as a 5")
+    QTest.mouseClick(notice.button, Qt.MouseButton.LeftButton)
+    assert len(SampleStore(digitpad_home)) == 0
+    assert not notice.isVisible() and "Not kept" in window.statusBar().currentMessage()
+    assert len(window.pad.strokes()) == 1  # the drawing itself stays
+    # kept again, then relabelled with a key, then undone: back to the first label
+    QTest.keyClick(window.pad, Qt.Key.Key_2)
+    QTest.keyClick(window.pad, Qt.Key.Key_7)
+    assert [s.label for s in SampleStore(digitpad_home).samples()] == [7]
+    assert notice.text().startswith("Changed to a 7")
+    QTest.mouseClick(notice.button, Qt.MouseButton.LeftButton)
+    assert [s.label for s in SampleStore(digitpad_home).samples()] == [2]
+    assert window.statusBar().currentMessage() == "Back to a 2."
+    # the notice goes by itself, and with the next message
+    QTest.keyClick(window.pad, Qt.Key.Key_Escape)
+    draw_digit(window.pad, "3")
+    QTest.keyClick(window.pad, Qt.Key.Key_3)
+    assert notice.isVisible()
+    window.statusBar().showMessage("something else", 1000)
+    assert not notice.isVisible()

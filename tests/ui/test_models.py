@@ -190,3 +190,39 @@ def test_evaluating_while_importing_keeps_both_results(window, qtbot, tiny_model
     ev = evaluated.args[0]
     assert ev is not None and ev.count == 10000
     assert window.last_error is None and running_threads() == []
+
+
+def test_rename_dialog_is_readable_and_typed_into(two_models, window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The real Rename dialog (not a stand-in): wide enough for its title and the name, typed
+    into with the keyboard, Enter renames."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
+
+    QTest.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)  # Model > Manage models…
+    dlg = window.models.manage_dialog
+    qtbot.waitExposed(dlg)
+    _click_row(qtbot, dlg.table, dlg.names().index("alpha"))
+    seen: dict[str, object] = {}
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QInputDialog):
+            QTimer.singleShot(20, answer)
+            return
+        seen["size"] = box.size()
+        seen["label"] = box.labelText()
+        seen["title"] = box.windowTitle()
+        fm = box.fontMetrics()
+        seen["title_room"] = box.width() - fm.horizontalAdvance(box.windowTitle())
+        edit = box.findChild(QLineEdit)
+        QTest.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        QTest.keyClicks(edit, "gamma")
+        QTest.keyClick(edit, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, answer)
+    qtbot.mouseClick(dlg.rename_button, Qt.MouseButton.LeftButton)
+    assert seen["title"] == "Rename model" and seen["label"] == "New name for 'alpha':"
+    assert seen["size"].width() >= 380  # type: ignore[attr-defined]
+    assert seen["title_room"] >= 150  # the title is not cut by the title bar's buttons
+    assert "gamma" in dlg.names() and "alpha" not in dlg.names()
+    dlg.close()

@@ -4,6 +4,7 @@ training worker) and Watch it learn (the weights in training predict the drawing
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,11 @@ if TYPE_CHECKING:  # imported when training starts (see app.ui.jobs)
 
 log = logging.getLogger(__name__)
 Q = Qt.ConnectionType.QueuedConnection
+
+
+def _a(digit: int) -> str:
+    """'a 4', 'an 8'."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
 
 
 class LearningController(QObject):
@@ -126,30 +132,50 @@ class LearningController(QObject):
             last = self._last_saved
             if last is not None and last[0] == key and last[1] in store.ids():
                 sid = last[1]
-                if store.get(sid).label == digit:
-                    self.feedback.status(f"Already saved as a {digit} — {len(store)} samples "
-                                         "of your handwriting.", 8000)
+                before = store.get(sid).label
+                if before == digit:
+                    self.feedback.status(f"Already kept as {_a(digit)}.", 8000)
                     return store.get(sid)
                 self.samples.relabel([sid], digit)
                 sample = store.get(sid)
-                text = f"Changed to a {digit}"
+                text = f"Changed to {_a(digit)}"
+                undo = functools.partial(self._undo_label, sid, before)
             else:
-                sample = self.samples.add(x, digit, self.live.sample_strokes())
+                strokes = None if pad.has_background() else [(s.points, s.width) for s in pad.strokes()]
+                sample = self.samples.add(x, digit, strokes)
                 self._last_saved = (key, sample.id)
-                text = f"Saved as a {digit}"
+                text = f"Kept as {_a(digit)}"
+                undo = functools.partial(self._undo_keep, sample.id)
         except DigitPadError as exc:
             self.feedback.error("Cannot save the sample", str(exc))
             return None
-        n = len(store)
+        read = "" if read_as is None or read_as == digit else f" (the model read {read_as})"
         mine = store.counts()[digit]
         # (a drawing the user labels with a digit key is a digit, whatever the verdict said)
         if self.live.view.probabilities.verdict() == NOT_DIGIT:
-            extra = " (the model took it for something else than a digit)"
-        else:
-            extra = "" if read_as is None or read_as == digit else f" (the model read {read_as})"
-        self.feedback.status(f"{text} — {n} sample{'s' if n != 1 else ''} of your handwriting"
-                             f"{extra}; {mine} of {digit}.", 10000)
+            read = " (the model took it for something else than a digit)"
+        self.feedback.offer_undo(f"{text}{read}: you have {mine} sample{'s' if mine != 1 else ''} "
+                                 f"of {digit}, {len(store)} in all.", undo, 10000)
         return sample
+
+    def _undo_keep(self, sid: int) -> None:
+        """Undo of a kept drawing: the sample goes (the pad keeps the drawing)."""
+        try:
+            self.samples.delete([sid])
+        except DigitPadError as exc:
+            self.feedback.error("Cannot undo", str(exc))
+            return
+        if self._last_saved is not None and self._last_saved[1] == sid:
+            self._last_saved = None
+        self.feedback.status("Not kept: the drawing is not one of your samples.", 6000)
+
+    def _undo_label(self, sid: int, label: int) -> None:
+        try:
+            self.samples.relabel([sid], label)
+        except DigitPadError as exc:
+            self.feedback.error("Cannot undo", str(exc))
+            return
+        self.feedback.status(f"Back to {_a(label)}.", 6000)
 
     def open_samples_window(self) -> SamplesWindow:
         self.samples.store.reload()

@@ -75,8 +75,15 @@ class TrainingController(QObject):
         view.cancel_button.clicked.connect(self.cancel)
         view.settings_button.clicked.connect(self.open_retrain_dialog)
         jobs.changed.connect(self.update_buttons)
+        models.changed.connect(self._model_changed)
         self.update_buttons()
         self.show_idle_status()
+
+    @Slot(str)
+    def _model_changed(self, _name: str) -> None:
+        """Another model in use: what the panel said about the last training is stale."""
+        if self._worker is None:
+            self.show_idle_status()
 
     @property
     def config(self) -> TrainConfig:
@@ -306,6 +313,7 @@ class TrainingController(QObject):
         if worker is not None and result is None and not self._failed and not self.jobs.closing:
             keep = self.models.current_name() or "no model"
             self.view.status.setText(f"Training cancelled. Still using {keep!r}.")
+            self.feedback.status("Training cancelled.", 6000)  # ("Cancelling training…" is over)
         self.view.progress.setFormat("%p %")
         self.view.progress.setRange(0, 100)
         self.view.progress.setValue(100 if result else 0)
