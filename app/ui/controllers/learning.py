@@ -141,8 +141,7 @@ class LearningController(QObject):
                 text = f"Changed to {_a(digit)}"
                 undo = functools.partial(self._undo_label, sid, before)
             else:
-                strokes = None if pad.has_background() else [(s.points, s.width) for s in pad.strokes()]
-                sample = self.samples.add(x, digit, strokes)
+                sample = self.samples.add(x, digit, self.live.sample_strokes())
                 self._last_saved = (key, sample.id)
                 text = f"Kept as {_a(digit)}"
                 undo = functools.partial(self._undo_keep, sample.id)
