@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStatusBar, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStatusBar, QToolButton, QWidget
 
 from app.ui.style import named
 
@@ -20,7 +20,8 @@ class UndoNotice(QWidget):
         self.setObjectName("undoNotice")
         self.label = named(QLabel(), "undoNoticeText")
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.button = named(QPushButton("Undo"), "undoNoticeButton")
+        self.button = named(QToolButton(), "undoNoticeButton")  # (no taller than the status bar)
+        self.button.setText("Undo")
         self.button.clicked.connect(self._undo)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
