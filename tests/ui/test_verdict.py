@@ -78,5 +78,5 @@ def test_a_non_digit_labelled_with_a_digit_key_is_kept_as_that_digit(window, qtb
     QTest.keyClick(window.pad, Qt.Key.Key_7)
     store = SampleStore(digitpad_home)
     assert [s.label for s in store.samples()] == [7]
-    status = window.statusBar().currentMessage()
-    assert status.startswith("Saved as a 7") and "something else than a digit" in status
+    status = window.notice.text()  # (the status line that can undo the kept sample)
+    assert status.startswith("Kept as a 7") and "something else than a digit" in status
