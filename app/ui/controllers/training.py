@@ -83,6 +83,7 @@ class TrainingController(QObject):
     def _model_changed(self, _name: str) -> None:
         """Another model in use: what the panel said about the last training is stale."""
         if self._worker is None:
+            self.view.status.setText("")
             self.show_idle_status()
 
     @property
