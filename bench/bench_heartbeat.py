@@ -185,8 +185,8 @@ def session(timeout: float) -> dict[str, Any]:
         cycles.append(cycle)
         if window.training.question is not None:
             window.training.question.close()
-    evaluate = lambda: QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # noqa: E731
-    cycles.append(_other_cycle(app, state, evaluate, window.models.evaluation_finished, timeout))
+    models = window.models
+    cycles.append(_other_cycle(app, state, models.evaluate, models.evaluation_finished, timeout))
     keras_file = Path(os.environ["DIGITPAD_HOME"]) / "exported.keras"
     shutil.copy(window.models.store.active().keras_path, keras_file)
     cycles.append(_other_cycle(app, state, lambda: window.models.import_keras(keras_file),
