@@ -205,4 +205,4 @@ def test_deb_installs_self_tests_and_removes_cleanly(artifacts: dict[str, Path],
     assert not APP.exists() and not os.path.lexists(COMMAND)
     assert not Path("/usr/share/applications/digitpad.desktop").exists()
     # the user's data stays: the model the self-test trained
-    assert list((home / "models").glob("mlp-*/model.keras"))
+    assert list((home / "models").glob("*/model.keras"))
