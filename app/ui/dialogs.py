@@ -32,6 +32,7 @@ from app.core.errors import DigitPadError
 from app.core.models import ARCHITECTURES
 from app.core.store import ModelEntry, ModelStore
 from app.ui.feedback import Feedback, Prefs
+from app.ui.screenfit import resize_within_screen
 from app.ui.style import ERROR_STYLE, app_icon, named, table_item
 
 
@@ -52,7 +53,7 @@ class ManageModelsDialog(QDialog):
         self.prefs = prefs
         self.setObjectName("manageModelsDialog")
         self.setWindowTitle("Manage models")
-        self.resize(720, 360)
+        resize_within_screen(self, 720, 360)
 
         self.table = named(QTableWidget(0, len(self.COLUMNS)), "modelTable")
         self.table.setHorizontalHeaderLabels(list(self.COLUMNS))

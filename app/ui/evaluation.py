@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.evaluation import Evaluation
+from app.ui.screenfit import resize_within_screen
 from app.ui.style import heat, mistakes, named, table_item
 from app.ui.thumbs import DigitGrid, probs_tooltip
 
@@ -93,7 +94,7 @@ class CellDigitsDialog(QDialog):
         layout.addWidget(self.title)
         layout.addWidget(self.grid, 1)
         layout.addWidget(close)
-        self.resize(560, 420)
+        resize_within_screen(self, 560, 420)
 
 
 class EvaluationView(QDialog):
@@ -180,7 +181,7 @@ class EvaluationView(QDialog):
         layout.addWidget(title)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(close)
-        self.resize(660, 600)
+        resize_within_screen(self, 660, 600)
 
     def open_cell(self, true: int, predicted: int) -> CellDigitsDialog | None:
         """Show the test digits of confusion cell (``true``, ``predicted``)."""

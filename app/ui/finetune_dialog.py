@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.core.samples import SampleStore
 from app.ui.progress import FineTuneSummary
+from app.ui.screenfit import resize_within_screen
 from app.ui.style import named, table_item
 from app.ui.thumbs import DigitGrid
 
@@ -107,7 +108,7 @@ class FineTuneResultDialog(QDialog):
             layout.addWidget(cap)
             layout.addWidget(self.grid, 1)
         layout.addLayout(buttons)
-        self.resize(600, 440)
+        resize_within_screen(self, 600, 440)
 
     def use_new(self) -> bool:
         name = self.summary.name

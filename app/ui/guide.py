@@ -13,6 +13,7 @@ from importlib import metadata
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from app.core import paths
+from app.ui.screenfit import resize_within_screen
 
 # The README's level-2 sections shown (by the start of their heading), in README order
 GUIDE_SECTIONS = ("Using it", "Teach it your handwriting")
@@ -72,11 +73,7 @@ class UserGuideDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.browser, 1)
         layout.addWidget(buttons)
-        self.resize(720, 640)
-        screen = parent.screen() if parent is not None else self.screen()
-        if screen is not None:  # never taller or wider than the screen
-            room = screen.availableGeometry().size() * 0.9
-            self.resize(self.size().boundedTo(room))
+        resize_within_screen(self, 720, 640)
 
     def text(self) -> str:
         """The guide as plain text (what the reader sees)."""

@@ -38,6 +38,7 @@ from app.ui.guide import UserGuideDialog
 from app.ui.jobs import Jobs
 from app.ui.notice import UndoNotice
 from app.ui.pad import BRUSH_DEFAULT, BRUSH_MAX, BRUSH_MIN, DrawingPad
+from app.ui.screenfit import resize_within_screen
 from app.ui.style import app_icon, named
 from app.ui.tour import Tour, TourStep
 from app.ui.training_panel import TrainingPanel
@@ -334,7 +335,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1040, 800)
+            resize_within_screen(self, 1040, 800)
         state = self.prefs.window_state()
         if state is not None:  # the Explain dock: open or not, its side and width
             self.restoreState(state)
@@ -436,7 +437,8 @@ class MainWindow(QMainWindow):
         if self.tour is None:
             self.tour = Tour(self, [
                 TourStep("Draw a digit", "Draw on the pad with the mouse. The bars show how sure "
-                         "the model is of each digit, live, as you draw.", lambda: self.pad),
+                         "the model is of each digit, live, as you draw.", lambda: self.pad,
+                         keep_visible=lambda: [self.probability_view]),
                 TourStep("Correct it", "Read wrong? Press the right digit key (0–9) or click its "
                          "bar: your drawing is kept as a sample of your handwriting, and Model ▸ "
                          "Train on my drawings teaches it to the model.", lambda: self.probability_view),

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import DigitPadError
 from app.ui.feedback import Prefs
 from app.ui.personal_samples import PersonalSamples
+from app.ui.screenfit import resize_within_screen
 from app.ui.style import ERROR_STYLE, named
 from app.ui.thumbs import DigitGrid
 
@@ -124,7 +125,7 @@ class SamplesWindow(QDialog):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
-        self.resize(760, 720)
+        resize_within_screen(self, 760, 720)
         samples.changed.connect(self.populate)
         self.populate()
 

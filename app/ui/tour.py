@@ -31,6 +31,8 @@ class TourStep:
     title: str
     text: str
     target: Callable[[], QWidget | None]  # the part of the window the step is about
+    # parts the text speaks of too, which the card must leave in sight (e.g. the bars)
+    keep_visible: Callable[[], list[QWidget]] = lambda: []
 
 
 class _Outline(QWidget):
@@ -173,7 +175,7 @@ class Tour(QObject):
 
     def _place(self) -> None:
         """The outline on the target, the card beside it (right, left, below or above,
-        wherever it fits) and inside the window."""
+        wherever it fits without covering what the step wants in sight) and inside the window."""
         win = self.window.rect()
         self.outline.setGeometry(win)
         target = self.target_rect()
@@ -190,8 +192,12 @@ class Tour(QObject):
             spots = [QPoint(target.right() + gap, mid_y), QPoint(target.left() - gap - size.width(), mid_y),
                      QPoint(mid_x, target.bottom() + gap), QPoint(mid_x, target.top() - gap - size.height())]
 
+        shown = [QRect(w.mapTo(self.window, QPoint(0, 0)), w.size())
+                 for w in self.steps[self.index].keep_visible() if w.isVisible()]
+
         def fits(pt: QPoint) -> bool:
-            return win.contains(QRect(pt, size))
+            placed = QRect(pt, size)
+            return win.contains(placed) and not any(placed.intersects(r) for r in shown)
 
         pos = next((pt for pt in spots if fits(pt)), spots[0])
         pos.setX(max(0, min(pos.x(), win.width() - size.width())))

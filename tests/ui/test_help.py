@@ -67,6 +67,9 @@ def test_tour_walks_through_the_window(window, qtbot) -> None:  # type: ignore[n
         assert not target.isNull() and tour.outline.rect_shown == target  # the part it is about
         if target.width() < window.width() * 0.6:
             assert not placed.intersects(target)  # beside it, not over it
+        for part in tour.steps[tour.index].keep_visible():  # e.g. the bars "Draw a digit" speaks of
+            kept = QRect(part.mapTo(window, QPoint(0, 0)), part.size())
+            assert not placed.intersects(kept), card.title.text()
         assert card.counter.text() == f"{len(titles)} of {len(tour.steps)}"
         QTest.mouseClick(card.next_button, Qt.MouseButton.LeftButton)
     assert titles == ["Draw a digit", "Correct it", "Train", "Watch it learn", "Explain"]

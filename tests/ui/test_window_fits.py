@@ -85,3 +85,17 @@ def test_screenshot_check_at_150_percent(tmp_path: Path) -> None:
                      f"retrain-150-{scheme}.png", f"explain-minimum-150-{scheme}.png",
                      f"chart-minimum-150-{scheme}.png"):
             assert name in shots
+
+
+def test_first_window_fits_its_screen(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A fresh home has no saved size: the first window is no larger than the screen's free
+    area (1040×800 logical would overflow a 1080p screen at 150 %, and the offscreen screen)."""
+    from app.ui import MainWindow
+
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitExposed(first)
+    room = first.screen().availableGeometry().size()
+    assert first.width() <= room.width() and first.height() <= room.height(), (first.size(), room)
+    assert first.width() >= first.minimumWidth() and first.height() >= first.minimumHeight()
