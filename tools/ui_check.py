@@ -7,8 +7,9 @@ its window.
 
 For each scale (a process of its own: ``QT_SCALE_FACTOR`` is read at start-up) and colour
 scheme it renders, with the Explain dock open, the main window at its minimum size and at
-1280×720 logical (a 1080p screen at 150 %, less a panel and the title bar), a training
-chart with a run's curves, the Retrain dialog and the Explain dock, and checks each:
+1280×720 logical (a 1080p screen at 150 %, less a panel and the title bar), the same in
+number mode with a number written, a training chart with a run's curves, the Retrain
+dialog and the Explain dock, and checks each:
 
 * no label, button, check box, group box title, tab, table header or cell is narrower or
   shorter than its text (cut or elided);
@@ -208,6 +209,22 @@ def check_scale(scale: float, schemes: list[str], out: Path, max_min: tuple[int,
             window.curves.grab().save(str(out / f"chart-{label}-{tag}.png"))
             if dock is not None and dock.isVisible():
                 dock.grab().save(str(out / f"explain-{label}-{tag}.png"))
+        # number mode (View ▸ Number mode, Ctrl+N): a strip across the window, in the same room
+        QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        QApplication.processEvents()
+        draw(window.pad, pad_strokes("4", center=(0.4, 0.5)))
+        draw(window.pad, pad_strokes("2", center=(1.0, 0.5)))
+        number_min = window.minimumSizeHint().expandedTo(window.minimumSize())
+        for label, size in (("minimum", number_min), ("1280x720", QSize(*SMALL_SCREEN))):
+            window.resize(size)
+            QApplication.processEvents()
+            QTest.qWait(50)
+            if window.width() > SMALL_SCREEN[0] or window.height() > SMALL_SCREEN[1]:
+                problems.append(f"{tag}: number mode ({label}) does not fit 1280x720 logical "
+                                f"({window.width()}x{window.height()})")
+            problems += [f"{tag} {label} number mode: {p}" for p in widget_problems(window)]
+            window.grab().save(str(out / f"number-{label}-{tag}.png"))
+        QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # back to the pad
         dlg = window.training.open_retrain_dialog()
         QApplication.processEvents()
         QTest.qWait(50)

@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         self.learning = LearningController(self.live, self.models, self.training, self.probability_view,
                                            feedback, self.prefs, self, self)
         self.explain = ExplainController(self.live, self.models, self.learning, self.jobs, self)
-        self.number = NumberController(self.live, self._pad_column, feedback, self.prefs, self)
+        self.number = NumberController(self.live, feedback, self.prefs, self)
         self._build_learning_menus()
         self.pad.historyChanged.connect(self._update_edit_actions)
         self.jobs.changed.connect(self._update_job_actions)
@@ -169,7 +169,7 @@ class MainWindow(QMainWindow):
         left = QVBoxLayout()
         left.addWidget(self.pad, 1)
         left.addLayout(tools)
-        self._pad_column = left  # (number mode moves the pad out of it, to a strip as wide as the window)
+        self._pad_column = left
 
         # right: the answer, the probabilities and what the model sees
         self.answer = AnswerView()
@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
         self.train_button, self.cancel_button = panel.train_button, panel.cancel_button
         self.settings_button, self.train_progress = panel.settings_button, panel.progress
         self.train_status, self.curves, self.train_recipe = panel.status, panel.curves, panel.recipe
-        line = QFrame()
+        line = self._training_line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
 
@@ -315,9 +315,31 @@ class MainWindow(QMainWindow):
         self._shortcut(self.explain.action)
         self.view_menu.addAction(self.explain.action)
         self.view_menu.addAction(learning.watch_action)
-        self._outer.insertLayout(0, self.number.strip)
+        self._strip = QVBoxLayout()
+        self._strip.addWidget(self.number.view)
+        self._outer.insertLayout(0, self._strip)
+        self.number.mode_changed.connect(self._lay_out_for_number_mode)
         self._shortcut(self.number.action)
         self.view_menu.addAction(self.number.action)
+
+    def _lay_out_for_number_mode(self, on: bool) -> None:
+        """Number mode: the pad leaves its column for a strip across the whole window, under
+        the number read, and the training panel takes its place in the column beside the
+        bars, so the window needs no more height than with the square pad."""
+        outer, column, strip = self._outer, self._pad_column, self._strip
+        if on:
+            column.removeWidget(self.pad)
+            strip.addWidget(self.pad, 1)
+            outer.removeWidget(self.training_box)
+            column.addWidget(self.training_box, 1)
+        else:
+            strip.removeWidget(self.pad)
+            column.insertWidget(0, self.pad, 1)
+            column.removeWidget(self.training_box)
+            outer.addWidget(self.training_box)
+        self._training_line.setVisible(not on)
+        self.training_box.set_narrow(on)
+        outer.setStretchFactor(strip, 1 if on else 0)
 
     def _update_edit_actions(self) -> None:
         for w in (self.undo_action, self.undo_button):

@@ -123,6 +123,7 @@ class Tour(QObject):
         self.card.close_button.clicked.connect(self.close)
         self.outline.hide()
         self.card.hide()
+        self._watched: QWidget | None = None  # the current step's widget
         window.installEventFilter(self)
 
     def is_active(self) -> bool:
@@ -143,10 +144,18 @@ class Tour(QObject):
     def close(self) -> None:
         was_active = self.is_active()
         self.index = -1
+        self._watch(None)
         self.card.hide()
         self.outline.hide()
         if was_active:
             self.finished.emit()
+
+    def _watch(self, widget: QWidget | None) -> None:
+        if self._watched is not None:
+            self._watched.removeEventFilter(self)
+        self._watched = widget
+        if widget is not None:
+            widget.installEventFilter(self)
 
     def target_rect(self) -> QRect:
         """Where the current step's widget is, in window coordinates (null: nowhere)."""
@@ -167,6 +176,7 @@ class Tour(QObject):
         last = index == len(self.steps) - 1
         card.next_button.setText("Done" if last else "Next")
         card.skip_button.setVisible(not last)
+        self._watch(step.target())
         self._place()
         self.outline.show()
         self.card.show()
@@ -206,6 +216,9 @@ class Tour(QObject):
         self.outline.update()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.Resize and self.is_active():
+        # the window resized, or the step's widget moved or resized (a layout change, such
+        # as number mode taking the pad to the strip): outline and card follow
+        moved = event.type() in (QEvent.Type.Resize, QEvent.Type.Move)
+        if moved and self.is_active() and (watched is self.window or watched is self._watched):
             self._place()
         return False

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QEnterEvent
-from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QHBoxLayout,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.ui.style import named
 from app.ui.widgets import TrainingCurves, WrappedLabel
@@ -48,10 +56,16 @@ class TrainingPanel(QWidget):
         row.addWidget(self.progress, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        lines = QHBoxLayout()  # the recipe (always) beside what is going on
+        lines = self._lines = QHBoxLayout()  # the recipe (always) beside what is going on
         lines.addWidget(self.recipe, 2)
         lines.addWidget(self.status, 3)
         layout.addLayout(row)
         layout.addLayout(lines)
         layout.addWidget(self.curves, 1)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+    def set_narrow(self, narrow: bool) -> None:
+        """In a narrow column (number mode) the recipe goes above what is going on instead of
+        beside it, so neither needs more than its two lines."""
+        d = QBoxLayout.Direction
+        self._lines.setDirection(d.TopToBottom if narrow else d.LeftToRight)

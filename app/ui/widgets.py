@@ -40,10 +40,19 @@ class WrappedLabel(QLabel):
 
     def __init__(self, text: str = "", lines: int = 2, parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
+        self._lines = lines
         self.setWordWrap(True)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.setFixedHeight(self.fontMetrics().lineSpacing() * lines + 4)
+        self._fit_lines()
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def _fit_lines(self) -> None:
+        self.setFixedHeight(self.fontMetrics().lineSpacing() * self._lines + 4)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # (a larger font: taller lines)
+            self._fit_lines()
 
     def hasHeightForWidth(self) -> bool:
         return False
@@ -69,10 +78,11 @@ class AnswerView(QWidget):
         mid = QFont(self.font())
         mid.setPointSize(16)
         self.confidence_label.setFont(mid)
-        self.hint_label = named(QLabel("Draw a digit"), "hintLabel")
+        self.hint_label = named(WrappedLabel("Draw a digit", lines=2), "hintLabel")  # ("Number 2026: click…")
         hint_font = QFont(self.font())
         hint_font.setPointSize(14)
         self.hint_label.setFont(hint_font)
+        self.hint_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.hint_label.setStyleSheet("color: gray;")
         text = QVBoxLayout()
         text.addStretch(1)

@@ -4,6 +4,7 @@ the Explain dock stays open from one start to the next."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QTableWidget
 
@@ -115,3 +116,17 @@ def test_explain_dock_open_is_remembered(window, qtbot) -> None:  # type: ignore
     qtbot.waitExposed(third)
     assert not third.findChild(QDockWidget, "explainDock").isVisible()
     third.close()
+
+
+def test_the_tour_follows_its_widget_when_the_layout_changes(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Number mode moves the pad to a strip across the window: the first step's outline
+    and card go with it."""
+    _help_item(window, qtbot, "Tour")
+    tour = window.tour
+    before = tour.target_rect()
+    QTest.keySequence(window, window.findChild(QAction, "numberModeAction").shortcut())
+    qtbot.waitUntil(lambda: tour.target_rect() != before)
+    qtbot.waitUntil(lambda: tour.outline.rect_shown == tour.target_rect())
+    assert tour.target_rect().width() > before.width()  # the strip
+    placed = QRect(tour.card.mapTo(window, QPoint(0, 0)), tour.card.size())
+    assert window.rect().contains(placed)

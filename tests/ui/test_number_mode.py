@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QSize, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -23,6 +23,7 @@ from app.ui.number_view import NumberView
 from tests import ui_helpers
 from tests.ui_helpers import _move_with_button, draw_digit, needs_default_model
 from tools.handwriting import DIGITS, Polyline
+from tools.ui_check import SMALL_SCREEN, widget_problems
 
 window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
@@ -79,6 +80,25 @@ def test_the_action_turns_the_pad_into_a_wide_strip_and_back(window, qtbot) -> N
     qtbot.waitUntil(lambda: abs(pad.drawing_area().width() - pad.drawing_area().height()) < 1)
     assert not view.isVisible()
 
+
+
+def test_number_mode_fits_the_window_it_is_given(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """On a 1280×720 screen at 150 % (1280×650 logical for the window) the strip, the number,
+    the bars and the training panel all fit, nothing is cut, and switching with the keyboard
+    shortcut (either way) does not make the window taller than its screen."""
+    window.resize(QSize(*SMALL_SCREEN))
+    qtbot.waitUntil(lambda: window.size() == QSize(*SMALL_SCREEN))
+    action = window.findChild(QAction, "numberModeAction")
+    for on in (True, False, True):
+        QTest.keySequence(window, action.shortcut())
+        qtbot.waitUntil(lambda on=on: action.isChecked() == on)
+        QApplication.processEvents()
+        assert window.size() == QSize(*SMALL_SCREEN), (on, window.size())
+        assert widget_problems(window) == [], on
+    write(window.pad, number_strokes("2026"))
+    qtbot.waitUntil(lambda: window.findChild(NumberView, "numberView").number() == "2026")
+    assert window.size() == QSize(*SMALL_SCREEN) and widget_problems(window) == []
+    assert window.training_box.isVisible() and window.probability_view.isVisible()
 
 def test_a_written_2026_reads_2026_with_a_box_per_digit(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     view = number_mode(window)

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QBoxLayout, QSizePolicy, QSpacerItem, QVBoxLayout
 
 from app.core.errors import DigitPadError
 from app.core.number import NO_DIGITS, DigitReading, Judge, NumberReader, NumberReading
@@ -37,19 +36,16 @@ class NumberController(QObject):
     """Reads the strip while number mode is on."""
 
     reading_changed = Signal()  # after every reading (or clearing of it)
+    mode_changed = Signal(bool)  # the window lays the pad out as a strip (True) or a square
 
-    def __init__(self, live: LivePrediction, column: QBoxLayout, feedback: Feedback, prefs: Prefs,
+    def __init__(self, live: LivePrediction, feedback: Feedback, prefs: Prefs,
                  parent: QObject | None = None) -> None:
-        """``column``: the layout that holds the pad (first, stretching) while it is square.
-        :attr:`strip`: a layout for the window to put across its whole width; the number
-        read and, in number mode, the pad go there."""
+        """:attr:`view` shows the number read; the window places it above the strip and
+        moves the pad on :attr:`mode_changed`."""
         super().__init__(parent)
-        self.live, self.column = live, column
+        self.live = live
         self.pad = live.view.pad
         self.view = NumberView()
-        self.strip = QVBoxLayout()
-        self.strip.addWidget(self.view)
-        self._filler = QSpacerItem(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding)
         self.feedback, self.prefs = feedback, prefs
         self.judge: Judge | None = None  # says when a digit is not a digit (shown "?")
         self.active = False
@@ -86,16 +82,19 @@ class NumberController(QObject):
         self.view.set_reading(NumberReading(), NO_DIGITS)
         self.view.select(None)
         self.pad.set_marks([])
-        old, new = (self.column, self.strip) if on else (self.strip, self.column)
-        old.removeWidget(self.pad)
-        new.insertWidget(0 if new is self.column else new.count(), self.pad, 1)
-        if on:  # what stays in the column (the pad's tools) goes to its top, under the strip
-            self.column.addItem(self._filler)
+        # In the order that never asks the window for more room than either finished layout
+        # (the window grows to fit a half-switched one): the strip's lower minimum before the
+        # layout for it, the number view out before the layout for the square. (Switching
+        # clears the pad; the live prediction updates from that change.)
+        if on:
+            self.pad.set_strip(True)
+            self.mode_changed.emit(True)
+            self.view.show()
         else:
-            self.column.removeItem(self._filler)
-        self.view.setVisible(on)
+            self.view.hide()
+            self.mode_changed.emit(False)
+            self.pad.set_strip(False)
         self.live.set_source(self if on else None)
-        self.pad.set_strip(on)  # (cleared: the live prediction updates from the pad's change)
         self.live.update()
 
     def selected_digit(self) -> DigitReading | None:
