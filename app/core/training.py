@@ -33,10 +33,6 @@ if TYPE_CHECKING:
 
 Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
-# Pen renderings and non-digit drawings mixed in, per MNIST training image at most (the
-# shipped pen data has about 0.8 per image of the full MNIST training set).
-PEN_SHARE = 0.85
-
 # A cross-entropy this large on ten classes means the weights have blown up.
 DIVERGED_LOSS = 1000.0
 # Judging the result: guessing scores a cross-entropy of ln 10 and 10 % accuracy; a trained
@@ -205,17 +201,27 @@ def validation_data(cfg: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.
     return x_val, y_val
 
 
-def _split(cfg: TrainConfig, data: Dataset, pen: bool = False) -> tuple[np.ndarray, ...]:
-    """Training and validation data (uint8 training images). ``pen``: with the pen
-    renderings and non-digit drawings of ``app.core.pendata`` (at most ``PEN_SHARE`` per
-    MNIST image; the renderings of validation images stay out of training)."""
-    (x_train, y_train), (x_test, y_test) = data
-    rng = np.random.default_rng(cfg.seed)
-    idx = rng.permutation(len(x_train))
+def validation_indices(cfg: TrainConfig, n: int) -> np.ndarray:
+    """The indices of the ``n`` training images that :func:`train` holds out for ``cfg``
+    (resolved): neither they nor their pen renderings are trained on."""
+    return _split_indices(cfg, n, np.random.default_rng(cfg.seed))[0]
+
+
+def _split_indices(cfg: TrainConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    idx = rng.permutation(n)
     if cfg.limit is not None:
         idx = idx[: cfg.limit]
     n_val = round(len(idx) * cfg.validation_split)
-    val_idx, tr_idx = idx[:n_val], idx[n_val:]
+    return idx[:n_val], idx[n_val:]
+
+
+def _split(cfg: TrainConfig, data: Dataset, pen: bool = False) -> tuple[np.ndarray, ...]:
+    """Training and validation data (uint8 training images). ``pen``: with the pen
+    renderings and non-digit drawings of ``app.core.pendata`` (at most the architecture's
+    ``pen_share`` per MNIST image; the renderings of validation images stay out of training)."""
+    (x_train, y_train), (x_test, y_test) = data
+    rng = np.random.default_rng(cfg.seed)
+    val_idx, tr_idx = _split_indices(cfg, len(x_train), rng)
     if len(tr_idx) == 0:
         raise TrainingError("No training images left: raise the limit or lower the validation split.")
     x_tr = x_train[tr_idx]  # uint8 stays uint8 (4x smaller); batches are scaled on the fly
@@ -223,9 +229,10 @@ def _split(cfg: TrainConfig, data: Dataset, pen: bool = False) -> tuple[np.ndarr
     x_val, y_val = as_float(x_train[val_idx]), np.asarray(y_train[val_idx], dtype=np.int32)
     if pen:
         px, py, pvx, pvy = pendata.split(val_idx)
-        pick = rng.permutation(len(px))[: round(PEN_SHARE * len(tr_idx))]
+        share = get_architecture(cfg.arch).pen_share
+        pick = rng.permutation(len(px))[: round(share * len(tr_idx))]
         px, py = px[pick], py[pick]
-        pick = rng.permutation(len(pvx))[: round(PEN_SHARE * len(val_idx))]
+        pick = rng.permutation(len(pvx))[: round(share * len(val_idx))]
         pvx, pvy = pvx[pick], pvy[pick]
         if x_tr.dtype != np.uint8:
             x_tr = np.round(np.clip(x_tr, 0.0, 1.0) * 255.0).astype(np.uint8)
