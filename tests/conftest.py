@@ -46,6 +46,35 @@ def tiny_result():  # type: ignore[no-untyped-def]
     return train(TrainConfig(arch="mlp", epochs=4, batch_size=32, limit=600, learning_rate=0.5, seed=1))
 
 
+@pytest.fixture(scope="session")
+def ten_output_keras(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``.keras`` file with only the ten digit outputs (as users bring them): a small MLP
+    trained for eight epochs on 4000 MNIST images, 4000 pen-drawn digits and 2000 non-digit
+    drawings with even targets (a model taught to be unsure of what is not a digit)."""
+    import numpy as np
+
+    from app.core import pendata
+    from app.core.data import load_mnist
+    from app.core.tf import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(3)
+    (x, y), _ = load_mnist()
+    px, py, _, _ = pendata.split()
+    digits = np.nonzero(py != pendata.NOT_A_DIGIT)[0][:4000]
+    others = np.nonzero(py == pendata.NOT_A_DIGIT)[0][:2000]
+    images = np.concatenate([x[:4000], px[digits], px[others]]) / 255.0
+    targets = np.concatenate([np.eye(10)[y[:4000]], np.eye(10)[py[digits]], np.full((2000, 10), 0.1)])
+    inp = keras.Input((28, 28))
+    hidden = keras.layers.Dense(128, activation="relu")(keras.layers.Flatten()(inp))
+    model = keras.Model(inp, keras.layers.Dense(10, activation="softmax")(hidden))
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(images, targets, epochs=8, batch_size=64, verbose=0)
+    path = tmp_path_factory.mktemp("ten-output") / "ten.keras"
+    model.save(path)
+    return path
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

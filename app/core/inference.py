@@ -76,13 +76,17 @@ class DigitPredictor:
     CHUNK = 1000  # images per ``_run`` call in predict_batch
     temperature = 1.0
     threshold = THRESHOLD  # P(not a digit) from which the verdict is "not a digit"
+    doubt = False  # a ten-output model: P(not a digit) is the doubt (see calibrated)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def calibrated(self, temperature: float, threshold: float = THRESHOLD) -> DigitPredictor:
-        """Use this temperature and verdict threshold from now on (returns self)."""
+    def calibrated(self, temperature: float, threshold: float = THRESHOLD,
+                   doubt: bool = False) -> DigitPredictor:
+        """Use this temperature and verdict threshold from now on (returns self). ``doubt``:
+        a ten-output model's verdict reads its doubt (``app.core.verdict.split``)."""
         self.temperature, self.threshold = float(temperature), float(threshold)
+        self.doubt = bool(doubt)
         return self
 
     def read(self, x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -90,7 +94,7 @@ class DigitPredictor:
         arr = np.asarray(x, dtype=np.float32)
         if arr.size != 784:
             raise ValueError(f"expected one 28x28 image, got shape {arr.shape}")
-        digits, other = split(calibrate(self._run(arr.reshape(1, 784)), self.temperature))
+        digits, other = split(calibrate(self._run(arr.reshape(1, 784)), self.temperature), self.doubt)
         return digits[0], float(other[0])
 
     def verdict(self, not_digit: float) -> str:
@@ -113,7 +117,7 @@ class DigitPredictor:
 
     def read_batch(self, x: np.ndarray, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(digit probabilities (N, 10), P(not a digit) (N,)), calibrated."""
-        return split(calibrate(self.outputs_batch(x, chunk), self.temperature))
+        return split(calibrate(self.outputs_batch(x, chunk), self.temperature), self.doubt)
 
     def predict_batch(self, x: np.ndarray, chunk: int | None = None) -> np.ndarray:
         """Probabilities (N, 10) for (N, 28, 28) images (uint8 0..255 or float 0..1)."""

@@ -134,10 +134,11 @@ class ModelEntry:
 
     def predictor(self, num_threads: int = 1) -> Any:
         from app.core.inference import Predictor
-        from app.core.verdict import calibration_of
+        from app.core.verdict import calibration_of, doubt_of
 
         return Predictor(self.tflite_path, num_threads=num_threads, name=self.name,
-                         sha256=self.checksum("tflite")).calibrated(*calibration_of(self.meta))
+                         sha256=self.checksum("tflite")).calibrated(*calibration_of(self.meta),
+                                                                    doubt=doubt_of(self.meta))
 
     def load_keras(self) -> Any:
         path, expected = self.keras_path, self.checksum("keras")
@@ -367,6 +368,9 @@ class ModelStore:
         src = Path(path)
         model = load_keras_model(src)
         meta = {"arch": "imported", "title": src.stem, "source": src.name}
+        from app.core.doubt import doubt_calibration
+
+        meta.update(doubt_calibration(model))
         if name is None:
             return self.save(model, meta, self.unique_name(src.stem), activate=activate)
         return self.save(model, meta, name, activate=activate, if_taken="error")

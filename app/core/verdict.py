@@ -2,7 +2,9 @@
 
 DigitPad's models have eleven outputs: the ten digits and "not a digit" (trained on
 generated non-digit drawings, see ``app.core.pendata``). Imported ten-output models have
-no "not a digit" output; their verdict is always "digit".
+no such output: their verdict reads the *doubt* instead, one minus the top calibrated digit
+probability, against a threshold fitted on held-out digits when the model was imported
+(``app.core.doubt``); without one their verdict is always "digit".
 
 Honest confidence: the outputs are calibrated by temperature scaling (one temperature per
 model, fitted on held-out data after training, kept in the model's metadata) before the
@@ -20,6 +22,8 @@ from app.core.pendata import NOT_A_DIGIT
 
 DIGIT, NOT_DIGIT, EMPTY = "digit", "not a digit", "empty"
 THRESHOLD = 0.5  # calibrated P(not a digit) from which the verdict says so (at most)
+DOUBT = "doubt"  # calibration "score" of a ten-output model whose verdict reads the doubt
+MAX_DOUBT = 0.9  # the doubt of ten equal digit probabilities: a threshold there rejects nothing
 FALSE_REJECT = 0.005  # share of held-out digits the fitted threshold may call "not a digit"
 _TINY = 1e-12
 
@@ -35,13 +39,19 @@ def calibrate(probs: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return out
 
 
-def split(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated outputs (N, 10 or 11) -> (digit probabilities (N, 10), P(not a digit) (N,))."""
+def split(probs: np.ndarray, doubt: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated outputs (N, 10 or 11) -> (digit probabilities (N, 10), P(not a digit) (N,)).
+
+    A ten-output model has no P(not a digit): 0, or with ``doubt`` the score that stands in
+    for it, one minus the top digit probability."""
     p = np.asarray(probs, dtype=np.float64)
     digits = p[:, :10]
     total = digits.sum(axis=1, keepdims=True)
     digits = np.divide(digits, total, out=np.full_like(digits, 0.1), where=total > 0)
-    other = p[:, NOT_A_DIGIT] if p.shape[1] > NOT_A_DIGIT else np.zeros(len(p))
+    if p.shape[1] > NOT_A_DIGIT:
+        other = p[:, NOT_A_DIGIT]
+    else:
+        other = 1.0 - digits.max(axis=1) if doubt else np.zeros(len(p))
     return digits, other
 
 
@@ -91,6 +101,21 @@ def fit_calibration(outputs: np.ndarray, labels: np.ndarray) -> tuple[float, flo
     return t, fit_threshold(calibrate(outputs, t), labels)
 
 
+def fit_doubt_calibration(outputs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(temperature, threshold on the doubt) for a ten-output model, from its outputs for
+    held-out digits and non-digits (label :data:`NOT_A_DIGIT`): the temperature fitted on
+    the digits; the threshold the lowest doubt that calls at most :data:`FALSE_REJECT` of
+    the held-out digits "not a digit" (a model unsure of many digits gets a high one, and
+    calls few drawings "not a digit")."""
+    out, y = np.asarray(outputs), np.asarray(labels)
+    digits = y != NOT_A_DIGIT
+    if not digits.any():
+        return 1.0, MAX_DOUBT
+    t = fit_temperature(out[digits], y[digits])
+    _, doubt = split(calibrate(out[digits], t), doubt=True)
+    return t, round(min(MAX_DOUBT, max(0.05, float(np.quantile(doubt, 1.0 - FALSE_REJECT)))), 4)
+
+
 def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     """Expected calibration error of the top class: the gap between confidence and
     accuracy, averaged over equal-width confidence bins weighted by their size."""
@@ -106,6 +131,13 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
         if m.any():
             total += m.sum() * abs(conf[m].mean() - right[m].mean())
     return total / len(p)
+
+
+def doubt_of(meta: dict[str, Any]) -> bool:
+    """Whether a model's metadata says its verdict reads the doubt (a ten-output model
+    calibrated by :func:`fit_doubt_calibration`)."""
+    cal = meta.get("calibration")
+    return isinstance(cal, dict) and cal.get("score") == DOUBT
 
 
 def calibration_of(meta: dict[str, Any]) -> tuple[float, float]:

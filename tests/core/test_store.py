@@ -217,3 +217,33 @@ def test_shipped_default_model_metadata() -> None:
     assert len(meta["per_class_accuracy"]) == 10
     for key in ("params", "training", "seed", "created"):
         assert key in meta
+
+
+def test_an_imported_ten_output_model_gets_a_verdict_fitted_on_held_out_data(  # type: ignore[no-untyped-def]
+        tmp_path: Path, ten_output_keras: Path, tiny_result) -> None:
+    from app.core.data import load_mnist
+    from app.core.doubt import held_out_data
+    from app.core.evaluation import evaluate_predictor
+    from app.core.pendata import NOT_A_DIGIT
+    from app.core.verdict import NOT_DIGIT
+
+    store = ModelStore(home=tmp_path / "home")
+    entry = store.import_keras(ten_output_keras)
+    cal = entry.meta["calibration"]
+    assert cal["score"] == "doubt" and 0.05 <= cal["threshold"] < 0.9 and cal["temperature"] > 0
+    predictor = entry.predictor()
+    x, y = held_out_data(500)
+    probs, doubt = predictor.read_batch(x)
+    verdicts = np.array([predictor.verdict(float(d)) for d in doubt])
+    digits = y != NOT_A_DIGIT
+    assert np.allclose(doubt, 1.0 - probs.max(axis=1))
+    false_reject = (verdicts[digits] == NOT_DIGIT).mean()
+    assert false_reject < 0.02  # about 0.5 % fitted (int8 .tflite here, float Keras there)
+    # a weak judge (this model is unsure of little), but it tells the two apart
+    assert (verdicts[~digits] == NOT_DIGIT).mean() > 2 * false_reject
+    _, (x_test, y_test) = load_mnist()
+    run = evaluate_predictor(predictor, (x_test[:1000], y_test[:1000]))
+    assert run is not None and 0 < run.evaluation.not_a_digit < 100  # Evaluate counts its false rejects
+    good = tmp_path / "eleven.keras"  # a model with its own "not a digit" output: no doubt
+    tiny_result.model.save(good)
+    assert "calibration" not in store.import_keras(good).meta

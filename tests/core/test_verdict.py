@@ -9,7 +9,9 @@ from app.core.verdict import (
     NOT_DIGIT,
     calibrate,
     calibration_of,
+    doubt_of,
     ece,
+    fit_doubt_calibration,
     fit_temperature,
     fit_threshold,
     split,
@@ -80,3 +82,30 @@ def test_fit_threshold_keeps_the_held_out_digits_false_rejects_to_the_target() -
     assert (other[n:] >= t).mean() > 0.99
     assert fit_threshold(p[:, :10], labels) == 0.5  # a ten-output model: the default
     assert fit_threshold(p[n:], labels[n:]) == 0.5  # no digits held out: the default
+
+
+def test_a_ten_output_model_reads_its_doubt_only_when_calibrated_for_it() -> None:
+    p = np.array([[0.9, 0.1] + [0.0] * 8, [0.3, 0.3, 0.4] + [0.0] * 7])
+    assert split(p)[1].tolist() == [0.0, 0.0]  # no doubt: never "not a digit"
+    digits, doubt = split(p, doubt=True)
+    assert np.allclose(doubt, [0.1, 0.6]) and np.array_equal(digits, p)
+    eleven = np.array([[0.1] * 10 + [0.0]])
+    eleven[0, 10], eleven[0, 0] = 0.7, 0.0
+    assert split(eleven, doubt=True)[1].tolist() == [0.7]  # an 11th output is read as it is
+    assert doubt_of({"calibration": {"temperature": 1.2, "threshold": 0.3, "score": "doubt"}})
+    assert not doubt_of({"calibration": {"temperature": 1.2, "threshold": 0.3}}) and not doubt_of({})
+
+
+def test_fit_doubt_calibration_separates_unsure_non_digits_from_sure_digits() -> None:
+    rng = np.random.default_rng(5)
+    n, m = 3000, 600
+    labels = np.concatenate([rng.integers(0, 10, n), np.full(m, 10)])
+    logits = rng.normal(0, 0.5, (n + m, 10))  # non-digits: no clear winner
+    winner = np.where(rng.random(n) < 0.03, rng.integers(0, 10, n), labels[:n])  # 3 % misread
+    logits[np.arange(n), winner] += rng.uniform(4, 10, n)  # digits: one clear winner
+    out = _softmax(logits)
+    t, thr = fit_doubt_calibration(out, labels)
+    assert 0.2 < t < 5 and 0.05 <= thr < 0.9
+    _, doubt = split(calibrate(out, t), doubt=True)
+    assert (doubt[:n] >= thr).mean() <= 0.006  # at most ~0.5 % of the digits rejected
+    assert (doubt[n:] >= thr).mean() > 0.9  # most unsure drawings rejected

@@ -80,3 +80,35 @@ def test_a_non_digit_labelled_with_a_digit_key_is_kept_as_that_digit(window, qtb
     assert [s.label for s in store.samples()] == [7]
     status = window.notice.text()  # (the status line that can undo the kept sample)
     assert status.startswith("Kept as a 7") and "something else than a digit" in status
+
+
+def test_an_imported_ten_output_model_calls_what_it_is_unsure_of_not_a_digit(  # type: ignore[no-untyped-def]
+        window, qtbot, ten_output_keras) -> None:
+    """A model with only ten outputs, loaded through Model > Load model…, gets a verdict from
+    its doubt (one minus its top probability, calibrated on held-out data at import): a
+    drawn digit is a digit, a drawn letter it is unsure of is "not a digit"."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app.core.store import ModelStore
+
+    window.ask_keras_path = lambda: str(ten_output_keras)
+    with qtbot.waitSignal(window.models.import_finished, timeout=120_000) as imported:
+        QTest.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    name = imported.args[0]
+    assert name is not None and window.models.current_name() == name
+    threshold = ModelStore().get(name).meta["calibration"]["threshold"]
+    view = window.probability_view
+    seen = {}
+    for what in ("4", "1", *sorted(NOT_DIGITS)):
+        window.live.clear()
+        if what in NOT_DIGITS:
+            draw_polylines(window.pad, NOT_DIGITS[what])
+        else:
+            draw_digit(window.pad, what)
+        qtbot.waitUntil(lambda: view.probabilities() is not None, timeout=2000)
+        doubt = 1.0 - max(view.probabilities())
+        assert view.verdict() == ("not a digit" if doubt >= threshold else "digit"), (what, doubt, threshold)
+        seen[what] = (view.verdict(), window.top_digit_label.text())
+    assert seen["4"] == ("digit", "4") and seen["1"] == ("digit", "1"), seen
+    assert seen["letter A"] == ("not a digit", "Not a digit?"), seen
