@@ -143,6 +143,7 @@ def test_predict_json_shape(home: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert rc == 0
     results = json.loads(out)
     assert [r["file"] for r in results] == files
+    threshold = json.loads((home / "models" / "tiny" / "meta.json").read_text())["calibration"]["threshold"]
     for r in results:
         assert {"file", "digit", "confidence", "probabilities"} <= set(r)
         assert r["error"] is None
@@ -152,7 +153,7 @@ def test_predict_json_shape(home: Path, capsys: pytest.CaptureFixture[str]) -> N
         assert r["digit"] == int(np.argmax(probs))
         assert r["confidence"] == pytest.approx(max(probs), abs=1e-5)
         assert r["verdict"] in ("digit", "not a digit") and 0.0 <= r["not_a_digit"] <= 1.0
-        assert (r["verdict"] == "not a digit") == (r["not_a_digit"] >= 0.5)
+        assert (r["verdict"] == "not a digit") == (r["not_a_digit"] >= threshold)
 
 
 def test_predict_empty_image_no_digit(home: Path, tmp_path: Path,
