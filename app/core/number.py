@@ -203,9 +203,8 @@ def image_cuts(ink: np.ndarray) -> list[_Cut]:
     if n == 0:
         return []
     extents = segment.component_extents(labels, n)
-    groups = segment.attach_fragments(extents, segment.group_pieces(extents))
+    groups, keep = segment.digit_groups(extents)
     spans = [segment.union_extent(extents, g) for g in groups]
-    keep = segment.drop_specks(spans)
     owner = np.zeros(n + 1, np.int32)  # component label -> group number (1-based)
     for number, g in enumerate(groups, start=1):
         owner[np.asarray(g) + 1] = number
@@ -244,9 +243,11 @@ def _box(span: segment.Extent, margin: float, width: int, height: int) -> Box:
             min(int(np.ceil(right + margin)), width), min(int(np.ceil(bottom + margin)), height))
 
 
-def _split(crop: np.ndarray, box: Box, strokes: tuple[int, ...] = ()) -> list[_Cut]:
-    """One cut, or several where the ink is touching digits (see :func:`segment.cuts`)."""
-    columns = segment.cuts(crop)
+def _split(crop: np.ndarray, box: Box, strokes: tuple[int, ...] = (),
+           lines: Sequence[tuple[np.ndarray, float]] = ()) -> list[_Cut]:
+    """One cut, or several where the ink is touching digits (see :func:`segment.cuts`;
+    ``lines``: the strokes, in the crop's pixels)."""
+    columns = segment.cuts(crop, lines)
     if len(columns) <= 1:
         return [_Cut(box, crop, strokes)]
     left, top, _, bottom = box
@@ -277,9 +278,8 @@ def drawing_cuts(pixels: np.ndarray, strokes: Sequence[InkStroke]) -> list[_Cut]
     def touching(i: int, j: int) -> bool:
         return segment.strokes_touch(pts[i], widths[i], pts[j], widths[j])
 
-    groups = segment.attach_fragments(extents, segment.group_pieces(extents, touching))
+    groups, keep = segment.digit_groups(extents, touching)
     spans = [segment.union_extent(extents, g) for g in groups]
-    keep = segment.drop_specks(spans)
     h, w = pixels.shape
     boxes = [_box(s, MARGIN, w, h) for s in spans]
     cuts: list[_Cut] = []
@@ -292,7 +292,8 @@ def drawing_cuts(pixels: np.ndarray, strokes: Sequence[InkStroke]) -> list[_Cut]
             if m != k and other[0] < right and left < other[2] and other[1] < bottom and top < other[3]:
                 _remove_nearer(crop, box, other, [(pts[i], widths[i]) for i in group],
                                [(pts[i], widths[i]) for i in groups[m]])
-        cuts += _split(crop, box, tuple(group))
+        own = [(pts[i] - (left, top), widths[i]) for i in group]
+        cuts += _split(crop, box, tuple(group), own)
     return cuts
 
 

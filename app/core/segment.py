@@ -23,10 +23,15 @@ Extent = tuple[float, float, float, float]  # (left, top, right, bottom) of a pi
 OVERLAP = 0.5  # pieces overlapping this fraction of the narrower one's width: one digit
 TOUCH_OVERLAP = 0.2  # ... or this fraction when they touch
 FRAGMENT = 0.6  # a group lower than this fraction of the median group's height is a fragment
+NARROW = 0.3  # a group narrower than this fraction of that height: a broken stroke's pieces
 NEAR = 0.2  # ... joined to a neighbour at most this fraction of that height away
+SPECK = 0.25  # a group whose pieces are all smaller than this fraction of the tallest group: dots
 MIN_SIZE = 0.15  # a group smaller than this fraction of the tallest group's height: a speck
 SPLIT_ASPECT = 1.0  # a group wider than this times its height may be touching digits
 CUT_INK = 0.25  # cut where a column's ink is at most this fraction of the median column's
+PART = 0.5  # ... when the ink on each side is at least this fraction of the group's height
+THROUGH = 0.1  # a cut goes through a stroke that has more than this fraction on either side
+ONE_STROKE = 1.5  # ... allowed only through a stroke this many times as wide as the group's height
 
 
 def group_pieces(extents: Sequence[Extent],
@@ -70,12 +75,14 @@ def _same_digit(sa: list[float], sb: list[float], ga: list[int], gb: list[int],
 def attach_fragments(extents: Sequence[Extent], groups: list[list[int]]) -> list[list[int]]:
     """Join each group much lower than the digits around it (a piece of a broken stroke, a
     5's flag written apart) to the neighbour that touches or nearly touches it, the one
-    that makes the narrower digit. Groups stay left to right."""
+    that makes the narrower digit. A narrow group of pieces one above the other (the
+    pieces of a broken stroke beside a digit) counts as high as its highest piece.
+    Groups stay left to right."""
     groups = [list(g) for g in groups]
     while len(groups) > 1:
         spans = [union_extent(extents, g) for g in groups]
-        heights = [s[3] - s[1] for s in spans]
-        typical = float(np.median(heights))
+        typical = float(np.median([s[3] - s[1] for s in spans]))
+        heights = [_height(extents, g, s, typical) for g, s in zip(groups, spans, strict=True)]
         order = sorted(range(len(groups)), key=lambda k: heights[k])
         for k in order:
             if heights[k] >= FRAGMENT * typical:
@@ -97,6 +104,13 @@ def attach_fragments(extents: Sequence[Extent], groups: list[list[int]]) -> list
     return groups
 
 
+def _height(extents: Sequence[Extent], group: list[int], span: Extent, typical: float) -> float:
+    """A group's height, as :func:`attach_fragments` sees it."""
+    if len(group) > 1 and span[2] - span[0] < NARROW * typical:
+        return max(extents[i][3] - extents[i][1] for i in group)
+    return span[3] - span[1]
+
+
 def union_extent(extents: Sequence[Extent], indices: Sequence[int]) -> Extent:
     """The extent of a group of pieces."""
     return (min(extents[i][0] for i in indices), min(extents[i][1] for i in indices),
@@ -112,39 +126,84 @@ def drop_specks(extents: Sequence[Extent]) -> list[bool]:
     return [max(e[2] - e[0], e[3] - e[1]) >= MIN_SIZE * tallest for e in extents]
 
 
-def cuts(ink: np.ndarray) -> list[tuple[int, int]]:
+def digit_groups(extents: Sequence[Extent], touching: Callable[[int, int], bool] | None = None
+                 ) -> tuple[list[list[int]], list[bool]]:
+    """The pieces grouped into digits (:func:`group_pieces`, :func:`attach_fragments`), and
+    which groups are digits rather than specks. The digits come first, left to right.
+
+    Dots and specks apart from the digits (a stray click, a colon of dots between two
+    digits: groups whose pieces are all smaller than :data:`SPECK` of the tallest group)
+    are set aside before the fragments are joined, so that they never join a digit that
+    they are not over or under.
+    """
+    groups = group_pieces(extents, touching)
+    if not groups:
+        return [], []
+    spans = [union_extent(extents, g) for g in groups]
+    tallest = max(s[3] - s[1] for s in spans)
+    small = [all(max(extents[i][2] - extents[i][0], extents[i][3] - extents[i][1]) < SPECK * tallest
+                 for i in g) for g in groups]
+    if all(small):  # nothing but dots: read them
+        small = [False] * len(groups)
+    digits = attach_fragments(extents, [g for g, s in zip(groups, small, strict=True) if not s])
+    keep = drop_specks([union_extent(extents, g) for g in digits])
+    specks = [g for g, s in zip(groups, small, strict=True) if s]
+    return digits + specks, keep + [False] * len(specks)
+
+
+def cuts(ink: np.ndarray, strokes: Sequence[tuple[np.ndarray, float]] = ()) -> list[tuple[int, int]]:
     """Column ranges of the digits in the ink of one group (``ink``: 2-D, 0 = none).
 
     A group no wider than :data:`SPLIT_ASPECT` times its height is one digit; a wider one
-    is cut at its thinnest column near the middle when that column has little ink, and
-    each side is cut again the same way.
+    is cut at its thinnest column near the middle when that column has little ink and the
+    ink on each side is as high as a digit (at least :data:`PART` of the group's height:
+    a 4's tick or a 9's dot is no digit of its own); each side is cut again the same way.
+    ``strokes`` (the group's strokes in ``ink``'s pixels, with their pen widths): a cut
+    never goes through one of them unless it is as wide as two digits (:data:`ONE_STROKE`):
+    a digit written in one stroke stays whole, however thin its waist.
     """
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
+    mask = ink > 0
+    rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return []
-    return _cut(ink.astype(np.float32).sum(axis=0), int(cols[0]), int(cols[-1]) + 1,
-                float(rows[-1] + 1 - rows[0]))
+    cols = np.flatnonzero(mask.any(axis=0))
+    xs = [densify(np.asarray(p, np.float64).reshape(-1, 2), max(w / 2, 1.0))[:, 0] for p, w in strokes]
+    return _cut(mask, mask.astype(np.float32).sum(axis=0), int(cols[0]), int(cols[-1]) + 1,
+                float(rows[-1] + 1 - rows[0]), xs)
 
 
-def _cut(column_ink: np.ndarray, c0: int, c1: int, height: float) -> list[tuple[int, int]]:
+def _cut(mask: np.ndarray, column_ink: np.ndarray, c0: int, c1: int, height: float,
+         xs: list[np.ndarray]) -> list[tuple[int, int]]:
     width = c1 - c0
     if width <= SPLIT_ASPECT * height or width < 4:
         return [(c0, c1)]
     lo, hi = c0 + width // 4, c1 - width // 4
     middle = column_ink[lo:hi]
-    at = lo + int(np.argmin(middle))
+    least = float(middle.min())
+    thin = np.flatnonzero(middle <= least + 0.1 * least + 1.0)  # (antialiasing: near the least)
+    run = np.split(thin, np.flatnonzero(np.diff(thin) > 1) + 1)
+    longest = max(run, key=len)
+    at = lo + int(longest[len(longest) // 2])  # the middle of the thinnest stretch
     inked = column_ink[c0:c1]
     if column_ink[at] > CUT_INK * float(np.median(inked[inked > 0])):
         return [(c0, c1)]  # no thin place: leave it whole rather than cut a digit in two
     left = np.flatnonzero(column_ink[c0:at])
     right = np.flatnonzero(column_ink[at:c1])
-    parts: list[tuple[int, int]] = []
-    if left.size:
-        parts += _cut(column_ink, c0, c0 + int(left[-1]) + 1, height)
-    if right.size:
-        parts += _cut(column_ink, at + int(right[0]), c1, height)
-    return parts
+    if not left.size or not right.size:
+        return [(c0, c1)]
+    if min(_ink_height(mask[:, c0:at]), _ink_height(mask[:, at:c1])) < PART * height:
+        return [(c0, c1)]
+    for x in xs:
+        through = min(np.count_nonzero(x < at), np.count_nonzero(x >= at)) > THROUGH * len(x)
+        if through and float(x.max() - x.min()) < ONE_STROKE * height:
+            return [(c0, c1)]
+    return (_cut(mask, column_ink, c0, c0 + int(left[-1]) + 1, height, xs)
+            + _cut(mask, column_ink, at + int(right[0]), c1, height, xs))
+
+
+def _ink_height(mask: np.ndarray) -> float:
+    rows = np.flatnonzero(mask.any(axis=1))
+    return float(rows[-1] + 1 - rows[0]) if rows.size else 0.0
 
 
 # --------------------------------------------------------------------------- components

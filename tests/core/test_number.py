@@ -242,3 +242,77 @@ def test_components_match_a_flood_fill(seed):
     pairs = set(zip(labels[mask].tolist(), ref[mask].tolist(), strict=True))
     assert len(pairs) == n
     assert (labels[~mask] == 0).all()
+
+
+def drawn(lines: list[list[tuple[float, float]]], width: float = 20.0, size: tuple[int, int] = (900, HEIGHT)
+          ) -> tuple[np.ndarray, list[tuple[np.ndarray, float]]]:
+    """Strokes (polylines in pixels) drawn with a round pen: the pixels and the strokes."""
+    strokes = [(segment.densify(np.array(line, dtype=np.float64), 3.0), width) for line in lines]
+    img = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(img)
+    for pts, w in strokes:
+        draw.line([tuple(p) for p in pts], fill=255, width=int(w), joint="curve")
+        for x, y in pts:
+            draw.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=255)
+    return np.asarray(img), strokes
+
+
+def test_a_colon_of_dots_between_two_digits_is_not_a_digit(predictor):
+    """Dots apart from the digits are specks, even two of them one above the other."""
+    pixels, strokes = written("27", advance=0.9)
+    x = (0.3 + 0.7 * 0.7 + 0.9) / 2 * HEIGHT  # halfway between the 2 and the 7
+    dots = [[(x, 100.0), (x + 6, 104.0)], [(x, 170.0), (x + 6, 174.0)]]
+    more, dot_strokes = drawn(dots, size=(pixels.shape[1], HEIGHT))
+    pixels, strokes = np.maximum(pixels, more), [*strokes, *dot_strokes]
+    assert [c.strokes for c in drawing_cuts(pixels, strokes)] == [(0,), (1,)]
+    assert NumberReader(predictor).read_drawing(pixels, strokes).number == "27"
+
+
+def test_pieces_of_a_broken_stroke_beside_a_digit_join_it():
+    """A narrow column of short pieces close to a digit (a stroke broken in two) is part of it,
+    not a digit of its own."""
+    one = [(300.0, 40.0), (300.0, 240.0)]
+    pieces = [[(335.0, 45.0), (335.0, 100.0)], [(335.0, 170.0), (335.0, 235.0)]]
+    three = [[(60.0, 60.0), (150.0, 50.0), (100.0, 140.0), (160.0, 200.0), (60.0, 235.0)]]
+    pixels, strokes = drawn([*three, one, *pieces])
+    assert [c.strokes for c in drawing_cuts(pixels, strokes)] == [(0,), (1, 2, 3)]
+
+
+def test_a_wide_digit_with_a_low_piece_at_its_side_is_not_cut():
+    """Cut where the ink is thin only when both sides are as high as a digit: a 4's tick or
+    a 9's dot at the end of a thin line stays with its digit."""
+    ink = np.zeros((120, 160), np.uint8)
+    ink[10:110, 0:60] = 255  # a digit's ink
+    ink[95:101, 60:90] = 255  # a thin line on from its foot
+    ink[70:105, 90:150] = 255  # a low blob at its end
+    assert segment.cuts(ink) == [(0, 150)]
+    ink[10:110, 90:150] = 255  # ... a digit there instead: two digits touching, cut at the line
+    assert segment.cuts(ink) == [(0, 75), (75, 150)]
+
+
+# a blob of ink (a digit written over and over), a thin line, another blob: all one stroke
+BLOBS = [*[(x, y) for y in (40.0, 85.0, 130.0, 175.0, 230.0) for x in (30.0, 120.0)],
+         *[(x, y) for y in (230.0, 185.0, 140.0, 95.0, 40.0) for x in (180.0, 270.0)]]
+
+
+def _cuts_of(lines: list[list[tuple[float, float]]], with_strokes: bool = True) -> list[tuple[int, int]]:
+    pixels, strokes = drawn(lines, size=(700, HEIGHT))
+    return segment.cuts(pixels, strokes if with_strokes else ())
+
+
+def test_touching_digits_are_cut_at_their_narrow_waist_between_their_strokes():
+    """Two digits written with strokes that touch: cut at the thin place, where they meet."""
+    left, right = [*BLOBS[:10], (150.0, 230.0)], [(150.0, 230.0), *BLOBS[10:]]
+    columns = _cuts_of([left, right])
+    assert len(columns) == 2
+    (a0, a1), (b0, b1) = columns
+    assert a0 <= 20 and b1 >= 280  # (the pen reaches around the points)
+    assert 130 <= a1 <= 160 <= b0 + 10 <= 180  # where the two strokes meet
+
+
+def test_one_stroke_is_never_cut_at_its_waist():
+    """The same ink written as one stroke is one digit (a 2 whose stroke is thin in the
+    middle), unless that stroke is as wide as two digits."""
+    assert len(_cuts_of([BLOBS])) == 1
+    assert len(_cuts_of([BLOBS], with_strokes=False)) == 2  # (a picture: the ink alone decides)
+    assert len(_cuts_of([[(x * 1.8, y) for x, y in BLOBS]])) == 2
