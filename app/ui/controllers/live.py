@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -27,6 +28,7 @@ from app.ui.pad import DrawingPad
 from app.ui.widgets import AnswerView, PreviewView, ProbabilityView
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,21 @@ class InputSource(Protocol):
     def update(self) -> None: ...
     def drawing_key(self) -> object: ...
     def sample_strokes(self) -> list[StrokeData] | None: ...
+
+
+def open_picture(path: Path, read: Callable[[Image.Image], T], feedback: Feedback
+                 ) -> tuple[Image.Image, T] | None:
+    """The picture at ``path`` and what ``read`` makes of it; None after telling the user
+    why not (a file that is no picture, a read that failed: a message, no traceback)."""
+    try:
+        img = load_image(path)
+        return img, read(img)
+    except DigitPadError as exc:
+        feedback.error("Cannot open image", str(exc))
+    except Exception as exc:
+        log.exception("opening %s failed", path)
+        feedback.error("Cannot open image", f"{path.name}: {exc}")
+    return None
 
 
 def pil_to_qimage(img: Image.Image) -> QImage:
@@ -200,16 +217,10 @@ class LivePrediction(QObject):
     def open_image(self, path: str | Path) -> bool:
         """Classify an image file: show it on the pad, its 28x28 input and the probabilities."""
         p = Path(path)
-        try:
-            img = load_image(p)
-            x = preprocess(img)
-        except DigitPadError as exc:
-            self.feedback.error("Cannot open image", str(exc))
+        opened = open_picture(p, preprocess, self.feedback)
+        if opened is None:
             return False
-        except Exception as exc:
-            log.exception("opening %s failed", p)
-            self.feedback.error("Cannot open image", f"{p.name}: {exc}")
-            return False
+        img, x = opened
         self.prefs.remember_directory(p.parent)
         self.view.pad.show_image(pil_to_qimage(img), p.name)
         self._image_input = x

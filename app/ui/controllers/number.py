@@ -20,11 +20,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QRectF, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 
-from app.core.errors import DigitPadError
 from app.core.number import NO_DIGITS, DigitReading, Judge, NumberReader, NumberReading
-from app.core.preprocess import load_image
 from app.core.samples import StrokeData
-from app.ui.controllers.live import LivePrediction, pil_to_qimage
+from app.ui.controllers.live import LivePrediction, open_picture, pil_to_qimage
 from app.ui.feedback import Feedback, Prefs
 from app.ui.ink import BUFFER_SIZE
 from app.ui.number_view import NumberView
@@ -217,16 +215,10 @@ class NumberController(QObject):
         if reader is None:
             self.feedback.error("Cannot read the image", "No model is loaded.")
             return False
-        try:
-            img = load_image(p)
-            reading = reader.read_image(img)
-        except DigitPadError as exc:
-            self.feedback.error("Cannot open image", str(exc))
+        opened = open_picture(p, reader.read_image, self.feedback)
+        if opened is None:
             return False
-        except Exception as exc:
-            log.exception("reading %s failed", p)
-            self.feedback.error("Cannot open image", f"{p.name}: {exc}")
-            return False
+        img, reading = opened
         self.prefs.remember_directory(p.parent)
         self._image = (p.name, reading, img.size)
         self.view.select(None)
