@@ -12,11 +12,13 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias, TypeVar
 
 from app.core.errors import ModelError
+
+T = TypeVar("T")
 
 PROG = "digitpad"
 EXIT_INTERRUPTED = 130
@@ -171,24 +173,26 @@ def open_samples() -> Any:
 
 
 
-def positive_int(text: str) -> int:
+def _argument(text: str, convert: Callable[[str], T], kind: str, problem: Callable[[T], str | None]) -> T:
+    """``convert(text)``, or argparse's error naming what was expected (``kind``) or ``problem``."""
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+    message = problem(value)
+    if message is not None:
+        raise argparse.ArgumentTypeError(message)
     return value
+
+
+def positive_int(text: str) -> int:
+    return _argument(text, int, "a whole number",
+                     lambda v: None if v >= 1 else f"must be at least 1, got {v}")
 
 
 def finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
+    return _argument(text, float, "a number",
+                     lambda v: None if math.isfinite(v) else f"not a finite number: {text!r}")
 
 
 class Parser(argparse.ArgumentParser):
