@@ -34,15 +34,13 @@ from app.selftest.driving import (
     CheckFailed,
     application,
     check_drawn,
-    clear_pad,
     click,
-    draw_digit,
+    draw_and_read,
     environment,
     find_widget,
     open_window,
     process_events,
     say,
-    shown_prediction,
 )
 
 REPORT_NAME = "selftest-report.txt"
@@ -289,10 +287,7 @@ class _Run:
         if litert_expected() and not interp.startswith("ai_edge_litert"):
             raise CheckFailed(f"the interpreter comes from {interp}, not LiteRT")
         digit = self.digits[0]
-        clear_pad(w)
-        draw_digit(find_widget(w, "drawingPad"), digit)
-        process_events(10)
-        label, probs = shown_prediction(w)
+        label, probs, _moves = draw_and_read(w, digit)
         if probs is None or abs(sum(probs) - 1.0) > 1e-3 or not label:
             raise CheckFailed(f"no valid prediction from the new model (label {label!r}, {probs})")
         return f"{backend_name()} ({interp}); a drawn {digit} reads as {label}"

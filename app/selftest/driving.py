@@ -183,12 +183,18 @@ def shown_prediction(window: Any) -> tuple[str, list[float] | None]:
     return label, probs
 
 
-def check_drawn(window: Any, digit: str) -> str:
+def draw_and_read(window: Any, digit: str) -> tuple[str, list[float] | None, int]:
+    """Clear the pad, draw ``digit`` with the mouse, and read what the window shows:
+    (the label, the probabilities, the mouse moves sent)."""
     clear_pad(window)
-    pad = find_widget(window, "drawingPad")
-    moves = draw_digit(pad, digit)
+    moves = draw_digit(find_widget(window, "drawingPad"), digit)
     process_events(10)
     label, probs = shown_prediction(window)
+    return label, probs, moves
+
+
+def check_drawn(window: Any, digit: str) -> str:
+    label, probs, moves = draw_and_read(window, digit)
     if probs is None or len(probs) != 10:
         raise CheckFailed(f"no probabilities shown after drawing a {digit} ({moves} mouse moves)")
     if not (abs(sum(probs) - 1.0) < 1e-3 and all(math.isfinite(p) and p >= 0 for p in probs)):

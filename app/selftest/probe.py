@@ -13,13 +13,10 @@ from typing import Any
 
 from app.selftest.driving import (
     application,
-    draw_digit,
+    draw_and_read,
     environment,
-    find_widget,
     open_window,
-    process_events,
     say,
-    shown_prediction,
 )
 
 
@@ -54,10 +51,7 @@ def run_startup_probe(argv: list[str] | None = None) -> int:
             application()
             window = open_window()
             result["window_shown_at"] = time.time()
-            pad = find_widget(window, "drawingPad")
-            draw_digit(pad, "7")
-            process_events()
-            label, probs = shown_prediction(window)
+            label, probs, _moves = draw_and_read(window, "7")
             result["predicted_at"] = time.time()
             result["since_process_start"] = seconds_since_process_start()
             result["predicted"] = label
