@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench import ROOT, Figure, at_most, child_env, script_main
-from tests.hostile import crafted_npz, inflating_npz, lying_header_npz
+from bench.hostile import crafted_npz, inflating_npz, lying_header_npz
 
 GOAL_MIB = 200.0
 

@@ -23,8 +23,8 @@ from app.core.inference import Predictor
 from app.core.safeio import read_npz
 from app.core.samples import SampleStore, load_sample_npz
 from app.core.store import ModelStore, check_keras_archive
+from bench.hostile import crafted_npz, inflating_npz, lying_header_npz
 from tests.conftest import ROOT
-from tests.hostile import crafted_npz, inflating_npz, lying_header_npz
 
 
 def _peak_rss() -> int:

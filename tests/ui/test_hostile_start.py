@@ -16,9 +16,9 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
 from app.core.samples import SampleStore
+from bench.hostile import lying_header_npz
 from tests import ui_helpers
 from tests.conftest import ROOT
-from tests.hostile import lying_header_npz
 from tests.ui_helpers import draw_digit, needs_default_model
 
 window = ui_helpers.window

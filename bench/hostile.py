@@ -1,4 +1,4 @@
-"""Crafted files for the hostile-input tests: .npz archives whose headers announce huge
+"""Crafted files for the hostile-input bench and tests: .npz archives whose headers announce huge
 arrays or whose members inflate far beyond their size, written without ever holding the
 inflated data in memory."""
 
