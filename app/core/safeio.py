@@ -188,12 +188,6 @@ def open_regular(path: Path, error: type[DigitPadError], label: str | None = Non
         raise
 
 
-def check_regular(path: Path, error: type[DigitPadError], label: str | None = None) -> int:
-    """The size of ``path`` if it is a regular file; ``error`` otherwise (never blocks)."""
-    with open_regular(path, error, label) as fh:
-        return os.fstat(fh.fileno()).st_size
-
-
 def read_capped(path: Path, limit: int, error: type[DigitPadError], label: str | None = None) -> bytes:
     """The whole content of a regular file of at most ``limit`` bytes."""
     label = label or str(path)
