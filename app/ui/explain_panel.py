@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, QSize, Qt, QTimer, Signal, Slot
@@ -48,7 +49,7 @@ from app.ui.style import named, table_item
 log = logging.getLogger(__name__)
 
 INTERVAL_MS = 150  # the panel follows the drawing at most this often
-KIND = "explain"  # the explain workers' name in the registry of running jobs
+KIND = "explain"  # the explain worker's name in the registry of running jobs
 
 
 @dataclass
@@ -78,8 +79,8 @@ class ExplainResult:
 
 
 class _Models:
-    """LiteRT interpreters and layer descriptions of the models explained lately. Used by one
-    explain worker at a time (the service runs them one after the other)."""
+    """LiteRT interpreters and layer descriptions of the models explained lately. Used by the
+    service's one explain worker only (on its thread)."""
 
     def __init__(self) -> None:
         self._predictors: OrderedDict[str, Predictor] = OrderedDict()
@@ -142,7 +143,9 @@ def explain(req: ExplainRequest, models: _Models) -> ExplainResult:
 
 
 class ExplainService(QObject):
-    """Explains drawings one at a time in workers; :meth:`submit` keeps only the newest pending one."""
+    """One explain worker (:class:`app.ui.worker.LatestRequestWorker`), started at the first
+    request and kept until :meth:`stop`: it explains one drawing at a time, and of the requests
+    that arrive meanwhile only the newest."""
 
     explained = Signal(object)  # ExplainResult, on the GUI thread
 
@@ -150,41 +153,45 @@ class ExplainService(QObject):
         super().__init__(parent)
         self.jobs = jobs
         self._models = _Models()
-        self._pending: ExplainRequest | None = None
+        self._worker: Any = None  # the LatestRequestWorker, while it runs
+        self._submitted = 0  # requests handed to the worker
+        self._answered = 0  # the newest request once answered
         self._stopped = False
 
     def is_busy(self) -> bool:
-        return self.jobs.running(KIND) or self._pending is not None
+        """The newest request is still waiting or being explained."""
+        return self._answered != self._submitted
 
     def submit(self, req: ExplainRequest) -> None:
         if self._stopped:
             return
-        if self.jobs.running(KIND):
-            self._pending = req
-            return
-        from app.ui.worker import FunctionWorker
+        if self._worker is None:
+            from app.ui.worker import LatestRequestWorker
 
-        models = self._models
-        worker = FunctionWorker(lambda _w: explain(req, models))
-        worker.signals.returned.connect(self._on_result, Qt.ConnectionType.QueuedConnection)
-        self.jobs.start(KIND, worker, self._done)
+            models = self._models
+            self._worker = LatestRequestWorker(lambda r: explain(r, models))
+            self._worker.signals.answered.connect(self._on_answer, Qt.ConnectionType.QueuedConnection)
+            self.jobs.start(KIND, self._worker, self._ended)
+        self._submitted += 1
+        self._worker.put(self._submitted, req)
 
     def stop(self) -> None:
         """Finish the current request (a few ms) and explain nothing more."""
         self._stopped = True
-        self._pending = None
         self.jobs.wait(KIND)
+        self._answered = self._submitted
 
-    @Slot(object)
-    def _on_result(self, result: ExplainResult) -> None:
+    @Slot(int, object)
+    def _on_answer(self, number: int, result: ExplainResult) -> None:
         if self._stopped:
             return
+        if number == self._submitted:
+            self._answered = number
         self.explained.emit(result)
 
-    def _done(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            self.submit(pending)
+    def _ended(self) -> None:
+        self._worker = None
+        self._answered = self._submitted
 
 
 # --------------------------------------------------------------------------- views

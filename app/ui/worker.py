@@ -1,13 +1,15 @@
 """The one shape of the window's long work: superqt's ``WorkerBase`` (``run()`` wraps ``work()``
 and reports ``returned`` / ``errored`` / ``finished``), run on a QThread by
-:class:`app.ui.jobs.Jobs`. Here are that shape and the workers that train: the core's Qt-free
-``TrainingListener`` bridged to signals (throttled), Cancel answered through ``should_stop``.
+:class:`app.ui.jobs.Jobs`. Here are that shape, the worker that serves requests one at a time
+(Explain), and the workers that train: the core's Qt-free ``TrainingListener`` bridged to
+signals (throttled), Cancel answered through ``should_stop``.
 
 Imported when the first job starts (see :mod:`app.ui.jobs`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +63,45 @@ class FunctionWorker(Worker[R]):
 
     def work(self) -> R:
         return self._fn(self)
+
+
+class LatestRequestSignals(WorkerSignals):
+    answered = Signal(int, object)  # the request's number, the answer
+
+
+class LatestRequestWorker(Worker[None]):
+    """Serves requests with ``answer(request)`` one at a time until cancelled; a request put
+    while another is answered replaces any still waiting (the newest wins). One thread for
+    the whole session instead of one per request (Explain follows the drawing this way)."""
+
+    signals: LatestRequestSignals
+
+    def __init__(self, answer: Callable[[Any], Any]) -> None:
+        super().__init__(LatestRequestSignals)
+        self._answer = answer
+        self._wake = threading.Condition()
+        self._waiting: tuple[int, Any] | None = None
+
+    def put(self, number: int, request: Any) -> None:
+        """Hand over ``request`` (thread-safe); ``answered`` will carry ``number``."""
+        with self._wake:
+            self._waiting = (number, request)
+            self._wake.notify()
+
+    def cancel(self) -> None:
+        super().cancel()
+        with self._wake:
+            self._waiting = None
+            self._wake.notify()
+
+    def work(self) -> None:
+        while not self.is_cancelled():
+            with self._wake:
+                while self._waiting is None and not self.is_cancelled():
+                    self._wake.wait()
+                item, self._waiting = self._waiting, None
+            if item is not None and not self.is_cancelled():
+                self.signals.answered.emit(item[0], self._answer(item[1]))
 
 
 class TrainingSignals(WorkerSignals):

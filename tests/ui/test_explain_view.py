@@ -79,3 +79,18 @@ def test_pictures_grow_with_the_dock_and_the_layer_table_is_whole(window, qtbot)
             if item is not None:
                 assert fm.horizontalAdvance(item.text()) + 8 <= table.columnWidth(col), item.text()
     assert table.horizontalHeader().length() <= table.viewport().width() + 1
+
+
+def test_explaining_drawing_after_drawing_uses_one_worker_thread(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The panel follows the drawing with one explain worker for the session (not a thread per
+    drawing); each new drawing is explained, the newest last."""
+    starts: list[bool] = []
+    window.jobs.changed.connect(lambda: starts.append(window.jobs.running("explain")))
+    _dock, panel = _explained(window, qtbot, "3")
+    for digit in ("7", "1"):
+        window.live.clear()
+        draw_digit(window.pad, digit)
+        qtbot.waitUntil(lambda d=digit: (res := panel.last_result) is not None and res.saliency is not None
+                        and res.saliency.digit == int(d) and not panel.service.is_busy(), timeout=15_000)
+    assert window.jobs.running("explain")
+    assert starts == [True]  # the explain worker started once and is still there

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Qt, Slot
 
 from app.core.errors import DatasetError
 from app.ui.jobs import Jobs, error_text, running_threads
-from app.ui.worker import FunctionWorker, Worker
+from app.ui.worker import FunctionWorker, LatestRequestWorker, Worker
 from tests import ui_helpers
 from tests.conftest import ROOT
 
@@ -156,3 +156,31 @@ def test_overlapping_workers_leave_the_warnings_as_they_were(qtbot) -> None:  # 
     jobs.start("explain", FunctionWorker(second))
     qtbot.waitUntil(lambda: not jobs.running("evaluate") and not jobs.running("explain"), timeout=10_000)
     assert (warnings.showwarning, list(warnings.filters)) == before
+
+
+def test_a_latest_request_worker_answers_on_one_thread_and_the_newest_request_wins(qtbot) -> None:  # type: ignore[no-untyped-def]
+    jobs, answered, threads = Jobs(), [], set()
+    busy, release = threading.Event(), threading.Event()
+
+    def answer(request: str) -> str:
+        threads.add(threading.get_ident())
+        if request == "first":
+            busy.set()
+            assert release.wait(10)
+        return request.upper()
+
+    worker = LatestRequestWorker(answer)
+    worker.signals.answered.connect(lambda n, a: answered.append((n, a)), Qt.ConnectionType.QueuedConnection)
+    jobs.start("explain", worker)
+    worker.put(1, "first")
+    assert busy.wait(10)
+    worker.put(2, "second")  # replaced before the worker is free: never answered
+    worker.put(3, "third")
+    release.set()
+    qtbot.waitUntil(lambda: len(answered) == 2, timeout=10_000)
+    worker.put(4, "fourth")
+    qtbot.waitUntil(lambda: len(answered) == 3, timeout=10_000)
+    assert answered == [(1, "FIRST"), (3, "THIRD"), (4, "FOURTH")]
+    assert len(threads) == 1 and jobs.running("explain")  # one thread, still waiting for more
+    jobs.wait("explain")  # cancel wakes it: it ends at once
+    assert not jobs.running("explain") and running_threads() == []
