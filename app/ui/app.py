@@ -73,7 +73,7 @@ def run_gui(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, window.close)
         code = int(app.exec())
         return code if outcome["ok"] else 1
-    QTimer.singleShot(0, window.first_run)  # the tour, at the very first start
+    QTimer.singleShot(0, window.help.first_run)  # the tour, at the very first start
     return int(app.exec())
 
 

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QSlider,
     QToolButton,
@@ -32,15 +31,13 @@ from app.ui.controllers.live import LivePrediction, LiveView
 from app.ui.controllers.models import ModelsController, ModelsView
 from app.ui.controllers.number import NumberController
 from app.ui.controllers.training import TrainingController, TrainingView
-from app.ui.dialogs import ShortcutsDialog, about_box
 from app.ui.feedback import Feedback, Prefs
-from app.ui.guide import UserGuideDialog
+from app.ui.help_menu import HelpMenu, tour_steps
 from app.ui.jobs import Jobs
 from app.ui.notice import UndoNotice
 from app.ui.pad import BRUSH_DEFAULT, BRUSH_MAX, BRUSH_MIN, DrawingPad
 from app.ui.screenfit import resize_within_screen
 from app.ui.style import app_icon, named
-from app.ui.tour import Tour, TourStep
 from app.ui.training_panel import TrainingPanel
 from app.ui.widgets import AnswerView, PreviewView, ProbabilityView, WrappedLabel
 
@@ -85,9 +82,6 @@ class MainWindow(QMainWindow):
         self.jobs = Jobs(self)
         self.last_error: str | None = None
         self.message_box: QMessageBox | None = None
-        self.shortcuts_dialog: ShortcutsDialog | None = None
-        self.guide_dialog: UserGuideDialog | None = None
-        self.tour: Tour | None = None
         self._closing = False
         self.notice = UndoNotice(self.statusBar())
         feedback = Feedback(error=lambda title, text: self.show_error(title, text),
@@ -288,19 +282,14 @@ class MainWindow(QMainWindow):
             self.model_menu.addAction(act)
 
         self.view_menu = named(mb.addMenu("&View"), "viewMenu")
-        help_menu = mb.addMenu("&Help")
-        self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, ["F1"],
-                                             "shortcutsAction")
-        self.guide_action = self._action("&User guide", self.show_guide, None, "guideAction",
-                                         "How to use DigitPad (works offline)")
-        self.tour_action = self._action("&Tour", self.start_tour, None, "tourAction",
-                                        "A short tour: draw, correct, train, watch it learn, explain")
-        self.about_action = self._action("&About DigitPad", self.show_about, None, "aboutAction")
-        help_menu.addAction(self.guide_action)
-        help_menu.addAction(self.tour_action)
-        help_menu.addAction(self.shortcuts_action)
-        help_menu.addSeparator()
-        help_menu.addAction(self.about_action)
+        steps = tour_steps(pad=lambda: self.pad, bars=lambda: self.probability_view,
+                           train=lambda: self.train_button, curves=lambda: self.curves,
+                           menus=lambda: self.menuBar())
+        self.help = HelpMenu(self, mb, self.prefs, steps, lambda: self.models.entry)
+        mb.addMenu(self.help.menu)
+        for act in self.help.menu.actions():
+            if not act.isSeparator():
+                self._shortcut(act)
 
     def _build_learning_menus(self) -> None:
         learning = self.learning
@@ -415,78 +404,6 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Load a Keras model", str(self.prefs.last_directory()),
                                               "Keras model (*.keras)")
         return path or None
-
-    def shortcut_rows(self) -> list[tuple[str, str]]:
-        """(what, keys) for every action of the window with a shortcut, in menu order, plus
-        drawing and the digit keys (so the Keyboard shortcuts list cannot miss one)."""
-        rows = [("Draw", "Left mouse button (or pen)")]
-        seen: set[str] = set()
-        for menu_action in self.menuBar().actions():
-            menu = menu_action.menu()
-            for act in (menu.actions() if isinstance(menu, QMenu) else []):
-                sub = act.menu()
-                for a in (sub.actions() if isinstance(sub, QMenu) else [act]):
-                    keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts()]
-                    if not keys or a.objectName() in seen:
-                        continue
-                    seen.add(a.objectName())
-                    if a.objectName().startswith("labelAction"):  # the ten digit keys: one row
-                        if "digits" not in seen:
-                            seen.add("digits")
-                            rows.append(("It is a … (keep the drawing as your sample)",
-                                         "0 … 9  /  click the digit's bar"))
-                        continue
-                    rows.append((a.text().replace("&", ""), "  /  ".join(keys)))
-        rows.append(("Number mode: show a digit / choose one", "hover / click it above the strip"))
-        return rows
-
-    def show_shortcuts(self) -> ShortcutsDialog:
-        if self.shortcuts_dialog is None:
-            self.shortcuts_dialog = ShortcutsDialog(self.shortcut_rows(), self)
-        self.shortcuts_dialog.show()
-        self.shortcuts_dialog.raise_()
-        return self.shortcuts_dialog
-
-    def show_guide(self) -> UserGuideDialog:
-        if self.guide_dialog is None:
-            self.guide_dialog = UserGuideDialog(self)
-        self.guide_dialog.show()
-        self.guide_dialog.raise_()
-        return self.guide_dialog
-
-    def start_tour(self) -> Tour:
-        """Help ▸ Tour: draw → correct with a digit key → Train → Watch it learn → Explain."""
-        if self.tour is None:
-            self.tour = Tour(self, [
-                TourStep("Draw a digit", "Draw on the pad with the mouse. The bars show how sure "
-                         "the model is of each digit, live, as you draw.", lambda: self.pad,
-                         keep_visible=lambda: [self.probability_view]),
-                TourStep("Correct it", "Read wrong? Press the right digit key (0–9) or click its "
-                         "bar: your drawing is kept as a sample of your handwriting, and Model ▸ "
-                         "Train on my drawings teaches it to the model.", lambda: self.probability_view),
-                TourStep("Train", "Train teaches a new network MNIST's 60 000 digits in a worker "
-                         "thread (Retrain… chooses the recipe). The window stays usable.",
-                         lambda: self.train_button),
-                TourStep("Watch it learn", "While it trains, draw: the bars come from the weights "
-                         "being trained, and the chart shows the loss falling and the accuracy "
-                         "rising (View ▸ Watch it learn).", lambda: self.curves),
-                TourStep("Explain", "View ▸ Explain the drawing (Ctrl+I) shows which ink decided "
-                         "the answer, what the first layer sees and the network's layers.",
-                         lambda: self.menuBar()),
-            ])
-            self.tour.finished.connect(self.prefs.set_tour_seen)
-        self.tour.start()
-        return self.tour
-
-    def first_run(self) -> None:
-        """At the first start: the tour (once; Help ▸ Tour shows it again)."""
-        if not self.prefs.tour_seen():
-            self.prefs.set_tour_seen()
-            self.start_tour()
-
-    def show_about(self) -> QMessageBox:
-        self.message_box = about_box(self.models.entry, self)
-        return self.message_box
 
     # ------------------------------------------------------------------ files
     def open_image(self, path: str | Path) -> bool:

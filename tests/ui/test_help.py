@@ -27,7 +27,7 @@ def _help_item(window, qtbot, text: str) -> None:  # type: ignore[no-untyped-def
 
 def test_user_guide_shows_the_readme_usage_offline(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     _help_item(window, qtbot, "User guide")
-    dlg = window.guide_dialog
+    dlg = window.help.guide_dialog
     assert dlg is not None
     qtbot.waitUntil(dlg.isVisible)
     text = dlg.text()
@@ -40,7 +40,7 @@ def test_user_guide_shows_the_readme_usage_offline(window, qtbot) -> None:  # ty
 
 def test_shortcuts_list_is_complete_and_whole(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     QTest.keyClick(window, Qt.Key.Key_F1)
-    dlg = window.shortcuts_dialog
+    dlg = window.help.shortcuts_dialog
     assert dlg is not None and dlg.isVisible()
     table = dlg.findChild(QTableWidget, "shortcutsTable")
     rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
@@ -55,7 +55,7 @@ def test_shortcuts_list_is_complete_and_whole(window, qtbot) -> None:  # type: i
 
 def test_tour_walks_through_the_window(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     _help_item(window, qtbot, "Tour")
-    tour = window.tour
+    tour = window.help.tour
     assert tour is not None and tour.is_active()
     card = tour.card
     qtbot.waitUntil(card.isVisible)
@@ -79,17 +79,17 @@ def test_tour_walks_through_the_window(window, qtbot) -> None:  # type: ignore[n
 
 
 def test_tour_once_at_the_first_start_and_skippable(window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    window.first_run()
-    tour = window.tour
+    window.help.first_run()
+    tour = window.help.tour
     assert tour is not None and tour.is_active() and tour.card.isVisible()
     # the pad still takes a drawing with the tour open
     ui_helpers.draw_digit(window.pad, "1")
     assert len(window.pad.strokes()) == 1
     QTest.mouseClick(tour.card.skip_button, Qt.MouseButton.LeftButton)
     assert not tour.is_active() and not tour.card.isVisible()
-    window.tour = None
-    window.first_run()  # not a first start any more
-    assert window.tour is None
+    window.help.tour = None
+    window.help.first_run()  # not a first start any more
+    assert window.help.tour is None
 
 
 def test_explain_dock_open_is_remembered(window, qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -160,7 +160,7 @@ def test_load_model_refuses_a_bad_file(window, qtbot, tmp_path: Path) -> None:  
 
 def test_about_and_shortcuts(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     tf_before = "tensorflow" in sys.modules
-    box = window.show_about()
+    box = window.help.show_about()
     text = box.text()
     for part in ("Qt:", "PySide6:", "TensorFlow:", "LiteRT", "Model in use"):
         assert part in text
@@ -169,7 +169,7 @@ def test_about_and_shortcuts(window, qtbot) -> None:  # type: ignore[no-untyped-
         assert "tensorflow" not in sys.modules  # About does not import it
     box.close()
     QTest.keyClick(window, Qt.Key.Key_F1)
-    dlg = window.shortcuts_dialog
+    dlg = window.help.shortcuts_dialog
     assert dlg is not None and dlg.isVisible()
     table = dlg.findChild(QTableWidget, "shortcutsTable")
     texts = [table.item(r, 1).text() for r in range(table.rowCount())]
