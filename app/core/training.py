@@ -6,7 +6,8 @@ every batch (Keras' ``model.stop_training``), so Cancel takes effect within one 
 
 TensorFlow is imported lazily, inside :func:`train`. :func:`train_and_save` is the use case
 the window and the tools call: train, evaluate, build the metadata (:func:`model_meta`,
-the one place that does) and save to the store.
+the one place that does) and save to the store. What it trains on (the split, the pen data
+mixed in, the batches) is :mod:`app.core.training_data`.
 """
 
 from __future__ import annotations
@@ -20,18 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.core import pendata
+from app.core import training_data
 from app.core.errors import DigitPadError, TrainingError
-from app.core.evaluation import Evaluation, as_float, evaluate_keras
+from app.core.evaluation import Evaluation, evaluate_keras
 from app.core.models import DEFAULT_ARCH, get_architecture
 from app.core.pendata import CLASSES
+from app.core.training_data import Dataset
 from app.core.verdict import THRESHOLD, fit_calibration
 
 if TYPE_CHECKING:
     from app.core.activation import ActivateMode, Outcome
     from app.core.store import ModelEntry, ModelStore
-
-Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 # A cross-entropy this large on ten classes means the weights have blown up.
 DIVERGED_LOSS = 1000.0
@@ -197,116 +197,14 @@ def model_meta(arch: str, title: str, training: dict[str, Any] | None, seconds: 
 def validation_data(cfg: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """The validation split (with its pen images) that :func:`train` calibrates an
     11-output model on, for ``cfg`` (resolved) and ``dataset``."""
-    _, _, x_val, y_val, _, _ = _split(cfg, dataset, pen=True)
+    _, _, x_val, y_val, _, _ = training_data.split(cfg, dataset, pen=True)
     return x_val, y_val
 
 
 def validation_indices(cfg: TrainConfig, n: int) -> np.ndarray:
     """The indices of the ``n`` training images that :func:`train` holds out for ``cfg``
     (resolved): neither they nor their pen renderings are trained on."""
-    return _split_indices(cfg, n, np.random.default_rng(cfg.seed))[0]
-
-
-def _split_indices(cfg: TrainConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    idx = rng.permutation(n)
-    if cfg.limit is not None:
-        idx = idx[: cfg.limit]
-    n_val = round(len(idx) * cfg.validation_split)
-    return idx[:n_val], idx[n_val:]
-
-
-def _split(cfg: TrainConfig, data: Dataset, pen: bool = False) -> tuple[np.ndarray, ...]:
-    """Training and validation data (uint8 training images). ``pen``: with the pen
-    renderings and non-digit drawings of ``app.core.pendata`` (at most the architecture's
-    ``pen_share`` per MNIST image; the renderings of validation images stay out of training)."""
-    (x_train, y_train), (x_test, y_test) = data
-    rng = np.random.default_rng(cfg.seed)
-    val_idx, tr_idx = _split_indices(cfg, len(x_train), rng)
-    if len(tr_idx) == 0:
-        raise TrainingError("No training images left: raise the limit or lower the validation split.")
-    x_tr = x_train[tr_idx]  # uint8 stays uint8 (4x smaller); batches are scaled on the fly
-    y_tr = np.asarray(y_train[tr_idx], dtype=np.int32)
-    x_val, y_val = as_float(x_train[val_idx]), np.asarray(y_train[val_idx], dtype=np.int32)
-    if pen:
-        px, py, pvx, pvy = pendata.split(val_idx)
-        share = get_architecture(cfg.arch).pen_share
-        pick = rng.permutation(len(px))[: round(share * len(tr_idx))]
-        px, py = px[pick], py[pick]
-        pick = rng.permutation(len(pvx))[: round(share * len(val_idx))]
-        pvx, pvy = pvx[pick], pvy[pick]
-        if x_tr.dtype != np.uint8:
-            x_tr = np.round(np.clip(x_tr, 0.0, 1.0) * 255.0).astype(np.uint8)
-        x_tr, y_tr = np.concatenate([x_tr, px]), np.concatenate([y_tr, py.astype(np.int32)])
-        x_val = np.concatenate([x_val, as_float(pvx)])
-        y_val = np.concatenate([y_val, pvy.astype(np.int32)])
-    if x_tr.dtype != np.uint8:
-        x_tr = as_float(x_tr)
-    return x_tr, y_tr, x_val, y_val, x_test, y_test
-
-
-def _batches(tf: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: int) -> Any:
-    """The training batches: a new shuffle every epoch, float32 in [0, 1], augmented if asked.
-
-    Only the indices go through the shuffle buffer; each batch is then gathered at once
-    from the (uint8) images and scaled (batch before map: per-image work in tf.data costs
-    more than the small network's training step). ``one_hot``: labels as rows of this many
-    classes (0: as integers).
-    """
-    assert cfg.batch_size is not None
-    images, labels = tf.constant(x), tf.constant(y)
-    scale = 1.0 / 255.0 if x.dtype == np.uint8 else 1.0
-
-    def load(idx: Any) -> tuple[Any, Any]:
-        batch = tf.cast(tf.gather(images, idx), tf.float32)
-        if scale != 1.0:
-            batch = batch * scale
-        target = tf.gather(labels, idx)
-        return batch, (tf.one_hot(target, one_hot) if one_hot else target)
-
-    ds = tf.data.Dataset.range(len(x))
-    ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(cfg.batch_size).map(load)
-    if cfg.augment:
-        ds = ds.map(_augment_fn(tf, cfg.seed), num_parallel_calls=1)
-    # Endless (a new shuffle each pass), so that Keras keeps one iterator for the whole
-    # fit (with steps_per_epoch): a new iterator every epoch retraces the train step.
-    # No autotuning (nothing here is tunable): its background thread sleeps for up to a
-    # minute between rounds, and deleting the iterator at the end of fit waited for it.
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return ds.repeat().prefetch(2).with_options(options)
-
-
-def _augment_fn(tf: Any, seed: int) -> Any:
-    """Random affine (shift ±2.5 px, rotation ±12°, scale 0.9–1.1) and stroke thickness."""
-
-    def augment(x: Any, y: Any) -> tuple[Any, Any]:
-        n = tf.shape(x)[0]
-        angle = tf.random.uniform([n], -0.21, 0.21)
-        scale = tf.random.uniform([n], 0.9, 1.1)
-        tx = tf.random.uniform([n], -2.5, 2.5)
-        ty = tf.random.uniform([n], -2.5, 2.5)
-        cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-        c = 13.5  # rotate/scale about the centre; output->input mapping
-        a0, a1 = cos, -sin
-        b0, b1 = sin, cos
-        a2 = c - a0 * c - a1 * c - tx
-        b2 = c - b0 * c - b1 * c - ty
-        zeros = tf.zeros([n])
-        transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-        img = x[..., None]
-        img = tf.raw_ops.ImageProjectiveTransformV3(
-            images=img, transforms=transforms, output_shape=[28, 28],
-            fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT",
-        )
-        # stroke thickness: a third thicker (dilate), a third thinner (erode), a third as is
-        choice = tf.random.uniform([n, 1, 1, 1], 0, 3, dtype=tf.int32)
-        thick = tf.nn.max_pool2d(img, 2, 1, "SAME")
-        thin = -tf.nn.max_pool2d(-img, 2, 1, "SAME")
-        img = tf.where(choice == 1, thick, tf.where(choice == 2, thin, img))
-        return img[..., 0], y
-
-    return augment
+    return training_data.split_indices(cfg, n, np.random.default_rng(cfg.seed))[0]
 
 
 def _make_listener_callback(keras: Any, listener: TrainingListener, steps: int) -> Any:
@@ -420,11 +318,11 @@ def train(
     model = initial_model if initial_model is not None else get_architecture(cfg.arch).builder(keras)
     classes = _outputs(model)
     # Models with a "not a digit" output learn from the pen data too.
-    x_tr, y_tr, x_val, y_val, x_test, y_test = _split(cfg, dataset, pen=classes == CLASSES)
+    x_tr, y_tr, x_val, y_val, x_test, y_test = training_data.split(cfg, dataset, pen=classes == CLASSES)
 
     steps = math.ceil(len(x_tr) / cfg.batch_size)
     one_hot = _one_hot_labels(cfg, classes)
-    ds = _batches(tf, x_tr, y_tr, cfg, one_hot)
+    ds = training_data.batches(tf, x_tr, y_tr, cfg, one_hot)
     y_val_int = y_val
     if one_hot:
         y_val = np.eye(classes, dtype=np.float32)[y_val]

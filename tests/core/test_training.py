@@ -117,12 +117,12 @@ def test_bad_settings_are_refused(cfg: TrainConfig, word: str) -> None:
 
 def test_augmentation_trains_on_varied_images() -> None:
     from app.core.tf import import_tf
-    from app.core.training import _augment_fn
+    from app.core.training_data import augment_fn
 
     tf = import_tf()
     (x, y), _ = load_mnist()
     batch = x[:64].astype(np.float32) / 255.0
-    out, labels = _augment_fn(tf, 0)(tf.constant(batch), tf.constant(y[:64]))
+    out, labels = augment_fn(tf, 0)(tf.constant(batch), tf.constant(y[:64]))
     out = out.numpy()
     assert out.shape == batch.shape and np.array_equal(labels.numpy(), y[:64])
     assert out.min() >= 0.0 and out.max() <= 1.0 + 1e-6
