@@ -33,8 +33,9 @@ def inline_training(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     if request.node.get_closest_marker("training_process"):
         return
     from app.core import training_process
+    from app.core.training_child import InlineTrainer
 
-    monkeypatch.setattr(training_process, "shared", training_process.InlineTrainer)
+    monkeypatch.setattr(training_process, "shared", InlineTrainer)
 
 
 @pytest.fixture(scope="session")

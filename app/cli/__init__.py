@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test(args_list[1:])
     if args_list[:1] == ["--training-process"]:  # the window's trainer (app.core.training_process)
-        from app.core.training_process import serve
+        from app.core.training_child import serve
 
         return serve()
     if args_list[:1] == ["--startup-probe"]:

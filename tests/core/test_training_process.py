@@ -12,7 +12,8 @@ import pytest
 
 from app.core.store import ModelStore
 from app.core.training import TrainConfig, TrainingListener
-from app.core.training_process import InlineTrainer, TrainingProcess
+from app.core.training_child import InlineTrainer
+from app.core.training_process import TrainingProcess
 
 TINY = TrainConfig(arch="mlp", epochs=1, batch_size=32, limit=300, learning_rate=0.5, seed=1)
 
