@@ -7,13 +7,16 @@ Digits (:mod:`tools.handwriting`) are placed on the pad, then drawn with ``QTest
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -58,6 +61,42 @@ def draw_polylines(pad, strokes: list[Polyline], step_px: float = 6.0,  # type: 
 def draw_digit(pad, digit: str, size: float = 0.7,  # type: ignore[no-untyped-def]
                center: tuple[float, float] = (0.5, 0.5), dense: bool = True) -> int:
     return draw_polylines(pad, pad_strokes(digit, size, center), dense=dense)
+
+
+def drop_on_window(window, mime: QMimeData) -> bool:  # type: ignore[no-untyped-def]
+    """Drag ``mime`` over the pad and drop it (real events); True if the drag was accepted
+    (nothing is dropped otherwise)."""
+    pos = QPointF(window.pad.mapTo(window, QPoint(60, 60)))
+    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    if not enter.isAccepted():
+        return False
+    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, drop)
+    return True
+
+
+def drop_file(window, path: Path) -> bool:  # type: ignore[no-untyped-def]
+    """Drag the file ``path`` over the window and drop it (see :func:`drop_on_window`)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    return drop_on_window(window, mime)
+
+
+def in_fresh_window(code: str, home: Path) -> str:
+    """The output of ``code`` run in a fresh interpreter (nothing imported by other tests) once
+    the main window is up: ``app``, ``w`` (the window), ``t0`` (when the script began)."""
+    script = ("import sys, time\nt0 = time.perf_counter()\n"
+              "from app.ui.app import create_application\napp = create_application([])\n"
+              "from app.ui import MainWindow\nw = MainWindow(); w.show(); app.processEvents()\n"
+              f"{code}w.close()\n")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DIGITPAD_HOME=str(home))
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def default_model_present() -> bool:

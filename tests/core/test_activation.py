@@ -12,16 +12,6 @@ from app.core.errors import DigitPadError
 from app.core.store import ModelStore
 
 
-@pytest.fixture()
-def store(tmp_path: Path) -> ModelStore:
-    return ModelStore(home=tmp_path / "home")
-
-
-@pytest.fixture()
-def saved(store: ModelStore, tiny_result):  # type: ignore[no-untyped-def]
-    return store.save(tiny_result.model, tiny_result.meta("tests"), name="tiny")
-
-
 def test_comparison_rules() -> None:
     cur = Standing("default", "CNN", 0.9956)
     assert not Comparison(Standing("new", "MLP", 0.563), cur).at_least_as_good()

@@ -16,16 +16,6 @@ from app.core.store import DEFAULT_MODEL, ModelStore, load_keras_model
 SHIPPED = Path(__file__).resolve().parents[2] / "model_store" / DEFAULT_MODEL
 
 
-@pytest.fixture()
-def store(tmp_path: Path) -> ModelStore:
-    return ModelStore(home=tmp_path / "home")
-
-
-@pytest.fixture()
-def saved(store: ModelStore, tiny_result):  # type: ignore[no-untyped-def]
-    return store.save(tiny_result.model, tiny_result.meta("tests"), name="tiny")
-
-
 def test_save_writes_keras_tflite_and_metadata(store: ModelStore, saved, tiny_result) -> None:  # type: ignore[no-untyped-def]
     assert saved.keras_path.is_file() and saved.tflite_path.is_file()
     meta = json.loads((saved.path / "meta.json").read_text())

@@ -231,7 +231,7 @@ def _mnist_number_png(path: Path, digits: tuple[int, ...]) -> str:
 
 
 def test_open_image_and_drop_read_a_number(window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tests.ui.test_open_image import _drop
+    from tests.ui_helpers import drop_file as _drop
 
     view = number_mode(window)
     path = tmp_path / "number.png"

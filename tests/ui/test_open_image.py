@@ -26,15 +26,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
 
 from app.cli import main
 from tests import ui_helpers
 from tests.conftest import ROOT
 from tests.core.test_load_image import big_bilevel_png
-from tests.ui_helpers import draw_digit, needs_default_model
+from tests.ui_helpers import draw_digit, drop_file, needs_default_model
 
 window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
@@ -49,28 +46,12 @@ FOUR_INVERTED = DIGITS / "4_inverted.png"  # white on black
 # --------------------------------------------------------------------------- helpers
 
 
-def _drop(window, path: Path) -> bool:  # type: ignore[no-untyped-def]
-    """Drag ``path`` over the window and drop it (real events); True if the drag was accepted."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    pos = QPointF(window.pad.mapTo(window, QPoint(60, 60)))
-    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
-    if not enter.isAccepted():
-        return False
-    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, drop)
-    return True
-
-
 def _open(window, path: Path, how: str) -> None:  # type: ignore[no-untyped-def]
     if how == "menu":
         window.ask_open_image_path = lambda: str(path)
         window.open_action.trigger()  # File > Open image…
     else:
-        assert _drop(window, path), "the window must accept any dropped local file and say what is wrong"
+        assert drop_file(window, path), "the window must accept any dropped local file and say what is wrong"
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -275,11 +256,11 @@ def test_dropped_files_are_judged_by_content_not_name(window, tmp_path: Path) ->
     (it used to be refused silently at drag-enter)."""
     no_suffix = tmp_path / "scan_0001"
     no_suffix.write_bytes(SEVEN.read_bytes())
-    assert _drop(window, no_suffix)
+    assert drop_file(window, no_suffix)
     assert window.last_error is None and window.top_digit_label.text() == "7"
     notes = tmp_path / "notes.txt"
     notes.write_text("a shopping list")
-    assert _drop(window, notes)
+    assert drop_file(window, notes)
     assert window.last_error is not None and "notes.txt" in window.last_error
     assert "not an image" in window.last_error
     assert window.top_digit_label.text() == "7"  # the opened image stays
@@ -324,7 +305,7 @@ def test_name_with_spaces_and_non_ascii(window, tmp_path: Path, capsys: pytest.C
     assert window.live.open_image(path)
     assert window.top_digit_label.text() == "7"
     window.pad.clear()
-    assert _drop(window, path)
+    assert drop_file(window, path)
     assert window.top_digit_label.text() == "7"
     assert window.prefs.last_directory() == folder
     rc, out, err = _cli(capsys, "predict", str(path))

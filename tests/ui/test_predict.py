@@ -3,20 +3,23 @@ opened and dropped image files; start-up without TensorFlow."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QMimeData, QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from tests import ui_helpers
-from tests.ui_helpers import draw_digit, needs_default_model, pad_strokes
+from tests.ui_helpers import (
+    draw_digit,
+    drop_file,
+    drop_on_window,
+    in_fresh_window,
+    needs_default_model,
+    pad_strokes,
+)
 
 window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
@@ -133,24 +136,12 @@ def test_drawing_replaces_an_opened_image(window, qtbot) -> None:  # type: ignor
 
 def test_drop_an_image_file_on_the_window(window) -> None:  # type: ignore[no-untyped-def]
     path = next(p for p in DIGIT_PNGS if p.name.startswith("7"))
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    pos = QPointF(window.pad.mapTo(window, QPoint(50, 50)))
-    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, drop)
+    assert drop_file(window, path)
     assert window.top_digit_label.text() == "7"
 
     text = QMimeData()
     text.setText("hello")
-    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, text, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
-    assert not enter.isAccepted()
+    assert not drop_on_window(window, text)  # not a file: refused
 
 
 def test_a_broken_image_file_is_reported(window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -165,27 +156,15 @@ def test_a_broken_image_file_is_reported(window, tmp_path: Path) -> None:  # typ
 
 def test_window_starts_and_predicts_without_tensorflow(tmp_path: Path) -> None:
     """Run in a fresh interpreter: other tests in this process may have imported TensorFlow."""
-    code = (
-        "import sys, time\n"
-        "t0 = time.perf_counter()\n"
-        "from app.ui.app import create_application\n"
-        "app = create_application([])\n"
-        "from app.ui import MainWindow\n"
-        "w = MainWindow(); w.show(); app.processEvents()\n"
+    out = in_fresh_window(
         "ready = time.perf_counter() - t0\n"
         "from tests.ui_helpers import draw_digit\n"
         "draw_digit(w.pad, '7'); app.processEvents()\n"
         "from app.ui.dialogs import about_text\n"
         "about = about_text(w.models.entry)\n"
         "print(w.top_digit_label.text(), 'tensorflow' in sys.modules, 'keras' in sys.modules,"
-        " 'not loaded' in about, f'{ready:.2f}')\n"
-        "w.close()\n"
-    )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DIGITPAD_HOME=str(tmp_path))
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
-    digit, tf, keras, not_loaded, _ready = out.stdout.split()
+        " 'not loaded' in about, f'{ready:.2f}')\n", tmp_path)
+    digit, tf, keras, not_loaded, _ready = out.split()
     assert digit == "7"
     assert tf == "False" and keras == "False"
     assert not_loaded == "True"

@@ -4,32 +4,17 @@ an accuracy axis zoomed to the values, readable in light and dark palettes."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QFontMetrics, QImage
-from PySide6.QtWidgets import QApplication
 
-from app.ui.style import chart_colors, contrast, dark_palette
+from app.ui.style import chart_colors, contrast
 from app.ui.widgets import TrainingCurves, nice_ticks
 from tests import ui_helpers
 
 window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
-
-
-@pytest.fixture(params=["light", "dark"])
-def scheme(request) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The application palette of a light or a dark system (restored afterwards)."""
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    before = app.palette()
-    if request.param == "dark":
-        app.setPalette(dark_palette())
-    yield request.param
-    app.setPalette(before)
 
 
 def _feed(curves: TrainingCurves, epochs: int = 3, start_loss: float = 2.42) -> None:

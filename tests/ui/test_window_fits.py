@@ -9,12 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDockWidget
+from PySide6.QtWidgets import QDockWidget
 
-from app.ui.style import dark_palette
 from tests import ui_helpers
 from tests.ui_helpers import draw_digit
 from tools.ui_check import MAX_MIN, SMALL_SCREEN, feed_chart, widget_problems
@@ -23,17 +21,6 @@ window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=["light", "dark"])
-def scheme(request):  # type: ignore[no-untyped-def]
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    before = app.palette()
-    if request.param == "dark":
-        app.setPalette(dark_palette())
-    yield request.param
-    app.setPalette(before)
 
 
 def _open_explain(window) -> QDockWidget:  # type: ignore[no-untyped-def]

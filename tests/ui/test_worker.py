@@ -3,9 +3,6 @@ one job per kind, every thread waited for; superqt is not imported before the fi
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -15,7 +12,7 @@ from app.core.errors import DatasetError
 from app.ui.jobs import Jobs, error_text, running_threads
 from app.ui.worker import FunctionWorker, LatestRequestWorker, Worker
 from tests import ui_helpers
-from tests.conftest import ROOT
+from tests.ui_helpers import in_fresh_window
 
 no_threads_left = ui_helpers.no_threads_left
 
@@ -116,20 +113,9 @@ def test_shutdown_cancels_waits_and_finishes_every_job(qtbot) -> None:  # type: 
 
 def test_the_window_starts_without_importing_superqt(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """superqt (and qtpy) are loaded with the first job, not at start-up (fresh interpreter)."""
-    code = (
-        "import sys\n"
-        "from app.ui.app import create_application\n"
-        "app = create_application([])\n"
-        "from app.ui import MainWindow\n"
-        "w = MainWindow(); w.show(); app.processEvents()\n"
-        "print(sorted(m for m in ('superqt', 'qtpy', 'tensorflow') if m in sys.modules))\n"
-        "w.close()\n"
-    )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DIGITPAD_HOME=str(tmp_path))
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split("\n")[-2] == "[]"
+    out = in_fresh_window("print(sorted(m for m in ('superqt', 'qtpy', 'tensorflow') if m in sys.modules))\n",
+                          tmp_path)
+    assert out.split("\n")[-2] == "[]"
 
 
 def test_overlapping_workers_leave_the_warnings_as_they_were(qtbot) -> None:  # type: ignore[no-untyped-def]
