@@ -267,7 +267,11 @@ def run_message(child: Child, msg: dict[str, Any]) -> None:
         listener.send("error", kind="bug",
                       message=f"Unexpected error ({type(exc).__name__}){': ' + text if text else ''}"[:500])
     else:
-        listener.send("cancelled" if value is None else "result", value=value)
+        if value is None:
+            listener.send("cancelled")
+        else:  # which process did the job (the self-test checks it was the training process)
+            process = {"pid": os.getpid(), "frozen": bool(getattr(sys, "frozen", False))}
+            listener.send("result", value={**value, "process": process})
     finally:
         child.cancelled.discard(job)
 

@@ -160,6 +160,24 @@ def _check_resources() -> str:
     return f"MNIST ({mb:.1f} MB), icons and the default model are there"
 
 
+def _trained_where(results: list[dict[str, Any]]) -> str:
+    """Which process trained (from the job's result): the separate training process, and in a
+    bundle the bundle's own executable; training in the window's process fails the check."""
+    process = results[-1].get("process") if results else None
+    if not isinstance(process, dict):
+        raise CheckFailed("the training result does not say which process trained")
+    pid = process.get("pid")
+    if pid == os.getpid():
+        raise CheckFailed(f"the model was trained in the window's own process (pid {pid}), "
+                          "not in the training process")
+    frozen = bool(getattr(sys, "frozen", False))
+    if frozen and not process.get("frozen"):
+        raise CheckFailed(f"the training process (pid {pid}) is not the bundle's executable")
+    tf = "loaded" if "tensorflow" in sys.modules else "not loaded"
+    return (f"in the training process, pid {pid}" + (", the bundle's executable" if frozen else "")
+            + f"; TensorFlow {tf} in the window's process")
+
+
 class _Run:
     """State shared by the checks of one self-test run."""
 
@@ -205,7 +223,13 @@ class _Run:
             finished.append(name)
             loop.quit()
 
+        results: list[dict[str, Any]] = []  # the training job's result (which process trained)
+
+        def started(worker: Any) -> None:
+            worker.signals.returned.connect(lambda r: results.append(r) if isinstance(r, dict) else None)
+
         w.training.finished.connect(done)
+        w.training.started.connect(started)
         button = find_widget(w, "trainButton")
         if not button.isEnabled():
             raise CheckFailed("the Train button is disabled")
@@ -226,6 +250,7 @@ class _Run:
         timer.stop()
         with contextlib.suppress(RuntimeError, TypeError):
             w.training.finished.disconnect(done)
+            w.training.started.disconnect(started)
         if not finished:
             w.training.cancel()
             self._wait_idle(60.0)
@@ -241,8 +266,7 @@ class _Run:
         progress = find_widget(w, "trainProgress")
         if progress.value() != progress.maximum():
             raise CheckFailed(f"progress bar at {progress.value()}/{progress.maximum()} after training")
-        where = "in the training process" if "tensorflow" not in sys.modules else "in this process"
-        return f"model {name!r} in {time.perf_counter() - t:.1f} s ({where})"
+        return f"model {name!r} in {time.perf_counter() - t:.1f} s ({_trained_where(results)})"
 
     def _wait_idle(self, seconds: float) -> None:
         end = time.perf_counter() + seconds

@@ -50,6 +50,9 @@ def test_self_test_end_to_end_from_source(tmp_path: Path) -> None:
     assert "ALL CHECKS PASSED" in proc.stdout and "ALL CHECKS PASSED" in text
     assert len(_lines(text, "PASS")) == 8 and not _lines(text, "FAIL") and not _lines(text, "SKIP")
     assert "running from: python package" in text
+    # the tiny model was trained by the separate training process, not the window's
+    trained = next(line for line in text.splitlines() if "train a tiny model with the Train button" in line)
+    assert "in the training process, pid " in trained and "TensorFlow not loaded in the window" in trained
     # without DIGITPAD_HOME it used (and removed) a temporary home: the user's data is untouched
     home_line = next(line for line in text.splitlines() if line.startswith("user data"))
     tmp_home = Path(home_line.split(": ", 1)[1])

@@ -208,6 +208,9 @@ def test_bundle_self_test_passes_without_stdio(bundle: Path, tmp_path: Path) -> 
                   "draw a 7 with the mouse: predicts 7", "train a tiny model with the Train button",
                   "new model learned, saved in user folder, active", "new model predicts through LiteRT"):
         assert any(line.startswith("PASS") and check in line for line in text.splitlines()), text
+    # trained by the bundle's own executable started as the training process (`--training-process`)
+    trained = next(line for line in text.splitlines() if "train a tiny model with the Train button" in line)
+    assert "in the training process, pid " in trained and "the bundle's executable" in trained, trained
     # the new model went to the user's folder, not into the bundle
     trained = [p.parent.name for p in (tmp_path / "home" / "models").glob("*/model.tflite")]
     assert trained
