@@ -11,7 +11,8 @@ from app.core.errors import DigitPadError
 from app.ui.controllers.learning import LearningController
 from app.ui.controllers.live import LivePrediction
 from app.ui.controllers.models import ModelsController
-from app.ui.explain_panel import ExplainPanel, ExplainRequest
+from app.ui.explain_panel import ExplainPanel
+from app.ui.explain_service import ExplainRequest
 from app.ui.jobs import Jobs
 from app.ui.style import named
 
