@@ -17,8 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QSlider,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -35,7 +33,8 @@ from app.ui.feedback import Feedback, Prefs
 from app.ui.help_menu import HelpMenu, tour_steps
 from app.ui.jobs import Jobs
 from app.ui.notice import UndoNotice
-from app.ui.pad import BRUSH_DEFAULT, BRUSH_MAX, BRUSH_MIN, DrawingPad
+from app.ui.pad import DrawingPad
+from app.ui.pad_tools import PadTools
 from app.ui.screenfit import resize_within_screen
 from app.ui.style import app_icon, named
 from app.ui.training_panel import TrainingPanel
@@ -45,13 +44,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
-
-
-def _text_button(text: str) -> QToolButton:
-    button = QToolButton()
-    button.setText(text)
-    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    return button
 
 
 def dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
@@ -134,32 +126,10 @@ class MainWindow(QMainWindow):
 
         # left: the pad and its tools
         self.pad = DrawingPad()
-        self.brush_slider = named(QSlider(Qt.Orientation.Horizontal), "brushSlider")
-        self.brush_slider.setRange(BRUSH_MIN, BRUSH_MAX)
-        self.brush_slider.setValue(self.pad.brush_size())
-        self.brush_slider.setToolTip("Brush size ([ and ])")
-        self.brush_slider.setMaximumWidth(220)
-        self.brush_slider.setMinimumWidth(56)
-        self.brush_slider.valueChanged.connect(self.pad.set_brush_size)
-        self.pad.brushSizeChanged.connect(self._brush_changed)
-        self.brush_value = named(QLabel(str(self.pad.brush_size())), "brushValue")
-        self.brush_value.setMinimumWidth(24)
-        # tool buttons: as wide as their text (push buttons are at least 80 px: too wide for
-        # the narrowest window)
-        self.undo_button = named(_text_button("Undo"), "undoButton")
-        self.redo_button = named(_text_button("Redo"), "redoButton")
-        self.clear_button = named(_text_button("Clear"), "clearButton")
-        self.undo_button.clicked.connect(self.pad.undo)
-        self.redo_button.clicked.connect(self.pad.redo)
-        self.clear_button.clicked.connect(lambda: self.live.clear())
-        tools = QHBoxLayout()
-        tools.addWidget(QLabel("Brush"))
-        tools.addWidget(self.brush_slider)
-        tools.addWidget(self.brush_value)
-        tools.addStretch(1)
-        for b in (self.undo_button, self.redo_button, self.clear_button):
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            tools.addWidget(b)
+        tools = self.pad_tools = PadTools(self.pad, self.prefs, lambda: self.live.clear())
+        self.brush_slider, self.brush_value = tools.brush_slider, tools.brush_value
+        self.undo_button, self.redo_button = tools.undo_button, tools.redo_button
+        self.clear_button = tools.clear_button
         left = QVBoxLayout()
         left.addWidget(self.pad, 1)
         left.addLayout(tools)
@@ -250,9 +220,9 @@ class MainWindow(QMainWindow):
                                         "redoAction")
         self.clear_action = self._action("&Clear", lambda: self.live.clear(), ["Esc", "Delete"],
                                          "clearAction")
-        self.smaller_action = self._action("&Thinner brush", lambda: self.change_brush(-2), ["["],
+        self.smaller_action = self._action("&Thinner brush", lambda: self.pad_tools.change_brush(-2), ["["],
                                            "thinnerAction")
-        self.larger_action = self._action("T&hicker brush", lambda: self.change_brush(+2), ["]"],
+        self.larger_action = self._action("T&hicker brush", lambda: self.pad_tools.change_brush(+2), ["]"],
                                           "thickerAction")
         for act in (self.undo_action, self.redo_action, self.clear_action):
             self.edit_menu.addAction(act)
@@ -350,8 +320,7 @@ class MainWindow(QMainWindow):
         state = self.prefs.window_state()
         if state is not None:  # the Explain dock: open or not, its side and width
             self.restoreState(state)
-        self.pad.set_brush_size(self.prefs.brush(BRUSH_DEFAULT))
-        self.brush_slider.setValue(self.pad.brush_size())
+        self.pad_tools.restore()
 
     def save_settings(self) -> None:
         self.prefs.set_geometry(self.saveGeometry())
@@ -359,14 +328,6 @@ class MainWindow(QMainWindow):
         self.prefs.set_brush(self.pad.brush_size())
         self.prefs.set_train_config(self.training.config)
         self.prefs.sync()
-
-    def _brush_changed(self, size: int) -> None:
-        self.brush_slider.setValue(size)
-        self.brush_value.setText(str(size))
-        self.prefs.set_brush(size)
-
-    def change_brush(self, delta: int) -> None:
-        self.pad.set_brush_size(self.pad.brush_size() + delta)
 
     # ------------------------------------------------------------ messages and questions (tests replace them)
     def show_error(self, title: str, text: str) -> None:

@@ -122,7 +122,7 @@ def test_the_tour_follows_its_widget_when_the_layout_changes(window, qtbot) -> N
     """Number mode moves the pad to a strip across the window: the first step's outline
     and card go with it."""
     _help_item(window, qtbot, "Tour")
-    tour = window.tour
+    tour = window.help.tour
     before = tour.target_rect()
     QTest.keySequence(window, window.findChild(QAction, "numberModeAction").shortcut())
     qtbot.waitUntil(lambda: tour.target_rect() != before)
