@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 FRAME = 0.9  # as bench_number
-STEP = 5.0 / 196.0  # pad units between two mouse moves (5 widget px at the bench's strip)
+STEP = 5.0 / 196.0  # pad units between two mouse moves (about 5 widget px)
 
 
 def layout(number: list[int], cache: dict[int, Any], aspect: float, rng: np.random.Generator,
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--numbers", type=int, default=300)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--split", choices=("train", "test"), default="train")
-    ap.add_argument("--aspect", type=float, default=7.05, help="the strip's width / height")
+    ap.add_argument("--aspect", type=float, default=4.9,
+                    help="the strip's width / height (bench_number's window: 4.9)")
     ap.add_argument("--gap", type=float, nargs=2, default=(0.1, 0.22), metavar=("MIN", "MAX"),
                     help="gaps between digits, in MNIST frames (bench_number: 0.1 0.22; < 0: touching)")
     ap.add_argument("--show", type=int, default=25, help="failures listed")

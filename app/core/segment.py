@@ -167,13 +167,12 @@ def cuts(ink: np.ndarray, strokes: Sequence[tuple[np.ndarray, float]] = ()) -> l
     if rows.size == 0:
         return []
     cols = np.flatnonzero(mask.any(axis=0))
-    xs = [densify(np.asarray(p, np.float64).reshape(-1, 2), max(w / 2, 1.0))[:, 0] for p, w in strokes]
     return _cut(mask, mask.astype(np.float32).sum(axis=0), int(cols[0]), int(cols[-1]) + 1,
-                float(rows[-1] + 1 - rows[0]), xs)
+                float(rows[-1] + 1 - rows[0]), strokes)
 
 
 def _cut(mask: np.ndarray, column_ink: np.ndarray, c0: int, c1: int, height: float,
-         xs: list[np.ndarray]) -> list[tuple[int, int]]:
+         strokes: Sequence[tuple[np.ndarray, float]]) -> list[tuple[int, int]]:
     width = c1 - c0
     if width <= SPLIT_ASPECT * height or width < 4:
         return [(c0, c1)]
@@ -193,12 +192,13 @@ def _cut(mask: np.ndarray, column_ink: np.ndarray, c0: int, c1: int, height: flo
         return [(c0, c1)]
     if min(_ink_height(mask[:, c0:at]), _ink_height(mask[:, at:c1])) < PART * height:
         return [(c0, c1)]
-    for x in xs:
+    for p, w in strokes:
+        x = densify(np.asarray(p, np.float64).reshape(-1, 2), max(w / 2, 1.0))[:, 0]
         through = min(np.count_nonzero(x < at), np.count_nonzero(x >= at)) > THROUGH * len(x)
         if through and float(x.max() - x.min()) < ONE_STROKE * height:
             return [(c0, c1)]
-    return (_cut(mask, column_ink, c0, c0 + int(left[-1]) + 1, height, xs)
-            + _cut(mask, column_ink, at + int(right[0]), c1, height, xs))
+    return (_cut(mask, column_ink, c0, c0 + int(left[-1]) + 1, height, strokes)
+            + _cut(mask, column_ink, at + int(right[0]), c1, height, strokes))
 
 
 def _ink_height(mask: np.ndarray) -> float:
