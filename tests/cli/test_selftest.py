@@ -179,3 +179,16 @@ def test_crash_log_keeps_the_traceback(tmp_path: Path, monkeypatch: pytest.Monke
 def test_not_frozen_from_source() -> None:
     assert not _frozen.is_frozen()
     assert _frozen.bundle_dir() is None
+
+
+def test_the_training_check_fails_unless_the_training_process_trained() -> None:
+    """The self-test's training check reads which process ran the job from its result."""
+    from app.selftest import _trained_where
+    from app.selftest.driving import CheckFailed
+
+    assert _trained_where([{"name": "m", "process": {"pid": os.getpid() + 1, "frozen": False}}]).startswith(
+        f"in the training process, pid {os.getpid() + 1}")
+    with pytest.raises(CheckFailed, match="window's own process"):
+        _trained_where([{"name": "m", "process": {"pid": os.getpid(), "frozen": False}}])
+    with pytest.raises(CheckFailed, match="does not say"):
+        _trained_where([])
