@@ -2,8 +2,8 @@
 thread has ended, and is waited for on close. :func:`running_threads` lists the threads still
 running (the tests fail if one outlives a test).
 
-The workers themselves (:mod:`app.ui.worker`, superqt's ``WorkerBase``) are imported when the
-first job starts: superqt and qtpy take a noticeable part of start-up to import.
+The workers themselves (:mod:`app.ui.worker`, superqt's ``WorkerBase``) are imported by the
+window once it is up (superqt and qtpy take a noticeable time to import), or by the first job.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -55,6 +55,16 @@ def dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
     local = [str(url.toLocalFile()) for url in md.urls() if url.isLocalFile()]
     images = [p for p in local if p.lower().endswith(IMAGE_SUFFIXES)]
     return (images or local)[0] if local else None
+
+
+PRELOAD_WORKERS_MS = 400  # after start-up: the window is up and nothing is going on yet
+
+
+def _preload_workers() -> None:
+    """Import the workers' module (superqt and qtpy: a few hundred milliseconds on this
+    machine's GUI thread) while nothing is going on, so that no click (Train, Evaluate,
+    Explain) stalls the window for it; it is kept out of start-up itself."""
+    import app.ui.worker  # noqa: F401
 
 
 class MainWindow(QMainWindow):
@@ -108,6 +118,7 @@ class MainWindow(QMainWindow):
         self._update_edit_actions()
         self.live.update()
         self._report_start_problems()
+        QTimer.singleShot(PRELOAD_WORKERS_MS, _preload_workers)
 
     def _report_start_problems(self) -> None:
         """What was found damaged or reset at start (models, samples, settings), said once."""
