@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the strip's width / height (bench_number's window: 4.9)")
     ap.add_argument("--gap", type=float, nargs=2, default=(0.1, 0.22), metavar=("MIN", "MAX"),
                     help="gaps between digits, in MNIST frames (bench_number: 0.1 0.22; < 0: touching)")
+    ap.add_argument("--model", metavar="DIR",
+                    help="a model directory (model.tflite + meta.json) instead of the shipped model")
     ap.add_argument("--show", type=int, default=25, help="failures listed")
     ap.add_argument("--save", metavar="DIR", help="save the failures' strips as PNG here")
     args = ap.parse_args(argv)
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.core.preprocess import preprocess
     from app.selftest.driving import densify
     from app.ui.ink import BUFFER_SIZE, Stroke
+    from bench.bench_number import digit_layout
     from bench.mnist_strokes import digit_strokes
 
     _app = QGuiApplication.instance() or QGuiApplication([])
@@ -89,20 +92,29 @@ def main(argv: list[str] | None = None) -> int:
     numbers = [rng.choice(len(xs), int(rng.integers(2, 7)), replace=False).tolist()
                for _ in range(args.numbers)]
     cache = {i: digit_strokes(xs[i]) for n in numbers for i in n}
-    _, predictor = open_predictor("default")
+    if args.model:  # calibrated with its own meta.json, as the store does
+        import json
+        from pathlib import Path
+
+        from app.core.inference import Predictor
+        from app.core.verdict import calibration_of, doubt_of
+
+        meta = json.loads((Path(args.model) / "meta.json").read_text(encoding="utf-8"))
+        predictor = Predictor(Path(args.model) / "model.tflite").calibrated(
+            *calibration_of(meta), doubt=doubt_of(meta))
+    else:
+        _, predictor = open_predictor("default")
     reader = NumberReader(predictor)
     width_px = round(BUFFER_SIZE * args.aspect)
     place = np.random.default_rng(args.seed + 1)
 
     single: dict[int, str] = {}  # each digit alone on the square pad, as bench_number draws it
     for i, (strokes, width) in cache.items():
-        from bench.bench_number import digit_layout
-
         pts, left, right = digit_layout(strokes, width, FRAME)
         shift = 0.5 - (left + right) / 2
         brush = int(np.clip(round(width * FRAME * 280), 4, 48)) / 280
-        st = [Stroke(tuple(densify([(x + shift, y + 0.05) for x, y in s], STEP)), brush) for s in pts]
-        pixels = draw(st, BUFFER_SIZE)
+        alone = [Stroke(tuple(densify([(x + shift, y + 0.05) for x, y in s], STEP)), brush) for s in pts]
+        pixels = draw(alone, BUFFER_SIZE)
         x = preprocess(pixels, ink="light")
         if x is None:
             single[i] = "-"
