@@ -22,12 +22,15 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.core.store import DEFAULT_MODEL, META_FILE, ModelEntry, write_model_dir  # noqa: E402
 from app.core.training import TrainConfig, TrainingListener, train, validation_data  # noqa: E402
+
+ARCH, EPOCHS = "cnn", 30
 
 
 class Printer(TrainingListener):
@@ -42,7 +45,8 @@ class Printer(TrainingListener):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--arch", default=ARCH, help=f"the architecture (default {ARCH})")
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recalibrate", action="store_true",
                     help="no training: fit the calibration of the model in --out again")
     args = ap.parse_args(argv)
-    cfg = TrainConfig(arch="cnn", epochs=args.epochs, batch_size=args.batch_size,
+    cfg = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.lr, augment=True, validation_split=0.05, seed=args.seed)
     if args.recalibrate:
         return recalibrate(args.out, cfg)
@@ -70,8 +74,19 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     meta = result.meta("tools/train_default.py", title="DigitPad default convnet",
                        name=args.out.name, seed=args.seed)
-    _replace(args.out, result.model, meta)
+    _replace(args.out, _weights_only(result.model), meta)
     return 0
+
+
+def _weights_only(model: Any) -> Any:
+    """The trained model without its optimizer's state (which would triple the shipped
+    ``.keras`` file), as ``--export-only`` loads it."""
+    from app.core.tf import import_keras
+
+    keras = import_keras()
+    bare = keras.models.clone_model(model)
+    bare.set_weights(model.get_weights())
+    return bare
 
 
 def recalibrate(out: Path, cfg: TrainConfig) -> int:
@@ -84,6 +99,7 @@ def recalibrate(out: Path, cfg: TrainConfig) -> int:
     old = json.loads((out / META_FILE).read_text(encoding="utf-8"))
     model = ModelEntry(name=out.name, path=out, meta=old).load_keras()
     dataset = load_mnist()
+    cfg.arch = str(old.get("arch", cfg.arch))  # (its pen share decides the validation split)
     x_val, y_val = validation_data(cfg.resolved(), dataset)
     temperature, threshold = fit_calibration(model.predict(x_val, batch_size=1000, verbose=0), y_val)
     ev = evaluate_keras(model, *dataset[1], temperature, threshold)

@@ -408,6 +408,17 @@ def first_layer_activations(first: FirstLayer, x: np.ndarray) -> np.ndarray:
 
 
 def summary_rows(anatomy: Anatomy) -> Sequence[tuple[str, str, str, str]]:
-    """(name, type, output shape, parameters) per layer, for a table."""
-    return [(lay.name, lay.kind, lay.shape_text, f"{lay.params:,}".replace(",", " "))
+    """(name, type, output shape, parameters) per layer, for a table (long type names
+    shortened, so that a narrow panel still shows every cell whole)."""
+    return [(lay.name, _kind_text(lay), lay.shape_text, f"{lay.params:,}".replace(",", " "))
             for lay in anatomy.layers]
+
+
+_SHORT_KINDS = {"BatchNormalization": "Norm", "LayerNormalization": "Norm"}
+
+
+def _kind_text(lay: LayerInfo) -> str:
+    """The layer's type as the table shows it: an Activation layer by its function."""
+    if lay.kind == "Activation" and lay.activation:
+        return "ReLU" if lay.activation == "relu" else lay.activation
+    return _SHORT_KINDS.get(lay.kind, lay.kind)

@@ -74,7 +74,7 @@ def _build_fast_cnn(keras: Any) -> Any:
 
 
 def _build_large_cnn(keras: Any) -> Any:
-    """The shipped model: five 3x3 convolutions (two with stride 2 instead of pooling),
+    """A larger convnet: five 3x3 convolutions (two with stride 2 instead of pooling),
     each normalised (batch-norm) before its ReLU, then Dense 128 and dropout. About five
     times the multiply-adds of "cnn", for the strokes people draw with a mouse."""
     L = keras.layers
@@ -136,10 +136,10 @@ ARCHITECTURES: dict[str, Architecture] = {
     ),
     "cnn-large": Architecture(
         name="cnn-large",
-        title="Larger convnet (the shipped model)",
+        title="Larger convnet (five convolutions)",
         description="Five 3x3 convolutions (32, 32, 64, 64, 128 filters, two with stride 2) "
-        "with batch normalisation, Dense 128, dropout, softmax: the shipped model's layers. "
-        "Adam with a warm-up and cosine schedule, augmentation, and all the pen-drawn data.",
+        "with batch normalisation, Dense 128, dropout, softmax; about five times the work "
+        "of \"cnn\". Adam with a warm-up and cosine schedule, augmentation, all the pen data.",
         epochs=3,
         batch_size=128,
         learning_rate=3e-3,
