@@ -42,6 +42,7 @@ class Drawing:
     kind: str
     strokes: list[np.ndarray]
     brush: float
+    source: int = -1  # the MNIST image's index, for a digit
 
 
 def _place(strokes: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
@@ -59,7 +60,8 @@ def digit_drawings(x_test: np.ndarray, y_test: np.ndarray, n: int, seed: int = 2
     for k, (i, sk) in enumerate(zip(idx, pr.skeletons(x_test[idx]), strict=True)):
         strokes = pr.skeleton_strokes(sk)
         if strokes:
-            out.append(Drawing(int(y_test[i]), "mnist-test", _place(strokes, rng), BRUSHES[k % len(BRUSHES)]))
+            out.append(Drawing(int(y_test[i]), "mnist-test", _place(strokes, rng), BRUSHES[k % len(BRUSHES)],
+                               int(i)))
     return out
 
 

@@ -3,6 +3,7 @@
     python -m bench.drawn_offline --model DIR|FILE.keras|FILE.tflite    # the dev set
     python -m bench.drawn_offline --set bench      # the window bench's own drawings (a check)
     python -m bench.drawn_offline --sheet misread.png   # and a contact sheet of the misreads
+    python -m bench.drawn_offline --set bench --shapes  # what the stroke conversion lost
 
 For choosing a model without the two minutes of mouse events of ``bench_drawn``: each
 drawing is rendered with :func:`app.core.penrender.render` (the pad's round brush on its
@@ -61,26 +62,44 @@ def drawings(which: str, digits: int, others: int) -> list[Any]:
     return digit_drawings(x, y, digits, DEV_DIGIT_SEED) + nondigit_drawings(others, DEV_OTHER_SEED)
 
 
-def rendered(which: str, digits: int, others: int) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
-    """(images (N, 28, 28) float32, labels (-1: not a digit), kinds, brushes), cached in /tmp."""
+def rendered(which: str, digits: int, others: int
+             ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """(images (N, 28, 28) float32, labels (-1: not a digit), kinds, brushes, the MNIST
+    image each digit was drawn from (-1 for non-digits)), cached in /tmp."""
     from app.core import penrender as pr
     from app.core.preprocess import preprocess
 
-    path = CACHE / f"{which}-{digits}-{others}.npz"
+    path = CACHE / f"{which}-{digits}-{others}-v2.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as f:
-            return f["x"], f["y"], [str(k) for k in f["kind"]], f["brush"]
-    xs, ys, kinds, brushes = [], [], [], []
+            return f["x"], f["y"], [str(k) for k in f["kind"]], f["brush"], f["source"]
+    xs, ys, kinds, brushes, sources = [], [], [], [], []
     for d in drawings(which, digits, others):
         img = preprocess(pr.render(d.strokes, d.brush), ink="light")
         xs.append(np.zeros((28, 28), np.float32) if img is None else img)
         ys.append(d.label)
         kinds.append(d.kind)
         brushes.append(d.brush)
-    out = (np.stack(xs), np.asarray(ys), kinds, np.asarray(brushes, np.float32))
+        sources.append(d.source)
+    out = (np.stack(xs), np.asarray(ys), kinds, np.asarray(brushes, np.float32), np.asarray(sources))
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(path, x=out[0], y=out[1], kind=np.asarray(kinds), brush=out[3])
+    np.savez(path, x=out[0], y=out[1], kind=np.asarray(kinds), brush=out[3], source=out[4])
     return out
+
+
+def shape_signature(img: np.ndarray) -> tuple[int, int]:
+    """(pieces of ink, holes) of a 28x28 digit image (ink = 1): what a stroke conversion must
+    keep for the drawing to still show the digit (an 8 opened into a 0, a 9 whose loop
+    closed up, a 6 broken into dots change it). Specks of a pixel or two are not counted."""
+    from app.core.segment import label
+
+    ink = img > 0.5
+    pieces, n = label(ink)
+    parts = int(sum((pieces == k).sum() >= 3 for k in range(1, n + 1)))
+    space, m = label(~ink)
+    edge = set(np.unique(np.concatenate([space[0], space[-1], space[:, 0], space[:, -1]])).tolist())
+    holes = int(sum(k not in edge and (space == k).sum() >= 2 for k in range(1, m + 1)))
+    return parts, holes
 
 
 def model_outputs(model: Path, x: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -120,7 +139,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
     from app.core.verdict import NOT_DIGIT, calibrate, calibration_of, doubt_of, split, verdict_of
 
     t0 = time.perf_counter()
-    x, y, kinds, brushes = rendered(args.set, args.digits, args.nondigits)
+    x, y, kinds, brushes, sources = rendered(args.set, args.digits, args.nondigits)
     model = args.model or (bundled_store_dir() / DEFAULT_MODEL)
     raw, meta = model_outputs(model, x)
     temperature, threshold = calibration_of(meta)
@@ -141,7 +160,21 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 for i in wrong]
         contact_sheet(args.sheet, x[wrong], caps)
     where = f"{args.set} set, {model}"
+    figures = []
+    if args.shapes:  # how much of what is misread lost the digit's shape in the conversion
+        originals = validation_images()[0] if args.set == "dev" else x_test
+        kept = np.array([shape_signature(x[i]) == shape_signature(originals[sources[i]] / 255.0)
+                         for i in np.nonzero(dig)[0]])
+        figures += [
+            info("drawn digits whose strokes keep the original's pieces and holes",
+                 100.0 * float(kept.mean()), "%", f"{int(kept.sum())} of {int(dig.sum())}"),
+            info("  read right among them", 100.0 * float(right[kept].mean()), "%",
+                 f"{int((~right[kept]).sum())} misread"),
+            info("  read right among the others", 100.0 * float(right[~kept].mean()), "%",
+                 f"{int((~right[~kept]).sum())} misread of {int((~kept).sum())}"),
+        ]
     return [
+        *figures,
         at_least("drawn digits read right (offline)", 100.0 * float(right.mean()), GOAL_DRAWN, "%",
                  f"{int(dig.sum())} digits, {where}; {by_brush}"),
         at_most("drawn digits called \"not a digit\" (offline)", 100.0 * float(called[dig].mean()),
@@ -164,6 +197,9 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--digits", type=int, default=3000)
     ap.add_argument("--nondigits", type=int, default=600)
     ap.add_argument("--sheet", type=Path, default=None, help="save the misread digits as a PNG")
+    ap.add_argument("--shapes", action="store_true",
+                    help="also split the digits by whether the drawing kept the original's pieces of "
+                    "ink and holes (a check of the stroke conversion, not of the model)")
 
 
 if __name__ == "__main__":
