@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtCore import QEventLoop, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -21,6 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+# The workers' module (superqt and qtpy: ~150 ms of imports that hold the GUI thread) comes
+# with the window, before it shows; loaded at the first click, or at any later moment, it
+# would freeze the window that long.
+import app.ui.worker  # noqa: F401
 from app import APP_NAME
 from app.core.store import ModelStore
 from app.ui.controllers.explain import ExplainController
@@ -56,15 +60,6 @@ def dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
     images = [p for p in local if p.lower().endswith(IMAGE_SUFFIXES)]
     return (images or local)[0] if local else None
 
-
-PRELOAD_WORKERS_MS = 400  # after start-up: the window is up and nothing is going on yet
-
-
-def _preload_workers() -> None:
-    """Import the workers' module (superqt and qtpy: a few hundred milliseconds on this
-    machine's GUI thread) while nothing is going on, so that no click (Train, Evaluate,
-    Explain) stalls the window for it; it is kept out of start-up itself."""
-    import app.ui.worker  # noqa: F401
 
 
 class MainWindow(QMainWindow):
@@ -118,7 +113,6 @@ class MainWindow(QMainWindow):
         self._update_edit_actions()
         self.live.update()
         self._report_start_problems()
-        QTimer.singleShot(PRELOAD_WORKERS_MS, _preload_workers)
 
     def _report_start_problems(self) -> None:
         """What was found damaged or reset at start (models, samples, settings), said once."""
