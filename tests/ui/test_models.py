@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -62,6 +63,31 @@ def test_manage_models_switch(two_models, window, qtbot) -> None:  # type: ignor
     assert window.probability_view.probabilities() is not None  # the drawing was re-predicted
     assert "alpha" in window.model_label.text()
 
+
+
+def test_the_model_label_says_what_the_name_does_not(  # type: ignore[no-untyped-def]
+        digitpad_home: Path, tiny_model_dir: Path, window, qtbot) -> None:
+    """Under the bars: the model's name, then its architecture and MNIST accuracy unless the
+    name says them already (a readable name does), so the label fits the narrowest window."""
+    from app.core.models import ARCHITECTURES
+    from tools.ui_check import widget_problems
+
+    meta = json.loads((tiny_model_dir / "meta.json").read_text(encoding="utf-8"))
+    acc = f"{meta['test_accuracy'] * 100:.2f} %"
+    short = ARCHITECTURES[meta["arch"]].title.split(" (")[0]
+    readable = f"{short} · 1 ep · {acc}"
+    add_model(digitpad_home, tiny_model_dir, "alpha")
+    add_model(digitpad_home, tiny_model_dir, readable)
+    window.store.refresh()  # (added beside the running window, as another DigitPad would)
+    for name, repeats in (("alpha", True), (readable, False)):
+        assert window.models.use(name)
+        text = window.model_label.text()
+        assert name in text
+        assert (f"{acc} on MNIST test" in text) is repeats and (short in text.replace(name, "")) is repeats
+        assert ARCHITECTURES[meta["arch"]].title in window.model_label.toolTip()
+    window.resize(1, 1)  # the narrowest window: the label is not cut
+    qtbot.waitUntil(lambda: window.width() <= 820)
+    assert [p for p in widget_problems(window) if "modelLabel" in p] == []
 
 def test_manage_models_rename_delete_export(two_models, window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dlg = window.models.open_manage_dialog()

@@ -4,6 +4,7 @@ importing a ``.keras`` file, evaluating on the MNIST test set, the Manage models
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,10 +162,15 @@ class ModelsController(QObject):
             parent.setWindowTitle("")  # the platform shows the application's name
             return
         arch = ARCHITECTURES[e.arch].title if e.arch in ARCHITECTURES else e.arch
-        acc = "" if e.test_accuracy is None else f", {e.test_accuracy * 100:.2f} % on MNIST test"
-        self.view.model_label.setText(f"Model: <b>{e.name}</b><br>"
-                                      f"<span style='color:gray'>{arch}{acc}</span>")
-        self.view.model_label.setToolTip(str(e.path))
+        # what the name does not say already ("Fast convnet · 3 ep · 99.14 %" says both);
+        # the architecture's details are in the tooltip
+        short = re.sub(r"\s*\([^)]*\)", "", arch)
+        acc = None if e.test_accuracy is None else f"{e.test_accuracy * 100:.2f} %"
+        said = [part for part in (short if short not in e.name else None,
+                                  f"{acc} on MNIST test" if acc and acc not in e.name else None) if part]
+        more = f"<br><span style='color:gray'>{', '.join(said)}</span>" if said else ""
+        self.view.model_label.setText(f"Model: <b>{e.name}</b>{more}")
+        self.view.model_label.setToolTip(f"{arch}\n{e.path}")
         self.view.status_model.setText(f"Model: {e.name}")
         # the platform adds " — DigitPad" (the application's display name) itself
         parent.setWindowTitle(e.name)
