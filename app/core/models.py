@@ -9,6 +9,7 @@ TensorFlow/Keras is imported only inside :func:`build_model`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -150,6 +151,12 @@ ARCHITECTURES: dict[str, Architecture] = {
         pen_share=1.5,
     ),
 }
+
+
+def short_title(title: str) -> str:
+    """A title without its details: "Fast convnet (default)" -> "Fast convnet" (for names
+    and labels where the details do not fit)."""
+    return re.sub(r"\s*\([^)]*\)", "", title.split(",")[0])
 
 
 def get_architecture(name: str) -> Architecture:

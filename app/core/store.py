@@ -44,6 +44,7 @@ from app.core.model_files import (
     sha256_file,
     write_model_dir,
 )
+from app.core.models import short_title
 from app.core.safeio import (
     TMP_PREFIX,
     atomic_write_bytes,
@@ -73,7 +74,7 @@ def readable_name(meta: dict[str, Any]) -> str:
     """A name a person can read, from a model's metadata: "Fast convnet · 3 ep · 99.04 %"
     (the architecture's title, the epochs trained, the MNIST test accuracy)."""
     title = str(meta.get("title") or meta.get("arch") or "model")
-    title = re.sub(r"\s*\([^)]*\)", "", title.split(",")[0])  # "Fast convnet (default)"
+    title = short_title(title)  # "Fast convnet (default)" -> "Fast convnet"
     title = re.sub(r"[^A-Za-z0-9 ._()+-]+", " ", title).strip(" .-") or "model"
     parts = [title[:36]]
     training = meta.get("training")

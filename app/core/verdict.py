@@ -91,8 +91,14 @@ def fit_threshold(calibrated: np.ndarray, labels: np.ndarray, false_reject: floa
     digits = np.asarray(labels) != NOT_A_DIGIT
     if p.ndim != 2 or p.shape[1] <= NOT_A_DIGIT or not digits.any():
         return THRESHOLD
-    t = float(np.quantile(p[digits, NOT_A_DIGIT], 1.0 - false_reject))
-    return round(min(THRESHOLD, max(0.05, t)), 4)
+    return _lowest_threshold(p[digits, NOT_A_DIGIT], THRESHOLD, false_reject)
+
+
+def _lowest_threshold(digit_scores: np.ndarray, cap: float, false_reject: float = FALSE_REJECT) -> float:
+    """The lowest threshold on a "not a digit" score that calls at most ``false_reject`` of
+    the held-out digits (their ``digit_scores``) "not a digit", between 0.05 and ``cap``."""
+    t = float(np.quantile(digit_scores, 1.0 - false_reject))
+    return round(min(cap, max(0.05, t)), 4)
 
 
 def fit_calibration(outputs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -113,7 +119,7 @@ def fit_doubt_calibration(outputs: np.ndarray, labels: np.ndarray) -> tuple[floa
         return 1.0, MAX_DOUBT
     t = fit_temperature(out[digits], y[digits])
     _, doubt = split(calibrate(out[digits], t), doubt=True)
-    return t, round(min(MAX_DOUBT, max(0.05, float(np.quantile(doubt, 1.0 - FALSE_REJECT)))), 4)
+    return t, _lowest_threshold(doubt, MAX_DOUBT)
 
 
 def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:

@@ -4,7 +4,7 @@ and reports ``returned`` / ``errored`` / ``finished``), run on a QThread by
 (Explain), and the workers that train: the core's Qt-free ``TrainingListener`` bridged to
 signals (throttled), Cancel answered through ``should_stop``.
 
-Imported when the first job starts (see :mod:`app.ui.jobs`).
+Imported by the main window before it shows (see :mod:`app.ui.jobs`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ importing a ``.keras`` file, evaluating on the MNIST test set, the Manage models
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 from app.core.errors import DigitPadError
 from app.core.evaluation import Evaluation
 from app.core.inference import DigitPredictor
-from app.core.models import ARCHITECTURES
+from app.core.models import ARCHITECTURES, short_title
 from app.core.store import ModelEntry, ModelStore
 from app.ui.controllers.live import LivePrediction
 from app.ui.dialogs import ManageModelsDialog
@@ -164,7 +163,7 @@ class ModelsController(QObject):
         arch = ARCHITECTURES[e.arch].title if e.arch in ARCHITECTURES else e.arch
         # what the name does not say already ("Fast convnet · 3 ep · 99.14 %" says both);
         # the architecture's details are in the tooltip
-        short = re.sub(r"\s*\([^)]*\)", "", arch)
+        short = short_title(arch)
         acc = None if e.test_accuracy is None else f"{e.test_accuracy * 100:.2f} %"
         said = [part for part in (short if short not in e.name else None,
                                   f"{acc} on MNIST test" if acc and acc not in e.name else None) if part]
