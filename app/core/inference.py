@@ -164,6 +164,11 @@ class Predictor(DigitPredictor):
         self._in_index = int(self._in["index"])
         self._out_index = int(self._out["index"])
 
+    @property
+    def interpreter_module(self) -> str:
+        """Where the interpreter running the model comes from (``ai_edge_litert…``: LiteRT)."""
+        return type(self._interp).__module__
+
     def _run(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
         x = np.ascontiguousarray(x.reshape((n, *self._item_shape)), dtype=np.float32)

@@ -29,6 +29,8 @@ import numpy as np
 from PIL import Image
 
 from app.core import segment
+from app.core.evaluation import BatchPredictor
+from app.core.inference import DigitPredictor
 from app.core.preprocess import MIN_CONTRAST, Ink, gray_levels, load_image, preprocess
 from app.core.segment import Box
 
@@ -105,11 +107,12 @@ class _Cut:
 
 
 class NumberReader:
-    """Reads numbers with one model (anything with ``predict_batch``)."""
+    """Reads numbers with one model: a :class:`~app.core.inference.DigitPredictor` (with its own
+    "not a digit" verdict), or anything with ``predict_batch``."""
 
     CACHE = 512  # digits remembered
 
-    def __init__(self, predictor: Any, judge: Judge | None = None) -> None:
+    def __init__(self, predictor: DigitPredictor | BatchPredictor, judge: Judge | None = None) -> None:
         self.predictor = predictor
         self.judge = judge
         self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, str]] = OrderedDict()
@@ -141,9 +144,8 @@ class NumberReader:
             found.append((cut, key))
         if todo:
             batch = np.stack(list(todo.values()))
-            read_batch = getattr(self.predictor, "read_batch", None)
-            if read_batch is not None:  # a DigitPad predictor: its own "not a digit" verdict
-                probs, other = read_batch(batch)
+            if isinstance(self.predictor, DigitPredictor):  # its own "not a digit" verdict
+                probs, other = self.predictor.read_batch(batch)
                 verdicts = [self.predictor.verdict(float(o)) for o in other]
             else:
                 probs = self.predictor.predict_batch(batch)
@@ -165,7 +167,7 @@ class NumberReader:
         return NumberReading(tuple(digits))
 
 
-def read_number_file(path: str | os.PathLike[str], predictor: Any,
+def read_number_file(path: str | os.PathLike[str], predictor: DigitPredictor | BatchPredictor,
                      judge: Judge | None = None) -> NumberReading:
     """The number in an image file (:class:`ImageError` for a file that is not one)."""
     return NumberReader(predictor, judge).read_image(load_image(path))

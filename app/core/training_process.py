@@ -1,25 +1,17 @@
 """Training in a process of its own, so that TensorFlow never holds the window's Python lock.
 
-Measured in the window (bench/bench_heartbeat.py, py-spy): loading TensorFlow holds Python's
-global lock for up to ~0.6 s at a time (``ml_dtypes``' extension module registers its NumPy
-loops in its init function, ~0.47 s with the lock held; other extension inits and byte-code
-loading add more), tracing the first training step ~60 ms, each ``.tflite`` conversion
-100-150 ms. Whatever thread runs them, the GUI thread waits. In a child process none of it
-touches the window; Cancel can stop any stage, even one inside TensorFlow, by abandoning the
-job (the child finishes or skips it on its own); and the window's process never grows by
-TensorFlow's gigabyte.
+Loading TensorFlow, tracing the first training step and each ``.tflite`` conversion hold
+Python's global lock for long stretches (bench/bench_heartbeat.py; figures in
+bench/RESULTS.md): in the window's process its GUI thread would wait. In a child process
+none of it touches the window, Cancel can stop any stage by abandoning the job, and the
+window's process never grows by TensorFlow's gigabyte.
 
-:class:`TrainingProcess` (the parent side) starts the child on first use and keeps it for
-later jobs, so a second training starts without loading anything. :meth:`~TrainingProcess.warm`
-lets the child load MNIST and TensorFlow ahead of time (when the user shows intent to train).
+:class:`TrainingProcess` (the parent's side) starts the child on first use and keeps it warm
+for later jobs (:meth:`~TrainingProcess.warm` loads MNIST and TensorFlow ahead of time).
 Messages are JSON lines: jobs and cancels on the child's stdin, events on a duplicate of its
-stdout (its own stdout goes to stderr, so nothing printed by a library can garble them). The
-weights in training (Watch it learn) travel as ``.npz`` files of NumPy arrays, read back
-with ``allow_pickle=False``.
-
-This module is the parent's side; the child runs :func:`app.core.training_child.serve`
-(``digitpad --training-process``), which calls the same core use cases as the CLI (train,
-save, :mod:`app.core.activation`).
+stdout; the weights in training (Watch it learn) travel as ``.npz`` files read back with
+``allow_pickle=False``. The child, :func:`app.core.training_child.serve` (``digitpad
+--training-process``), calls the same core use cases as the CLI.
 """
 
 from __future__ import annotations
@@ -37,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,6 +51,16 @@ STAGES = {
     "evaluating": "Evaluating on the test set…",
     "saving": "Saving the model…",
 }
+
+
+class Trainer(Protocol):
+    """What runs the jobs: :class:`TrainingProcess`, or
+    :class:`app.core.training_child.InlineTrainer` (the same jobs in this process)."""
+
+    def warm(self) -> None: ...
+
+    def run(self, job: dict[str, Any], listener: TrainingListener,
+            on_live: Callable[[Any], None] | None = None) -> dict[str, Any] | None: ...
 
 
 class TrainingProcess:

@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import APP_NAME, __version__
 from app.selftest.driving import (
@@ -42,6 +42,9 @@ from app.selftest.driving import (
     process_events,
     say,
 )
+
+if TYPE_CHECKING:
+    from app.ui.progress import JobOutcome
 
 REPORT_NAME = "selftest-report.txt"
 DEFAULT_TIMEOUT = 600.0  # seconds allowed for the tiny training (TensorFlow start included)
@@ -160,18 +163,17 @@ def _check_resources() -> str:
     return f"MNIST ({mb:.1f} MB), icons and the default model are there"
 
 
-def _trained_where(results: list[dict[str, Any]]) -> str:
-    """Which process trained (from the job's result): the separate training process, and in a
-    bundle the bundle's own executable; training in the window's process fails the check."""
-    process = results[-1].get("process") if results else None
-    if not isinstance(process, dict):
+def trained_where(results: list[JobOutcome]) -> str:
+    """Which process trained (from the job's outcome): the separate training process, and in
+    a bundle the bundle's own executable; training in the window's process fails the check."""
+    pid = results[-1].pid if results else None
+    if pid is None:
         raise CheckFailed("the training result does not say which process trained")
-    pid = process.get("pid")
     if pid == os.getpid():
         raise CheckFailed(f"the model was trained in the window's own process (pid {pid}), "
                           "not in the training process")
     frozen = bool(getattr(sys, "frozen", False))
-    if frozen and not process.get("frozen"):
+    if frozen and not results[-1].frozen:
         raise CheckFailed(f"the training process (pid {pid}) is not the bundle's executable")
     tf = "loaded" if "tensorflow" in sys.modules else "not loaded"
     return (f"in the training process, pid {pid}" + (", the bundle's executable" if frozen else "")
@@ -223,10 +225,13 @@ class _Run:
             finished.append(name)
             loop.quit()
 
-        results: list[dict[str, Any]] = []  # the training job's result (which process trained)
+        from app.ui.progress import JobOutcome
+
+        results: list[JobOutcome] = []  # the training job's outcome (which process trained)
 
         def started(worker: Any) -> None:
-            worker.signals.returned.connect(lambda r: results.append(r) if isinstance(r, dict) else None)
+            worker.signals.returned.connect(
+                lambda r: results.append(r) if isinstance(r, JobOutcome) else None)
 
         w.training.finished.connect(done)
         w.training.started.connect(started)
@@ -266,7 +271,7 @@ class _Run:
         progress = find_widget(w, "trainProgress")
         if progress.value() != progress.maximum():
             raise CheckFailed(f"progress bar at {progress.value()}/{progress.maximum()} after training")
-        return f"model {name!r} in {time.perf_counter() - t:.1f} s ({_trained_where(results)})"
+        return f"model {name!r} in {time.perf_counter() - t:.1f} s ({trained_where(results)})"
 
     def _wait_idle(self, seconds: float) -> None:
         end = time.perf_counter() + seconds
@@ -307,7 +312,7 @@ class _Run:
         entry = w.models.entry
         if entry is None or pred.path.resolve() != entry.tflite_path.resolve():
             raise CheckFailed(f"the predictor runs {pred.path}, not the new model's .tflite")
-        interp = type(getattr(pred, "_interp", None)).__module__
+        interp = pred.interpreter_module
         if litert_expected() and not interp.startswith("ai_edge_litert"):
             raise CheckFailed(f"the interpreter comes from {interp}, not LiteRT")
         digit = self.digits[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +22,8 @@ from superqt.utils._qthreading import WorkerBaseSignals
 
 from app.core.finetune import FineTuneConfig
 from app.core.training import TrainConfig, TrainingListener
-from app.ui.progress import CurvePoint, FineTuneSummary, TrainProgress
+from app.core.training_process import Trainer
+from app.ui.progress import CurvePoint, FineTuneSummary, JobOutcome, TrainProgress
 
 R = TypeVar("R")
 
@@ -170,44 +172,58 @@ class ProgressListener(TrainingListener):
         return self.worker.is_cancelled()
 
 
-class TrainingWorker(Worker["dict[str, Any] | None"]):
-    """Runs one job of the training process (:mod:`app.core.training_process`: train, evaluate,
-    save, then the model is put in use only if at least as good as ``current``, the model in
-    use); returns the job's result (``name``, ``activated``, ``comparison``…), or None when
-    cancelled (nothing is saved then)."""
+class ProcessJobWorker(Worker["JobOutcome | None"]):
+    """Runs one job of the training process (:mod:`app.core.training_process`), which saves a
+    new model and puts it in use only if at least as good as ``current``, the model in use
+    when the job started; returns a :class:`JobOutcome`, or None when cancelled (nothing is
+    saved then). Subclasses say what the job is (:meth:`job`)."""
 
     signals: TrainingSignals
-    trainer: Any = None  # the TrainingProcess (or InlineTrainer) to use; None: the shared one
+    trainer: Trainer | None = None  # the TrainingProcess (or InlineTrainer); None: the shared one
 
-    def __init__(self, config: TrainConfig, home: Path, bundled_dir: Path,
-                 signals: type[TrainingSignals] = TrainingSignals, current: str | None = None) -> None:
+    def __init__(self, home: Path, bundled_dir: Path,
+                 signals: type[TrainingSignals] = TrainingSignals) -> None:
         super().__init__(signals)
-        self.config = config
         self.home = home
         self.bundled_dir = bundled_dir
-        self.current = current  # the model in use when the job started
+        self.current: str | None = None  # set before start: the model in use
         self.watch_learning = False  # set before start: hand out the weights in training now and then
 
     def job(self) -> dict[str, Any]:
         """What the training process is to do."""
-        return {"kind": "train", "config": self.config.to_dict(), "home": str(self.home),
-                "bundled_dir": str(self.bundled_dir), "current": self.current, "activate": "if-better",
-                "watch": self.watch_learning, "trained_by": "DigitPad window"}
+        raise NotImplementedError
 
-    def work(self) -> dict[str, Any] | None:
+    def run_job(self) -> dict[str, Any] | None:
+        """The training process's answer to :meth:`job` (None: cancelled)."""
         from app.core import training_process
 
         trainer = self.trainer or training_process.shared()
         on_live = self.signals.live_weights.emit if self.watch_learning else None
-        result: dict[str, Any] | None = trainer.run(self.job(), ProgressListener(self), on_live)
-        return result
+        return trainer.run(self.job(), ProgressListener(self), on_live)
+
+    def work(self) -> JobOutcome | None:
+        result = self.run_job()
+        return None if result is None else JobOutcome.of(result)
+
+
+class TrainingWorker(ProcessJobWorker):
+    """Trains a new model with ``config``."""
+
+    def __init__(self, config: TrainConfig, home: Path, bundled_dir: Path) -> None:
+        super().__init__(home, bundled_dir)
+        self.config = config
+
+    def job(self) -> dict[str, Any]:
+        return {"kind": "train", "config": self.config.to_dict(), "home": str(self.home),
+                "bundled_dir": str(self.bundled_dir), "current": self.current, "activate": "if-better",
+                "watch": self.watch_learning, "trained_by": "DigitPad window"}
 
 
 class FineTuneSignals(TrainingSignals):
     finetuned = Signal(object)  # FineTuneSummary, just before the worker returns
 
 
-class FineTuneWorker(TrainingWorker):
+class FineTuneWorker(ProcessJobWorker):
     """Fine-tunes the model ``base_name`` on the personal samples and saves the result as a new
     model (in use only if at least as good); reports the before/after scores through
     ``finetuned`` (its result window asks, so the training controller does not)."""
@@ -215,7 +231,7 @@ class FineTuneWorker(TrainingWorker):
     signals: FineTuneSignals
 
     def __init__(self, home: Path, bundled_dir: Path, base_name: str, config: FineTuneConfig) -> None:
-        super().__init__(TrainConfig(), home, bundled_dir, FineTuneSignals)
+        super().__init__(home, bundled_dir, FineTuneSignals)
         self.base_name = base_name
         self.ft_config = config
 
@@ -224,10 +240,10 @@ class FineTuneWorker(TrainingWorker):
                 "home": str(self.home), "bundled_dir": str(self.bundled_dir), "current": self.current,
                 "activate": "if-better", "trained_by": "DigitPad window (Train on my drawings)"}
 
-    def work(self) -> dict[str, Any] | None:
+    def work(self) -> JobOutcome | None:
         from app.core.finetune import Scores
 
-        result = super().work()
+        result = self.run_job()
         if result is None:
             return None
         self.signals.finetuned.emit(FineTuneSummary(
@@ -237,4 +253,4 @@ class FineTuneWorker(TrainingWorker):
             seconds=float(result["seconds"]), epochs=self.ft_config.epochs,
             mnist_images=self.ft_config.mnist_images, activated=bool(result["activated"]),
             comparison=str(result.get("comparison", ""))))
-        return {**result, "ask": False}
+        return replace(JobOutcome.of(result), ask=False)

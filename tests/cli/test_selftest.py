@@ -182,13 +182,16 @@ def test_not_frozen_from_source() -> None:
 
 
 def test_the_training_check_fails_unless_the_training_process_trained() -> None:
-    """The self-test's training check reads which process ran the job from its result."""
-    from app.selftest import _trained_where
+    """The self-test's training check reads which process ran the job from its outcome."""
+    from app.selftest import trained_where
     from app.selftest.driving import CheckFailed
+    from app.ui.progress import JobOutcome
 
-    assert _trained_where([{"name": "m", "process": {"pid": os.getpid() + 1, "frozen": False}}]).startswith(
-        f"in the training process, pid {os.getpid() + 1}")
+    other = JobOutcome.of({"name": "m", "process": {"pid": os.getpid() + 1, "frozen": False}})
+    assert trained_where([other]).startswith(f"in the training process, pid {os.getpid() + 1}")
     with pytest.raises(CheckFailed, match="window's own process"):
-        _trained_where([{"name": "m", "process": {"pid": os.getpid(), "frozen": False}}])
+        trained_where([JobOutcome.of({"name": "m", "process": {"pid": os.getpid(), "frozen": False}})])
     with pytest.raises(CheckFailed, match="does not say"):
-        _trained_where([])
+        trained_where([JobOutcome.of({"name": "m"})])
+    with pytest.raises(CheckFailed, match="does not say"):
+        trained_where([])

@@ -29,7 +29,7 @@ from app.ui.samples_window import SamplesWindow
 from app.ui.widgets import ProbabilityView
 
 if TYPE_CHECKING:  # imported when training starts (see app.ui.jobs)
-    from app.ui.worker import TrainingWorker
+    from app.ui.worker import ProcessJobWorker
 
 log = logging.getLogger(__name__)
 Q = Qt.ConnectionType.QueuedConnection
@@ -264,7 +264,7 @@ class LearningController(QObject):
 
     # ------------------------------------------------------------------ watch it learn
     @Slot(object)
-    def _training_started(self, worker: TrainingWorker) -> None:
+    def _training_started(self, worker: ProcessJobWorker) -> None:
         worker.watch_learning = self.watch_action.isChecked()
         worker.signals.live_weights.connect(self._on_live_weights, Q)
 

@@ -18,6 +18,7 @@ from app.core.evaluation import Evaluation
 from app.core.inference import DigitPredictor
 from app.core.models import ARCHITECTURES, short_title
 from app.core.store import ModelEntry, ModelStore
+from app.core.training_process import Trainer
 from app.ui.controllers.live import LivePrediction
 from app.ui.dialogs import ManageModelsDialog
 from app.ui.evaluation import EvalDetails, EvaluationView
@@ -60,7 +61,7 @@ class ModelsController(QObject):
         self.live = live
         self.jobs = jobs
         self.view = view
-        self.trainer: Any = None  # the training process that imports .keras files; None: the shared one
+        self.trainer: Trainer | None = None  # what imports .keras files; None: the shared process
         self.feedback = feedback
         self.prefs = prefs
         self.entry: ModelEntry | None = None

@@ -1,10 +1,10 @@
 """Training from the window: Train / Cancel / Retrain…, the progress bar and the curves. The
-core trains and saves (in :class:`app.ui.worker.TrainingWorker`); this only shows it."""
+core trains and saves (in the workers of :mod:`app.ui.worker`); this only shows it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction
@@ -14,16 +14,16 @@ from app.core import training_process
 from app.core.errors import DigitPadError
 from app.core.models import ARCHITECTURES
 from app.core.training import TrainConfig
-from app.core.training_process import STAGES
+from app.core.training_process import STAGES, Trainer
 from app.ui.controllers.models import ModelsController
 from app.ui.feedback import Feedback, Prefs
 from app.ui.jobs import Jobs, error_text
-from app.ui.progress import TrainProgress
+from app.ui.progress import JobOutcome, TrainProgress
 from app.ui.retrain_dialog import RetrainDialog, format_duration
 from app.ui.widgets import TrainingCurves
 
 if TYPE_CHECKING:  # imported when training starts (see app.ui.jobs)
-    from app.ui.worker import TrainingWorker
+    from app.ui.worker import ProcessJobWorker
 
 Q = Qt.ConnectionType.QueuedConnection
 KIND = "training"  # the training workers' name in the registry of running jobs
@@ -47,7 +47,7 @@ class TrainingView:
 class TrainingController(QObject):
     """Owns the training settings and the running training (or fine-tuning)."""
 
-    started = Signal(object)  # the TrainingWorker, before its thread starts
+    started = Signal(object)  # the ProcessJobWorker, before its thread starts
     ended = Signal()  # the training thread has ended (before ``finished``)
     finished = Signal(object)  # the new model's name, or None (cancelled or failed)
 
@@ -60,12 +60,11 @@ class TrainingController(QObject):
         self.feedback = feedback
         self.prefs = prefs
         self._config = prefs.train_config()
-        self.running_config: TrainConfig | None = None  # the settings of the training running now
         self.progress_history: list[int] = []  # progress-bar values of the current training
         self.retrain_dialog: RetrainDialog | None = None
         self.question: QMessageBox | None = None  # "use the new model?" (when it is not better)
-        self.trainer: Any = None  # passed to each worker; None: the shared training process
-        self._worker: TrainingWorker | None = None
+        self.trainer: Trainer | None = None  # passed to each worker; None: the shared training process
+        self._worker: ProcessJobWorker | None = None
         self._result: str | None = None
         self._failed = False
         hovered = getattr(view.train_button, "hovered", None)  # (a HoverButton)
@@ -100,7 +99,7 @@ class TrainingController(QObject):
     def is_running(self) -> bool:
         return self._worker is not None
 
-    def worker(self) -> TrainingWorker | None:
+    def worker(self) -> ProcessJobWorker | None:
         return self._worker
 
     # ------------------------------------------------------------------ start / cancel
@@ -108,7 +107,7 @@ class TrainingController(QObject):
     def start_clicked(self) -> None:
         self.start()
 
-    def start(self, config: TrainConfig | None = None, worker: TrainingWorker | None = None,
+    def start(self, config: TrainConfig | None = None, worker: ProcessJobWorker | None = None,
               title: str | None = None) -> bool:
         """Train a new model with ``config`` (default: :attr:`config`), or run ``worker``
         (e.g. fine-tuning) with the same progress bar and Cancel."""
@@ -123,7 +122,6 @@ class TrainingController(QObject):
         v = self.view
         self._result = None
         self._failed = False
-        self.running_config = cfg
         self.progress_history = []
         v.curves.reset(cfg.epochs or 1)
         n = cfg.limit or 60000
@@ -252,12 +250,12 @@ class TrainingController(QObject):
     def _on_returned(self, result: object) -> None:
         if self._worker is None or self.jobs.closing:
             return
-        if not isinstance(result, dict):
+        if not isinstance(result, JobOutcome):
             return  # cancelled: said in _on_done
-        name = str(result["name"])
+        name = result.name
         self._result = name
         self.models.store.refresh()
-        if result.get("activated"):
+        if result.activated:
             self.models.load_active()
             e = self.models.entry
             acc = "" if e is None or e.test_accuracy is None else \
@@ -268,8 +266,8 @@ class TrainingController(QObject):
         keep = self.models.current_name() or "no model"
         self.view.status.setText(f"New model {name!r} is in the store; still using {keep!r} (better).")
         self.models.store_changed()
-        if result.get("ask", True):
-            self.ask_to_use(name, str(result.get("comparison", "")), keep)
+        if result.ask:
+            self.ask_to_use(name, result.comparison, keep)
 
     def ask_to_use(self, name: str, comparison: str, keep: str) -> QMessageBox:
         """The new model is not as good: show both and ask (non-blocking); the default answer
