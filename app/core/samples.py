@@ -58,9 +58,6 @@ class Sample:
     strokes: tuple[StrokeData, ...] | None = None
     created: str = ""
 
-    def as_float(self) -> np.ndarray:
-        return self.image.astype(np.float32) / np.float32(255.0)
-
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
     """A preprocessed (28, 28) float image in [0, 1] (or uint8) as uint8 0..255."""

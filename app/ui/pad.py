@@ -93,7 +93,7 @@ class DrawingPad(QWidget):
         self.moves_received = 0  # mouse/tablet moves handled while drawing (tests check it)
 
         # The live stroke's painter on _ink: begun at its first point, ended with the stroke or
-        # before anything else paints _ink (one QPainter per move cost ~20 us more). Set
+        # before anything else paints _ink (one QPainter per move cost more). Set
         # before _ink: attributes are released in order, so a painter still active when the
         # pad goes away ends before its image.
         self._model_painter: QPainter | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,8 +37,9 @@ def format_duration(seconds: float) -> str:
     return f"{h} h {m:02d} min"
 
 
-def estimate_seconds(cfg: TrainConfig, tf_loaded: bool = False) -> float:
-    """A rough guess of how long training ``cfg`` (resolved) takes on this kind of machine."""
+def estimate_seconds(cfg: TrainConfig) -> float:
+    """A rough guess of how long training ``cfg`` (resolved) takes on this kind of machine,
+    TensorFlow's start included."""
     rate = SAMPLES_PER_SECOND.get(cfg.arch, 2000.0)
     n = cfg.limit or MNIST_TRAIN_SIZE
     train_n = n * (1 - cfg.validation_split)
@@ -47,7 +47,7 @@ def estimate_seconds(cfg: TrainConfig, tf_loaded: bool = False) -> float:
     epochs = cfg.epochs or 1
     per_epoch = train_n / rate * (1.4 if cfg.augment else 1.0) + val_n / (rate * 4)
     evaluate = 10000 / (rate * 4)
-    return epochs * per_epoch + evaluate + (0.0 if tf_loaded else TF_STARTUP_SECONDS) + 2.0
+    return epochs * per_epoch + evaluate + TF_STARTUP_SECONDS + 2.0
 
 
 # The dialog's messages name its fields as they are labelled ("Epochs must be between 1 and
@@ -85,12 +85,10 @@ def _parse_float(text: str, what: str, limit: str) -> float:
 class RetrainDialog(QDialog):
     """Choose what to train: architecture and its settings, with a time estimate."""
 
-    def __init__(self, config: TrainConfig, parent: QWidget | None = None,
-                 tf_loaded: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, config: TrainConfig, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("retrainDialog")
         self.setWindowTitle("Retrain the model")
-        self._tf_loaded = tf_loaded
         self._chosen: TrainConfig | None = None
 
         self.arch_combo = named(QComboBox(), "archCombo")
@@ -234,7 +232,7 @@ class RetrainDialog(QDialog):
                 self._fit()
             return
         self.error_label.hide()  # (fixed: the error shown before no longer applies)
-        secs = estimate_seconds(cfg, self._tf_loaded())
+        secs = estimate_seconds(cfg)
         self.estimate_label.setText(
             f"Estimated training time: about {format_duration(secs)} "
             "<span style='color:gray'>(rough estimate)</span>")

@@ -463,8 +463,8 @@ class TrainingCurves(QWidget):
             return QPointF(plot.left() + plot.width() * min(xv, self.epochs) / self.epochs,
                            plot.bottom() - plot.height() * f)
 
-        # At most one point every 3 px: this repaint runs every 50 ms while training, and
-        # stroking every batch's point made it cost 40 ms by the third epoch (GUI stalls).
+        # At most one point every 3 px: this repaint runs while training, and stroking every
+        # batch's point made it grow with each epoch (GUI stalls; bench/RESULTS.md).
         stride = max(1, math.ceil(len(self.loss) / max(2.0, plot.width() / 3)))
         p.setBrush(Qt.BrushStyle.NoBrush)
         for series, color, lo, hi in ((self.loss, colors.loss, 0.0, loss_top),

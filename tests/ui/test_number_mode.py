@@ -15,13 +15,14 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.core.data import load_mnist
+from app.core.evaluation import as_float
 from app.core.inference import Predictor
 from app.core.paths import bundled_store_dir
 from app.core.preprocess import preprocess
 from app.selftest.driving import densify
 from app.ui.number_view import NumberView
 from tests import ui_helpers
-from tests.ui_helpers import _move_with_button, draw_digit, needs_default_model
+from tests.ui_helpers import draw_digit, move_with_button, needs_default_model
 from tools.handwriting import DIGITS, Polyline
 from tools.ui_check import SMALL_SCREEN, widget_problems
 
@@ -50,7 +51,7 @@ def write(pad, strokes: list[Polyline], step_px: float = 6.0) -> None:  # type: 
         assert all(pad.drawing_area().contains(QPointF(p)) for p in pts), "ink off the strip"
         QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
         for p in pts[1:]:
-            _move_with_button(pad, p)
+            move_with_button(pad, p)
         QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
     QApplication.processEvents()
 
@@ -207,7 +208,7 @@ def test_a_correction_is_kept_for_the_selected_digit(window, qtbot) -> None:  # 
     (sample,) = store.samples()
     assert sample.label == 7
     digit = view.reading().digits[2]
-    assert np.abs(sample.as_float() - digit.x).max() <= 1 / 255 + 1e-6
+    assert np.abs(as_float(sample.image) - digit.x).max() <= 1 / 255 + 1e-6
     xs = [x for points, _ in sample.strokes for x, _ in points]
     assert len(sample.strokes) == len(digit.strokes)
     assert abs((min(xs) + max(xs)) / 2 - 0.5) < 1e-6  # moved onto a square pad, centred
