@@ -1,6 +1,7 @@
 """Architecture rules import-linter cannot check: TensorFlow is imported only inside functions,
-and the start/predict path runs without it. (The layers, such as a Qt-free core, are
-import-linter contracts in pyproject.toml, run by .ci/run.)"""
+the start/predict path runs without it, and the tools and benchmarks never lean on the tests.
+(The layers, such as a Qt-free core, are import-linter contracts in pyproject.toml, run by
+.ci/run.)"""
 
 from __future__ import annotations
 
@@ -29,6 +30,27 @@ def test_core_and_ui_import_tensorflow_only_inside_functions() -> None:
                 mods = [node.module]
             if any(m.split(".")[0] in {"tensorflow", "keras"} for m in mods):
                 bad.append(str(p.relative_to(ROOT)))
+    assert bad == []
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth (function-level imports included)."""
+    mods: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            mods.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            mods.add(node.module)
+    return mods
+
+
+def test_tools_bench_and_app_never_import_the_tests() -> None:
+    """The tests use the tools and the app, never the other way round (a tool that needed a
+    test helper would break in a checkout or wheel without tests/)."""
+    files = [*(ROOT / "tools").rglob("*.py"), *(ROOT / "bench").rglob("*.py"), *(ROOT / "app").rglob("*.py")]
+    assert len(files) > 50
+    bad = sorted(f"{p.relative_to(ROOT)}: {m}" for p in files for m in _imported_modules(p)
+                 if m == "tests" or m.startswith("tests."))
     assert bad == []
 
 

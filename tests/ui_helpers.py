@@ -20,13 +20,14 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from app.core import paths
-from app.core.store import DEFAULT_MODEL
 from app.selftest.driving import densify
+from tests.conftest import needs_default_model
 from tools.handwriting import Polyline, pad_strokes
 
+__all__ = ["needs_default_model"]  # (the GUI tests import it from here)
 
-def _move_with_button(pad, pos: QPoint) -> None:  # type: ignore[no-untyped-def]
+
+def move_with_button(pad, pos: QPoint) -> None:  # type: ignore[no-untyped-def]
     """A real MouseMove with the left button held; falls back to sendEvent if QTest's move
     does not carry the button (some Qt 6 versions)."""
     before = pad.moves_received
@@ -49,7 +50,7 @@ def draw_polylines(pad, strokes: list[Polyline], step_px: float = 6.0,  # type: 
         wpts = [pad.to_widget(x, y).toPoint() for x, y in pts]
         QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, wpts[0])
         for p in wpts[1:]:
-            _move_with_button(pad, p)
+            move_with_button(pad, p)
             sent += 1
         QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, wpts[-1])
     QApplication.processEvents()
@@ -97,14 +98,6 @@ def in_fresh_window(code: str, home: Path) -> str:
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout
-
-
-def default_model_present() -> bool:
-    return (paths.bundled_store_dir() / DEFAULT_MODEL / "meta.json").is_file()
-
-
-needs_default_model = pytest.mark.skipif(
-    not default_model_present(), reason="the shipped default model (model_store/default) is not there yet")
 
 
 @pytest.fixture(autouse=True)

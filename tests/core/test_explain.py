@@ -19,7 +19,7 @@ from app.core.explain import (
     summary_rows,
 )
 from app.core.inference import Predictor
-from tests.ui_helpers import needs_default_model
+from tests.conftest import needs_default_model
 
 DEFAULT = paths.bundled_store_dir() / "default"
 

@@ -17,7 +17,7 @@ from app.core.models import ARCHITECTURES, build_model
 from app.core.numpy_net import Plan, UnsupportedModel, plan_of_keras, snapshot_weights
 from app.core.training import TrainingListener
 from app.core.verdict import split
-from tests.ui_helpers import needs_default_model
+from tests.conftest import needs_default_model
 
 DEFAULT = paths.bundled_store_dir() / "default"
 

@@ -1,19 +1,26 @@
-"""The store survives what goes wrong: a kill mid-save, read-only folders, two instances."""
+"""The store survives what goes wrong: a kill mid-save, read-only folders, a full disk, two
+instances, files changed after they were saved (checksums)."""
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.core.errors import ModelError
-from app.core.store import ModelStore
-from tests.conftest import ROOT
+from app.core.store import DEFAULT_MODEL, ModelStore
+from tests.conftest import ROOT, corrupt, needs_default_model, sha256
 
 _SAVER = r"""
 import sys, time
@@ -113,3 +120,159 @@ def test_two_instances_share_one_store(tmp_path: Path, tiny_result) -> None:  # 
     a.delete(ea.name)
     b.refresh()
     assert ea.name not in b and b.active_name() != ea.name
+
+
+def _user_entries(home: Path) -> list[str]:
+    models = home / "models"
+    return sorted(p.name for p in models.iterdir()) if models.is_dir() else []
+
+
+def _no_leftovers(home: Path) -> bool:
+    return not [p for p in _user_entries(home) if p.startswith(".tmp-")]
+
+
+# --------------------------------------------------------------------------- checksums
+
+
+def _refuse_content(bad: bytes) -> Callable[..., object]:
+    from app.core import inference
+
+    real = inference._interpreter_class()
+
+    def interpreter(*args: object, model_content: bytes | None = None, **kw: object) -> object:
+        assert model_content != bad, "the corrupt .tflite reached LiteRT"
+        return real(*args, model_content=model_content, **kw)
+
+    return interpreter
+
+
+@needs_default_model
+def test_the_shipped_model_carries_checksums_and_a_corrupt_one_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped default is the last resort, so it must not be able to crash LiteRT either:
+    its metadata records its files' SHA-256, and a damaged shipped .tflite is refused."""
+    from app.core import inference, paths
+
+    shipped = paths.bundled_store_dir() / DEFAULT_MODEL
+    meta = json.loads((shipped / "meta.json").read_text(encoding="utf-8"))
+    assert meta["sha256"] == {"keras": sha256(shipped / "model.keras"),
+                              "tflite": sha256(shipped / "model.tflite")}
+    bundled = tmp_path / "model_store"
+    shutil.copytree(shipped, bundled / DEFAULT_MODEL)
+    store = ModelStore(home=tmp_path / "home", bundled_dir=bundled)
+    assert store.get(DEFAULT_MODEL).predictor().predict(np.zeros((28, 28), np.float32)).shape == (10,)
+    bad = corrupt((bundled / DEFAULT_MODEL / "model.tflite").read_bytes())
+    (bundled / DEFAULT_MODEL / "model.tflite").write_bytes(bad)
+    monkeypatch.setattr(inference, "_interpreter_class", lambda: _refuse_content(bad))
+    with pytest.raises(ModelError, match=r"default/model\.tflite: the model file is corrupt"):
+        ModelStore(home=tmp_path / "home", bundled_dir=bundled).get(DEFAULT_MODEL).predictor()
+
+
+def test_saved_models_carry_checksums_and_changed_files_are_refused(saved_tiny_dir: Path,
+                                                                    tmp_path: Path) -> None:
+    meta = json.loads((saved_tiny_dir / "meta.json").read_text())
+    assert meta["sha256"] == {"keras": sha256(saved_tiny_dir / "model.keras"),
+                              "tflite": sha256(saved_tiny_dir / "model.tflite")}
+    home = tmp_path / "home"
+    shutil.copytree(saved_tiny_dir, home / "models" / "tiny")
+    entry = ModelStore(home=home).get("tiny")
+    assert entry.predictor().predict(np.zeros((28, 28), np.float32)).shape == (10,)
+    keras_file = home / "models" / "tiny" / "model.keras"
+    data = bytearray(keras_file.read_bytes())
+    data[-100] ^= 0xFF
+    keras_file.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"tiny/model\.keras: the model file is corrupt"):
+        entry.load_keras()
+
+
+# --------------------------------------------------------------------------- full disk, two savers
+
+
+@pytest.fixture
+def file_size_limit() -> Iterator[Callable[[int], None]]:
+    """``limit(n)``: from now on this process cannot write files larger than n bytes (a real
+    I/O error from the kernel, EFBIG, in every writer: Keras, TensorFlow, Python)."""
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    yield lambda n: resource.setrlimit(resource.RLIMIT_FSIZE, (n, old[1]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, old)
+    signal.signal(signal.SIGXFSZ, old_handler)
+
+
+@pytest.mark.parametrize("stage", ["keras_file", "tensorflow_export"])
+def test_file_system_full_while_saving(tiny_result, saved_tiny_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                       file_size_limit, stage: str) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(saved_tiny_dir, home / "models" / "first")
+    store = ModelStore(home=home)
+    store.set_active("first")
+    first = store.get("first")
+    saved = {p.name: p.read_bytes() for p in first.path.iterdir()}
+    keras_size = (saved_tiny_dir / "model.keras").stat().st_size
+    # below the .keras size: Keras fails; just above it: TensorFlow's SavedModel export fails
+    file_size_limit(keras_size // 2 if stage == "keras_file" else keras_size + 1000)
+    try:
+        with pytest.raises(ModelError, match=r"^Could not save the model to .*: File too large\.$"):
+            store.save(tiny_result.model, tiny_result.meta("tests"))
+    finally:
+        file_size_limit(resource.RLIM_INFINITY)
+    assert store.names()[-1] == "first" and store.active_name() == "first"
+    assert {p.name: p.read_bytes() for p in first.path.iterdir()} == saved
+    assert _user_entries(home) == ["first"]  # no half-written entry, no temporary left
+
+
+def test_no_space_left_while_writing_metadata_or_settings(  # type: ignore[no-untyped-def]
+        tiny_result, saved_tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.core.safeio as store_mod
+
+    home = tmp_path / "home"
+    shutil.copytree(saved_tiny_dir, home / "models" / "first")
+    store = ModelStore(home=home)
+    store.set_active("first")
+    settings = (home / "store.json").read_bytes()
+    real_mkstemp = store_mod.tempfile.mkstemp
+
+    def full_disk(*a, **k):  # type: ignore[no-untyped-def]
+        fd, path = real_mkstemp(*a, **k)
+        os.close(fd)
+        os.unlink(path)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_mod.tempfile, "mkstemp", full_disk)
+    with pytest.raises(ModelError, match="No space left on device"):
+        store.save(tiny_result.model, tiny_result.meta("tests"), name="second")
+    with pytest.raises(ModelError, match="No space left on device"):
+        store.set_active(DEFAULT_MODEL)
+    monkeypatch.undo()
+    assert (home / "store.json").read_bytes() == settings  # the old choice is intact
+    assert ModelStore(home=home).active_name() == "first"
+    assert _user_entries(home) == ["first"]
+
+
+def test_two_instances_saving_under_the_same_automatic_name(tiny_result, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both pick ``mlp-<date>-<time>`` in the same second; the second to finish gets ``-2``
+    instead of losing its freshly trained model."""
+    import app.core.export as export
+
+    home = tmp_path / "home"
+    a, b = ModelStore(home=home), ModelStore(home=home)
+    real = export.tflite_bytes
+    state = {"raced": False}
+
+    def racing(model, quantize=True):  # type: ignore[no-untyped-def]
+        if not state["raced"]:  # while B exports, A saves under the name B has chosen
+            state["raced"] = True
+            taken = [p.name for p in home.joinpath("models").iterdir() if p.name.startswith(".tmp-")]
+            name = taken[0][len(".tmp-"):].rsplit("-", 1)[0]
+            a.save(tiny_result.model, tiny_result.meta("tests"), name=name)
+        return real(model, quantize)
+
+    monkeypatch.setattr(export, "tflite_bytes", racing)
+    entry = b.save(tiny_result.model, tiny_result.meta("tests"), activate=True)
+    assert state["raced"]
+    names = _user_entries(home)
+    assert len(names) == 2 and entry.name == f"{names[0]}-2" and entry.name in names
+    assert entry.meta["name"] == entry.name
+    assert ModelStore(home=home).active_name() == entry.name
+    assert _no_leftovers(home)

@@ -1,4 +1,4 @@
-"""Issue 7 through the real window, with real mouse and keyboard events: corrections kept as
+"""Learning from the user, through the real window with real mouse and keyboard events: corrections kept as
 personal samples, the Personal samples window, import/export, fine-tuning on the user's
 drawings, the evaluation view's confusion cells, the Explain panel and watching it learn."""
 

@@ -15,7 +15,7 @@ from app.core.inference import Predictor
 from app.core.store import ModelStore
 from app.ui.jobs import running_threads
 from tests import ui_helpers
-from tests.ui_helpers import add_model, draw_digit
+from tests.ui_helpers import add_model, draw_digit, needs_default_model
 
 window = ui_helpers.window
 no_threads_left = ui_helpers.no_threads_left
@@ -131,7 +131,7 @@ def test_manage_models_rename_delete_export(two_models, window, qtbot, tmp_path:
     assert "alpha" in dlg.names()
 
 
-@pytest.mark.skipif(not ui_helpers.default_model_present(), reason="needs the shipped default model")
+@needs_default_model
 def test_shipped_model_cannot_be_renamed_or_deleted(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     dlg = window.models.open_manage_dialog()
     qtbot.waitExposed(dlg)

@@ -45,7 +45,7 @@ def test_none_refcount_is_stable_while_drawing(window) -> None:  # type: ignore[
     start = pad.to_widget(0.1, 0.5).toPoint()
     QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     for i in range(1000):
-        ui_helpers._move_with_button(pad, pad.to_widget(0.1 + 0.8 * (i % 100) / 100, 0.3 + 0.4 * (i % 7) / 7)
+        ui_helpers.move_with_button(pad, pad.to_widget(0.1 + 0.8 * (i % 100) / 100, 0.3 + 0.4 * (i % 7) / 7)
                                      .toPoint())
     QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     QApplication.processEvents()

@@ -107,14 +107,14 @@ def test_hiding_the_window_mid_stroke_keeps_the_model_buffer_right(window) -> No
     pts = [pad.to_widget(0.2 + 0.05 * i, 0.3 + 0.04 * (i % 3)).toPoint() for i in range(12)]
     QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
     for p in pts[1:6]:
-        ui_helpers._move_with_button(pad, p)
+        ui_helpers.move_with_button(pad, p)
     window.hide()
     QApplication.processEvents()
     assert pad.is_drawing() and pad._model_painter is None
     window.show()
     QApplication.processEvents()
     for p in pts[6:]:
-        ui_helpers._move_with_button(pad, p)
+        ui_helpers.move_with_button(pad, p)
     QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
     stroke = pad.strokes()[-1]
     assert len(stroke.points) == len(pts)

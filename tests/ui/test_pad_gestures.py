@@ -35,7 +35,7 @@ def _press(pad, x: float, y: float) -> None:  # type: ignore[no-untyped-def]
 
 
 def _move(pad, x: float, y: float) -> None:  # type: ignore[no-untyped-def]
-    ui_helpers._move_with_button(pad, pad.to_widget(x, y).toPoint())
+    ui_helpers.move_with_button(pad, pad.to_widget(x, y).toPoint())
 
 
 def _release(pad, x: float, y: float) -> None:  # type: ignore[no-untyped-def]

@@ -71,13 +71,13 @@ def test_prediction_updates_while_the_button_is_held(window, qtbot) -> None:  # 
     stroke = pad_strokes("7")[0]
     pts = [pad.to_widget(x, y).toPoint() for x, y in stroke]
     QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
-    ui_helpers._move_with_button(pad, pts[1])  # the top bar of the 7, button still down
+    ui_helpers.move_with_button(pad, pts[1])  # the top bar of the 7, button still down
     qtbot.waitUntil(lambda: window.probability_view.probabilities() is not None, timeout=2000)
     first = window.probability_view.probabilities()
     assert pad.is_drawing()
     mid = QPoint((pts[1].x() + pts[2].x()) // 2, (pts[1].y() + pts[2].y()) // 2)
     for p in (mid, pts[2]):
-        ui_helpers._move_with_button(pad, p)
+        ui_helpers.move_with_button(pad, p)
     qtbot.waitUntil(lambda: window.top_digit_label.text() == "7", timeout=2000)
     assert window.probability_view.probabilities() != first
     assert pad.is_drawing()  # all of that before the release

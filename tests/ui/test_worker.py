@@ -1,5 +1,5 @@
 """The one worker shape (app.ui.worker) and the registry (app.ui.jobs): results, errors, cancel,
-one job per kind, every thread waited for; superqt is not imported before the first job."""
+one job per kind, every thread waited for; superqt comes with the window, not at a click."""
 
 from __future__ import annotations
 
