@@ -10,7 +10,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -18,6 +17,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from app.core.explain import Anatomy, Saliency, first_layer_activations, occlusion_saliency, read_anatomy
 from app.core.inference import DigitPredictor, Predictor
 from app.ui.jobs import Jobs
+from app.ui.worker import LatestRequestWorker
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class ExplainService(QObject):
         super().__init__(parent)
         self.jobs = jobs
         self._models = _Models()
-        self._worker: Any = None  # the LatestRequestWorker, while it runs
+        self._worker: LatestRequestWorker | None = None  # while it runs
         self._submitted = 0  # requests handed to the worker
         self._answered = 0  # the newest request once answered
         self._stopped = False
@@ -138,8 +138,6 @@ class ExplainService(QObject):
         if self._stopped:
             return
         if self._worker is None:
-            from app.ui.worker import LatestRequestWorker
-
             models = self._models
             self._worker = LatestRequestWorker(lambda r: explain(r, models))
             self._worker.signals.answered.connect(self._on_answer, Qt.ConnectionType.QueuedConnection)

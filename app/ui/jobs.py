@@ -2,8 +2,7 @@
 thread has ended, and is waited for on close. :func:`running_threads` lists the threads still
 running (the tests fail if one outlives a test).
 
-The workers themselves are :mod:`app.ui.worker` (superqt's ``WorkerBase``), which the main
-window imports before it shows (superqt and qtpy hold the GUI thread while they import).
+The workers themselves are :mod:`app.ui.worker` (superqt's ``WorkerBase``).
 """
 
 from __future__ import annotations

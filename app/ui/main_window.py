@@ -21,10 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# The workers' module (superqt and qtpy: imports that hold the GUI thread, bench/RESULTS.md)
-# comes with the window, before it shows; loaded at the first click, or at any later moment,
-# it would freeze the window that long.
-import app.ui.worker  # noqa: F401
 from app import APP_NAME
 from app.core.store import ModelStore
 from app.ui.controllers.explain import ExplainController

@@ -4,7 +4,8 @@ and reports ``returned`` / ``errored`` / ``finished``), run on a QThread by
 (Explain), and the workers that train: the core's Qt-free ``TrainingListener`` bridged to
 signals (throttled), Cancel answered through ``should_stop``.
 
-Imported by the main window before it shows (see :mod:`app.ui.jobs`).
+Imported with the controllers, so before the window shows: superqt and qtpy hold the GUI
+thread while they import, and loaded at a click they froze the window (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from PySide6.QtCore import Signal
 from superqt.utils import WorkerBase
 from superqt.utils._qthreading import WorkerBaseSignals
 
-from app.core.finetune import FineTuneConfig
+from app.core import training_process
+from app.core.finetune import FineTuneConfig, Scores
 from app.core.training import TrainConfig, TrainingListener
 from app.core.training_process import Trainer
 from app.ui.progress import CurvePoint, FineTuneSummary, JobOutcome, TrainProgress
@@ -195,8 +197,6 @@ class ProcessJobWorker(Worker["JobOutcome | None"]):
 
     def run_job(self) -> dict[str, Any] | None:
         """The training process's answer to :meth:`job` (None: cancelled)."""
-        from app.core import training_process
-
         trainer = self.trainer or training_process.shared()
         on_live = self.signals.live_weights.emit if self.watch_learning else None
         return trainer.run(self.job(), ProgressListener(self), on_live)
@@ -241,8 +241,6 @@ class FineTuneWorker(ProcessJobWorker):
                 "activate": "if-better", "trained_by": "DigitPad window (Train on my drawings)"}
 
     def work(self) -> JobOutcome | None:
-        from app.core.finetune import Scores
-
         result = self.run_job()
         if result is None:
             return None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -27,9 +26,7 @@ from app.ui.personal_samples import PersonalSamples
 from app.ui.progress import FineTuneSummary
 from app.ui.samples_window import SamplesWindow
 from app.ui.widgets import ProbabilityView
-
-if TYPE_CHECKING:  # imported when training starts (see app.ui.jobs)
-    from app.ui.worker import ProcessJobWorker
+from app.ui.worker import FineTuneWorker, ProcessJobWorker
 
 log = logging.getLogger(__name__)
 Q = Qt.ConnectionType.QueuedConnection
@@ -218,8 +215,6 @@ class LearningController(QObject):
                 f"Fine-tuning needs at least {MIN_SAMPLES} samples of your handwriting (you have "
                 f"{n}). Draw a digit; when the model gets it wrong, press the right digit key.")
             return False
-        from app.ui.worker import FineTuneWorker
-
         store = self.models.store
         worker = FineTuneWorker(store.home, store.bundled_dir, base, self.finetune_config)
         worker.signals.finetuned.connect(self._on_finetuned, Q)

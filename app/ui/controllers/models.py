@@ -7,17 +7,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QWidget
 
+from app.core import training_process
 from app.core.errors import DigitPadError
-from app.core.evaluation import Evaluation
+from app.core.evaluation import Evaluation, evaluate_predictor
 from app.core.inference import DigitPredictor
 from app.core.models import ARCHITECTURES, short_title
 from app.core.store import ModelEntry, ModelStore
+from app.core.training import TrainingListener
 from app.core.training_process import Trainer
 from app.ui.controllers.live import LivePrediction
 from app.ui.dialogs import ManageModelsDialog
@@ -25,9 +27,7 @@ from app.ui.evaluation import EvalDetails, EvaluationView
 from app.ui.feedback import Feedback, Prefs
 from app.ui.jobs import Jobs, error_text
 from app.ui.style import LIVE_STYLE
-
-if TYPE_CHECKING:  # imported when the first job starts (see app.ui.jobs)
-    from app.ui.worker import Worker
+from app.ui.worker import FunctionWorker, Worker
 
 log = logging.getLogger(__name__)
 Q = Qt.ConnectionType.QueuedConnection
@@ -199,9 +199,6 @@ class ModelsController(QObject):
 
         def work(w: Worker[str]) -> str:
             """In the training process: loading a Keras model needs TensorFlow."""
-            from app.core import training_process
-            from app.core.training import TrainingListener
-
             class Cancel(TrainingListener):
                 def should_stop(self) -> bool:
                     return w.is_cancelled()
@@ -228,7 +225,6 @@ class ModelsController(QObject):
 
         def work(w: Worker[EvaluationOutcome | None]) -> EvaluationOutcome | None:
             from app.core.data import load_mnist
-            from app.core.evaluation import evaluate_predictor
 
             w.say("Loading the MNIST test set…")
             _, (x_test, y_test) = load_mnist()
@@ -244,8 +240,6 @@ class ModelsController(QObject):
         return True
 
     def _start(self, kind: str, work: Callable[[Worker[Any]], Any], done: Callable[[], None]) -> None:
-        from app.ui.worker import FunctionWorker
-
         worker = FunctionWorker(work)
         importing = kind == "import"
         self._results[kind] = None

@@ -4,7 +4,6 @@ core trains and saves (in the workers of :mod:`app.ui.worker`); this only shows 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction
@@ -21,9 +20,7 @@ from app.ui.jobs import Jobs, error_text
 from app.ui.progress import JobOutcome, TrainProgress
 from app.ui.retrain_dialog import RetrainDialog, format_duration
 from app.ui.widgets import TrainingCurves
-
-if TYPE_CHECKING:  # imported when training starts (see app.ui.jobs)
-    from app.ui.worker import ProcessJobWorker
+from app.ui.worker import ProcessJobWorker, TrainingWorker
 
 Q = Qt.ConnectionType.QueuedConnection
 KIND = "training"  # the training workers' name in the registry of running jobs
@@ -128,8 +125,6 @@ class TrainingController(QObject):
         v.status.setText(title or f"Starting: {ARCHITECTURES[cfg.arch].title}, {cfg.epochs} epoch(s), "
                          f"{n} images…")
         if worker is None:
-            from app.ui.worker import TrainingWorker
-
             worker = TrainingWorker(cfg, self.models.store.home, self.models.store.bundled_dir)
         worker.current = self.models.current_name()
         worker.trainer = self.trainer
