@@ -73,6 +73,19 @@ def test_quick_self_test_uses_the_given_home_and_writes_the_report_there(tmp_pat
     assert "FAILED" not in text and verdict in proc.stdout
 
 
+def test_quick_self_test_passes_with_a_samples_file_announcing_730_gib(tmp_path: Path) -> None:
+    """It stopped with "unexpected MemoryError: Unable to allocate 730 GiB"."""
+    from bench.hostile import lying_header_npz
+
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "samples.npz").write_bytes(lying_header_npz(tmp_path / "lie.npz").read_bytes())
+    proc = _launch("--self-test", "--quick", home=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    assert "ALL CHECKS PASSED" in proc.stdout and "MemoryError" not in proc.stdout + proc.stderr
+    assert "samples.npz" in proc.stderr and "moved to samples.npz.unreadable-" in proc.stderr
+    assert list((tmp_path / "samples").glob("samples.npz.unreadable-*"))
+
+
 def test_self_test_reports_a_wrong_prediction(tmp_path: Path) -> None:
     """A model that always answers 3: the drawing checks fail, the exit status is 1, and the
     report says what was drawn and what the window showed."""

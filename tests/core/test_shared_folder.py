@@ -1,7 +1,8 @@
 """Two DigitPads on one folder, as real processes: nothing lost, nothing mixed up.
 
-Each test starts real processes (the samples calls the window makes, the CLI) against one
-DIGITPAD_HOME at the same moment, then counts every sample and model afterwards.
+Each test starts real processes (the samples calls the window makes: keep a drawing, delete
+one; the CLI) against one DIGITPAD_HOME at the same moment, then counts every sample and
+model afterwards.
 """
 
 from __future__ import annotations
@@ -39,6 +40,21 @@ print("DONE", flush=True)
 """
 
 
+# What the Personal samples window does when the user selects a sample and presses Delete.
+_DELETER = r"""
+import sys, time
+from pathlib import Path
+from app.core.samples import SampleStore
+
+home, go, ids = sys.argv[1], Path(sys.argv[2]), [int(a) for a in sys.argv[3:]]
+while not go.exists():
+    time.sleep(0.01)
+for sid in ids:
+    assert SampleStore(home).delete([sid]) == 1, sid
+print("DONE", flush=True)
+"""
+
+
 def _env(home: Path) -> dict[str, str]:
     return dict(os.environ, DIGITPAD_HOME=str(home), PYTHONPATH=str(ROOT))
 
@@ -72,6 +88,30 @@ def test_two_windows_correcting_at_once_lose_nothing(tmp_path: Path) -> None:
     store = SampleStore(home)
     assert len(store) == 50 and store.problems == []
     assert sorted(int(s.image[0, 0]) for s in store.samples()) == [*range(25), *range(100, 125)]
+    _check_consistent(store)
+
+
+def test_deleting_while_another_digitpad_adds_loses_and_revives_nothing(tmp_path: Path) -> None:
+    home, go = tmp_path / "home", tmp_path / "go"
+    store = SampleStore(home)
+    kept = [store.add(np.full((28, 28), 200 + k, np.uint8), (200 + k) % 10,
+                      [((((200 + k) / 1000.0, 0.5), (0.5, 0.5)), 0.05)]).id for k in range(30)]
+    doomed = kept[::2]
+    procs = [subprocess.Popen([sys.executable, "-c", _CORRECTOR, str(home), "0", "25", str(go)],
+                              cwd=ROOT, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True),
+             subprocess.Popen([sys.executable, "-c", _DELETER, str(home), str(go), *map(str, doomed)],
+                              cwd=ROOT, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)]
+    time.sleep(1.0)
+    go.touch()
+    for rc, out, err in _wait(procs, 240):
+        assert rc == 0 and "DONE" in out, err
+    store = SampleStore(home)
+    assert len(store) == 30 - 15 + 25 and store.problems == []
+    assert not set(doomed) & set(store.ids())  # no deleted sample came back
+    assert sorted(int(s.image[0, 0]) for s in store.samples()) == sorted(
+        [*range(25), *(200 + k for k in range(1, 30, 2))])
     _check_consistent(store)
 
 

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -269,7 +270,13 @@ def test_window_training_whose_save_fails(window, qtbot, tiny_result, monkeypatc
     import app.core.safeio as store_mod
 
     where, code, text, message = SAVE_FAILURES[kind]
-    monkeypatch.setattr("app.core.training.train", lambda *a, **k: tiny_result)
+
+    def train(*a, **k):  # type: ignore[no-untyped-def]
+        if where == "mkdir":  # a read-only store is found before training, not after it
+            raise AssertionError("trained although nothing could be saved")
+        return tiny_result
+
+    monkeypatch.setattr("app.core.training.train", train)
     if where == "mkdir":
         real_mkdir = Path.mkdir
 
@@ -292,6 +299,36 @@ def test_window_training_whose_save_fails(window, qtbot, tiny_result, monkeypatc
     assert f"Still using {before!r}" in window.train_status.text()
     assert _user_entries(digitpad_home) == []
     assert window.train_button.isEnabled()
+    _predicts_a_seven(window, qtbot)
+
+
+def test_train_on_my_drawings_finds_a_read_only_store_before_fine_tuning(  # type: ignore[no-untyped-def]
+        window, qtbot, monkeypatch, digitpad_home: Path) -> None:
+    from app.core.samples import SampleStore
+
+    samples = SampleStore(digitpad_home)
+    for d in range(10):
+        samples.add(np.full((28, 28), 20 * d, np.uint8), d)
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *a, **k):  # type: ignore[no-untyped-def]  # (root ignores chmod)
+        if self.name.startswith(".tmp-"):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_mkdir(self, *a, **k)
+
+    def never(*a, **k):  # type: ignore[no-untyped-def]
+        raise AssertionError("fine-tuned although nothing could be saved")
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr("app.core.finetune.fine_tune", never)
+    with qtbot.waitSignal(window.learning.finetune_finished, timeout=120_000) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_T,
+                       Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert blocker.args == [None]
+    assert window.last_error is not None and "Models cannot be saved in" in window.last_error
+    assert "Read-only file system" in window.last_error and "fine-tuned although" not in window.last_error
+    assert window.models.current_name() == DEFAULT_MODEL
+    assert _user_entries(digitpad_home) == []
     _predicts_a_seven(window, qtbot)
 
 
