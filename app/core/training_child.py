@@ -38,6 +38,7 @@ class Child:
         self.cancelled: set[int] = set()
         self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.stop: Callable[[], bool] = lambda: False  # another way to cancel (InlineTrainer)
+        self.folders: set[Path] = set()  # temporary folders of the running job
 
     def send(self, msg: dict[str, Any]) -> None:
         line = json.dumps(msg, default=_jsonable)
@@ -55,10 +56,18 @@ class Child:
             if op == "cancel":
                 self.cancelled.add(int(msg.get("job", 0)))
             elif op == "quit":
-                break
+                self.quit_now()
             elif op in ("run", "warm"):
                 self.jobs.put(msg)
         self.jobs.put(None)
+
+    def quit_now(self) -> None:
+        """End the process at once, even inside TensorFlow's import or a job: a quit comes
+        when the window's process ends, after it gave up every job. Saves are atomic; a
+        killed one leaves a hidden folder the store removes later."""
+        for folder in list(self.folders):
+            shutil.rmtree(folder, ignore_errors=True)
+        os._exit(0)
 
 
 def _jsonable(value: Any) -> Any:
@@ -112,6 +121,7 @@ class _LiveFiles:
     def __init__(self, listener: _ChildListener) -> None:
         self.listener = listener
         self.folder = Path(tempfile.mkdtemp(prefix="digitpad-live-npz-"))
+        listener.child.folders.add(self.folder)
         self.files: list[Path] = []
         self.count = 0
         self.source: Any = None  # the LiveExportListener (its model, for the .tflite fallback)
@@ -144,6 +154,7 @@ class _LiveFiles:
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.listener.child.folders.discard(self.folder)
 
 
 def _warm(listener: TrainingListener | None = None) -> None:

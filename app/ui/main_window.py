@@ -423,9 +423,9 @@ class MainWindow(QMainWindow):
                 "The model being trained will not be saved."):
             event.ignore()
             return
-        if self.jobs.busy():  # e.g. TensorFlow still loading: it cannot be interrupted, so the
-            self._closing = self.jobs.closing = True  # window goes at once (results no longer
-            self.hide()  # shown) and the process ends when the import does
+        if self.jobs.busy():  # e.g. the training process loading TensorFlow: the window goes
+            self._closing = self.jobs.closing = True  # at once (results no longer shown); the
+            self.hide()  # jobs are given up; the training process quits with the app, at once
             QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         self.shutdown()
         self.save_settings()
