@@ -8,11 +8,16 @@ many personal samples two DigitPads correcting at once on one folder lose.
   (``os.wait4``): everything the process ever held, interpreter and NumPy included.
 * Two processes each keep 25 drawings through ``SampleStore.add`` (the window's digit
   key) at the same moment; the samples left afterwards are counted.
+* Files that stop the window from opening: for each kind of damage in
+  ``bench.hostile.DAMAGED_HOMES`` (the issue's three, FIFOs and devices in the place of
+  DigitPad's own files, a damaged active model), ``digitpad --startup-probe`` opens the
+  real window on such a folder, draws a 7 and must read it within a minute.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -21,7 +26,7 @@ import time
 from pathlib import Path
 
 from bench import ROOT, Figure, at_most, child_env, script_main
-from bench.hostile import crafted_npz, inflating_npz, lying_header_npz
+from bench.hostile import crafted_npz, damage_kinds, damaged_home, inflating_npz, lying_header_npz
 
 GOAL_MIB = 200.0
 
@@ -67,6 +72,23 @@ def _lost_samples(tmp: Path) -> int:
     return 50 - len(SampleStore(home))
 
 
+def _window_opens(home: Path, out: Path) -> str | None:
+    """None when the window opened on ``home`` and read a drawn 7, else what went wrong."""
+    env = dict(child_env(), DIGITPAD_HOME=str(home))
+    try:
+        run = subprocess.run([sys.executable, "-m", "app", "--startup-probe", str(out)], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "no window within 60 s (blocked)"
+    said = [line for line in run.stderr.splitlines() if "at start:" in line]
+    print(f"  {said[0][:200] if said else '(nothing said at start)'}", flush=True)
+    try:
+        result = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"exit {run.returncode}: {run.stderr.strip().splitlines()[-1:]}"
+    return None if result.get("ok") else str(result.get("error") or f"read {result.get('predicted')!r}")
+
+
 def run(args: argparse.Namespace) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="digitpad-bench-hostile-") as name:
@@ -98,6 +120,16 @@ def run(args: argparse.Namespace) -> list[Figure]:
         lost = _lost_samples(tmp)
         figures.append(at_most("samples lost, two processes x 25 corrections on one folder", lost, 0,
                                "samples"))
+        kinds = damage_kinds()
+        stopped = []
+        for i, kind in enumerate(kinds):
+            print(f"window on a folder with {kind}:", flush=True)
+            failure = _window_opens(damaged_home(tmp / f"damaged-{i}", kind), tmp / f"probe-{i}.json")
+            if failure is not None:
+                print(f"  did not open: {failure}", flush=True)
+                stopped.append(f"{kind}: {failure}")
+        figures.append(at_most(f"kinds of damaged files that stop the window from opening (of {len(kinds)})",
+                               len(stopped), 0, "kinds", detail="; ".join(stopped)[:300]))
     return figures
 
 

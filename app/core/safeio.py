@@ -7,7 +7,8 @@ file's size suggests (Qt-free).
   folder (two windows, a window and the CLI) never lose each other's changes.
 * :func:`atomic_write_bytes` / :func:`atomic_write_json` — temp file + fsync + rename.
 * :func:`open_regular` / :func:`read_capped` — refuse FIFOs, devices and links to them
-  (opened without blocking), and files larger than the caller allows.
+  (opened without blocking), and files larger than the caller allows; :func:`set_aside`
+  moves a damaged file out of the way.
 * :func:`read_npz` — arrays of an ``.npz``: every member's header (shape x dtype) and
   size are checked before a byte of data is inflated; nothing is ever unpickled.
 """
@@ -203,6 +204,21 @@ def read_capped(path: Path, limit: int, error: type[DigitPadError], label: str |
     if len(data) > limit:
         raise error(f"{label} grew beyond {human_bytes(limit)} while being read.")
     return data
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged user file out of the way as ``<name>.unreadable-<date-time>`` (kept for
+    the user, never read again); returns where it went. Raises OSError."""
+    import datetime
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.unreadable-{stamp}")
+    n = 2
+    while os.path.lexists(target):  # another one set aside in the same second
+        target = path.with_name(f"{path.name}.unreadable-{stamp}-{n}")
+        n += 1
+    os.replace(path, target)
+    return target
 
 
 def human_bytes(n: float) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 
 from app.core import paths
 from app.core.errors import DatasetError
-from app.core.safeio import ArrayInfo, atomic_write_bytes, locked, read_capped, read_npz, reason
+from app.core.safeio import ArrayInfo, atomic_write_bytes, locked, read_capped, read_npz, reason, set_aside
 
 SAMPLES_FILE = "samples.npz"
 STROKES_FILE = "strokes.json"
@@ -317,10 +317,7 @@ class SampleStore:
                     return  # repaired meanwhile
                 except DatasetError:
                     pass
-                stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-                target = self.samples_path.with_name(f"{SAMPLES_FILE}.unreadable-{stamp}")
-                os.replace(self.samples_path, target)
-                where = f" It was moved to {target.name}."
+                where = f" It was moved to {set_aside(self.samples_path).name}."
         except (OSError, DatasetError):
             pass
         self.problems.append(f"Your personal samples could not be read: {why}{where}")

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 from typing import Any
 
+from app.core.errors import DigitPadError
 from app.core.models import ARCHITECTURES
+from app.core.safeio import read_capped, set_aside
 from app.core.training import LIMITS, TrainConfig
 
 TRAINING_KEYS = ("arch", "epochs", "batch_size", "learning_rate", "augment", "limit")
@@ -41,6 +45,27 @@ def number(raw: object, lo: float, hi: float) -> float | None:
         return None
     value = float(raw)
     return value if math.isfinite(value) and lo <= value <= hi else None
+
+
+MAX_SETTINGS_BYTES = 1 << 20  # the window's settings file holds a few kB
+
+
+def check_settings_file(path: Path) -> str | None:
+    """Before the settings file at ``path`` is read (QSettings would wait on a FIFO forever
+    or read a device without end): when it is there but not a readable file of at most
+    :data:`MAX_SETTINGS_BYTES`, move it aside and say so; None when it is fine or absent."""
+    if not os.path.lexists(path):
+        return None
+    try:
+        read_capped(path, MAX_SETTINGS_BYTES, DigitPadError, path.name)
+        return None
+    except DigitPadError as exc:
+        why = str(exc).rstrip(".")
+    try:
+        return (f"the window's settings could not be read: {why}; it was moved to "
+                f"{set_aside(path).name} and they start afresh")
+    except OSError:
+        return f"the window's settings could not be read: {why}"
 
 
 def training_config(raw: object) -> tuple[TrainConfig, list[str]]:

@@ -50,8 +50,10 @@ from app.core.safeio import (
     atomic_write_bytes,
     atomic_write_json,
     locked,
+    read_capped,
     reason,
     remove_stale_temporaries,
+    set_aside,
 )
 
 __all__ = [  # the model files' helpers are used through the store too
@@ -64,6 +66,7 @@ DEFAULT_MODEL = "default"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+%·-]{0,63}$")
 NAME_RULE = "letters, digits, spaces and . _ - ( ) + % ·, at most 64"
 STALE_SECONDS = 3600.0  # hidden leftovers older than this are removed (never a save in progress)
+MAX_JSON_BYTES = 4 << 20  # store.json and meta.json hold a few kB
 
 
 def valid_name(name: str) -> bool:
@@ -187,6 +190,7 @@ class ModelStore:
         self.home = Path(self.home)
         self.bundled_dir = Path(self.bundled_dir)
         self._entries: dict[str, ModelEntry] = {}
+        self._set_aside: list[str] = []  # damaged files this store moved aside (stay in problems)
         self.cleanup_temporaries()
         self.refresh()
 
@@ -205,7 +209,7 @@ class ModelStore:
     def refresh(self) -> None:
         """Re-read the store from disk; broken entries go to :attr:`problems`, as does a
         chosen active model that is no longer usable (the default takes its place)."""
-        self.problems = []
+        self.problems = list(self._set_aside)
         entries: dict[str, ModelEntry] = {}
         default = self.bundled_dir / DEFAULT_MODEL
         entry = self._read_entry(default, builtin=True)
@@ -226,7 +230,16 @@ class ModelStore:
             if entry is not None:
                 entries[entry.name] = entry
         self._entries = entries
-        chosen = self._settings().get("active_model")
+        settings, damage = self._read_settings()
+        if damage is not None:
+            where = self._set_aside_settings()
+            if where is None:  # replaced meanwhile by another DigitPad
+                settings = self._settings()
+            else:
+                used = f" {self.active_name()!r} is used." if entries else ""
+                self._set_aside.append(f"The active model choice could not be read: {damage}.{where}{used}")
+                self.problems.append(self._set_aside[-1])
+        chosen = settings.get("active_model")
         if chosen is not None and chosen not in entries and entries:
             fallback = self.active_name()
             shown = repr(chosen) if isinstance(chosen, str) else "saved in store.json"
@@ -236,8 +249,9 @@ class ModelStore:
     def _read_entry(self, path: Path, builtin: bool) -> ModelEntry | None:
         meta_path = path / META_FILE
         try:
-            raw = meta_path.read_text(encoding="utf-8") if meta_path.is_file() else None
-        except (OSError, UnicodeDecodeError) as exc:
+            raw = read_capped(meta_path, MAX_JSON_BYTES, ModelError, META_FILE).decode(
+                "utf-8") if meta_path.is_file() else None
+        except (OSError, UnicodeDecodeError, ModelError) as exc:
             self.problems.append(f"{path.name}: cannot read {META_FILE} ({exc}); skipped.")
             return None
         if raw is None:
@@ -279,11 +293,32 @@ class ModelStore:
             raise ModelError(f"No model named {name!r} in the store.") from None
 
     def _settings(self) -> dict[str, Any]:
+        return self._read_settings()[0]
+
+    def _read_settings(self) -> tuple[dict[str, Any], str | None]:
+        """store.json's object, and why it is unusable when it is there but damaged (a FIFO,
+        a device, too large, not a JSON object): never blocks, never reads without bound."""
+        path = self._settings_path
+        if not os.path.lexists(path):
+            return {}, None
         try:
-            data = json.loads(self._settings_path.read_text(encoding="utf-8"))
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError, RecursionError):
-            return {}
+            data = json.loads(read_capped(path, MAX_JSON_BYTES, ModelError, path.name))
+        except ModelError as exc:
+            return {}, str(exc).rstrip(".")
+        except (ValueError, RecursionError):
+            return {}, f"{path.name} is not valid JSON"
+        return (data, None) if isinstance(data, dict) else ({}, f"{path.name} is not a JSON object")
+
+    def _set_aside_settings(self) -> str | None:
+        """Move a damaged store.json aside, under the lock and if still damaged (another
+        DigitPad may have just replaced it: None). Returns where it went, for a message."""
+        try:
+            with self._locked():
+                if self._read_settings()[1] is None:
+                    return None
+                return f" It was moved to {set_aside(self._settings_path).name}."
+        except (OSError, ModelError):
+            return ""
 
     def active_name(self) -> str:
         """The chosen model if it is usable, else the default (or any usable model)."""

@@ -3,6 +3,8 @@ user something (:class:`Feedback`) and the remembered settings (:class:`Prefs`).
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +37,15 @@ class Prefs:
     """The window's remembered settings (an INI file in the user's DigitPad home)."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.settings = QSettings(str(path or paths.user_home() / "settings.ini"), QSettings.Format.IniFormat)
+        path = path or paths.user_home() / "settings.ini"
         self.problems: list[str] = []  # settings that were unusable and reset (shown at start)
+        damaged = settings.check_settings_file(path)  # (a FIFO would block QSettings)
+        if damaged is not None:
+            self.problems.append(damaged)
+            if os.path.lexists(path):  # it could not be moved aside: never read, not kept
+                self._scratch = tempfile.TemporaryDirectory(prefix="digitpad-settings-")
+                path = Path(self._scratch.name) / "settings.ini"
+        self.settings = QSettings(str(path), QSettings.Format.IniFormat)
 
     def last_directory(self) -> Path:
         d = self.settings.value("paths/lastDirectory", "")

@@ -3,9 +3,12 @@ version or a damaged settings file may hold never stops the window from starting
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
-from app.core.settings import training_config, training_json, whole_number
+from app.core.settings import check_settings_file, training_config, training_json, whole_number
 from app.core.training import TrainConfig
 
 
@@ -40,3 +43,24 @@ def test_whole_number() -> None:
     assert whole_number("12", 1, 24) == 12 and whole_number(12.0, 1, 24) == 12
     for bad in ("x", "1e999", 0, 25, 2.5, True, None, [3]):
         assert whole_number(bad, 1, 24) is None
+
+
+def test_a_settings_file_that_is_no_file_is_moved_aside_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "settings.ini"
+    assert check_settings_file(path) is None  # absent: nothing to say
+    path.write_text("[pad]\nbrush=20\n")
+    assert check_settings_file(path) is None and path.exists()  # a good one stays
+    path.unlink()
+    path.mkdir()
+    said = check_settings_file(path)
+    assert said is not None and "settings.ini is a folder" in said
+    assert "moved to settings.ini.unreadable-" in said
+    assert not path.exists()
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(path)  # QSettings would wait on it forever
+        said = check_settings_file(path)
+        assert said is not None and "named pipe" in said and not path.exists()
+    with open(path, "wb") as fh:  # sparse: 2 GiB that QSettings would read whole
+        fh.truncate(2 << 30)
+    said = check_settings_file(path)
+    assert said is not None and "2.0 GiB" in said and not path.exists()
