@@ -1,5 +1,6 @@
 """Architecture rules import-linter cannot check: TensorFlow is imported only inside functions,
-the start/predict path runs without it, and the tools and benchmarks never lean on the tests.
+the start/predict path runs without it, the tools and benchmarks never lean on the tests,
+and no module or class grows past what a newcomer can read.
 (The layers, such as a Qt-free core, are import-linter contracts in pyproject.toml, run by
 .ci/run.)"""
 
@@ -52,6 +53,27 @@ def test_tools_bench_and_app_never_import_the_tests() -> None:
     bad = sorted(f"{p.relative_to(ROOT)}: {m}" for p in files for m in _imported_modules(p)
                  if m == "tests" or m.startswith("tests."))
     assert bad == []
+
+
+MAX_MODULE_LINES = 500
+MAX_CLASS_LINES = 400
+
+
+def test_modules_and_classes_stay_small() -> None:
+    """A module a newcomer can read: at most 500 lines, no class over 400 (app, tools, bench
+    and the tests themselves)."""
+    files = [p for d in ("app", "tools", "bench", "tests") for p in (ROOT / d).rglob("*.py")]
+    long_modules, long_classes = [], []
+    for p in files:
+        text = p.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_MODULE_LINES:
+            long_modules.append(f"{p.relative_to(ROOT)}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_CLASS_LINES:
+                    long_classes.append(f"{p.relative_to(ROOT)}::{node.name}: {n} lines")
+    assert long_modules == [] and long_classes == []
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
