@@ -28,7 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.core.store import DEFAULT_MODEL, META_FILE, ModelEntry, write_model_dir  # noqa: E402
-from app.core.training import TrainConfig, TrainingListener, train, validation_data  # noqa: E402
+from app.core.training import (  # noqa: E402
+    TrainConfig,
+    TrainingListener,
+    model_meta,
+    train,
+    validation_data,
+)
 
 ARCH, EPOCHS = "cnn", 30
 
@@ -105,9 +111,13 @@ def recalibrate(out: Path, cfg: TrainConfig) -> int:
     ev = evaluate_keras(model, *dataset[1], temperature, threshold)
     print(f"temperature {temperature}, threshold {threshold}: test accuracy {ev.accuracy:.4f}, "
           f"{ev.not_a_digit} called not a digit", flush=True)
-    meta = {k: v for k, v in old.items() if k in KEPT_ON_EXPORT}
-    meta.update(calibration={"temperature": temperature, "threshold": threshold},
-                not_a_digit=ev.not_a_digit, test_accuracy=ev.accuracy)
+    # the same metadata, through the one function that builds it, with the new calibration
+    # and the evaluation made with it
+    extra = {k: old[k] for k in ("name", "seed", "created") if k in old}
+    meta = model_meta(str(old.get("arch", cfg.arch)), str(old.get("title", "")), old.get("training"),
+                      float(old.get("seconds", 0.0)), old.get("history") or {}, ev,
+                      str(old.get("trained_by", "tools/train_default.py")), temperature=temperature,
+                      threshold=threshold, **extra)
     _replace(out, model, meta)
     return 0
 
