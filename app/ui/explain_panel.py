@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPalette, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -35,7 +35,7 @@ from app.core.explain import (
 )
 from app.ui.explain_service import ExplainRequest, ExplainResult, ExplainService
 from app.ui.jobs import Jobs
-from app.ui.style import named, table_item
+from app.ui.style import muted, muted_text, named, table_item
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +162,14 @@ class ActivationsView(QWidget):
                 tile[:n] = a.ravel() / top
                 tile = tile.reshape(rows, cols)
             self._cols, self._rows = tile.shape[1], tile.shape[0]
-            # -1 marks gaps; activations 0..1 map dark blue → yellow
+            # -1 marks gaps, left transparent (the panel's own background, light or dark);
+            # activations 0..1 map dark blue → yellow
             v = np.clip(tile, 0, 1)
-            rgb = np.stack([0.08 + 0.92 * v, 0.1 + 0.8 * v, 0.25 - 0.15 * v], axis=-1)
-            rgb[tile < -0.5] = (0.75, 0.75, 0.78)
-            u8 = np.ascontiguousarray(np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8))
-            self._image = QImage(u8.data, u8.shape[1], u8.shape[0], u8.shape[1] * 3,
-                                 QImage.Format.Format_RGB888).copy()
+            rgba = np.stack([0.08 + 0.92 * v, 0.1 + 0.8 * v, 0.25 - 0.15 * v, np.ones_like(v)], axis=-1)
+            rgba[tile < -0.5] = 0.0
+            u8 = np.ascontiguousarray(np.clip(rgba * 255 + 0.5, 0, 255).astype(np.uint8))
+            self._image = QImage(u8.data, u8.shape[1], u8.shape[0], u8.shape[1] * 4,
+                                 QImage.Format.Format_RGBA8888).copy()
         self._fit_height()
         self.update()
 
@@ -186,7 +187,7 @@ class ActivationsView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         if self._image.isNull():
-            p.setPen(QColor("#6c7487"))
+            p.setPen(muted_text(self.palette(), QPalette.ColorRole.Window))
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "–")
             p.end()
             return
@@ -219,7 +220,7 @@ class ExplainPanel(QWidget):
         self.saliency_view = SaliencyView()
         self.saliency_caption = named(QLabel(""), "saliencyCaption")
         self.saliency_caption.setWordWrap(True)
-        self.saliency_caption.setStyleSheet("color: gray;")
+        muted(self.saliency_caption)
         self.activations_title = named(QLabel("<b>First layer</b>"), "activationsTitle")
         self.activations_title.setWordWrap(True)
         self.activations_view = ActivationsView()
@@ -242,7 +243,7 @@ class ExplainPanel(QWidget):
         self.layers.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.source_label = named(QLabel(""), "explainSource")
         self.source_label.setWordWrap(True)
-        self.source_label.setStyleSheet("color: gray;")
+        muted(self.source_label)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from app.core.samples import SampleStore
 from app.ui.progress import FineTuneSummary
 from app.ui.screenfit import resize_within_screen
-from app.ui.style import named, table_item
+from app.ui.style import muted, named, table_item
 from app.ui.thumbs import DigitGrid
 
 
@@ -104,7 +104,7 @@ class FineTuneResultDialog(QDialog):
         layout.addWidget(self.table)
         if ids:
             cap = QLabel("Held-out samples (not trained on): prediction before → after")
-            cap.setStyleSheet("color: gray;")
+            muted(cap)
             layout.addWidget(cap)
             layout.addWidget(self.grid, 1)
         layout.addLayout(buttons)

@@ -44,8 +44,9 @@ def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str]]:
     return rows
 
 
-def tour_steps(pad: Target, bars: Target, train: Target, curves: Target, menus: Target) -> list[TourStep]:
-    """Draw → correct with a digit key → Train → Watch it learn → Explain, each beside its part."""
+def tour_steps(pad: Target, bars: Target, train: Target, curves: Target, explain: Target) -> list[TourStep]:
+    """Draw → correct with a digit key → Train → Watch it learn → Explain, each beside its part
+    (``explain``: the Explain dock when it is open, else the menu bar)."""
     return [
         TourStep("Draw a digit", "Draw on the pad with the mouse. The bars show how sure "
                  "the model is of each digit, live, as you draw.", pad,
@@ -53,13 +54,14 @@ def tour_steps(pad: Target, bars: Target, train: Target, curves: Target, menus: 
         TourStep("Correct it", "Read wrong? Press the right digit key (0–9) or click its "
                  "bar: your drawing is kept as a sample of your handwriting, and Model ▸ "
                  "Train on my drawings teaches it to the model.", bars),
-        TourStep("Train", "Train teaches a new network MNIST's 60 000 digits in a worker "
-                 "thread (Retrain… chooses the recipe). The window stays usable.", train),
+        TourStep("Train", "Train teaches a new network the 60 000 handwritten digits of "
+                 "MNIST, in the background: the window stays usable. Retrain… chooses "
+                 "the recipe.", train),
         TourStep("Watch it learn", "While it trains, draw: the bars come from the weights "
                  "being trained, and the chart shows the loss falling and the accuracy "
                  "rising (View ▸ Watch it learn).", curves),
         TourStep("Explain", "View ▸ Explain the drawing (Ctrl+I) shows which ink decided "
-                 "the answer, what the first layer sees and the network's layers.", menus),
+                 "the answer, what the first layer sees and the network's layers.", explain),
     ]
 
 

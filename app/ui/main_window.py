@@ -36,7 +36,7 @@ from app.ui.notice import UndoNotice
 from app.ui.pad import DrawingPad
 from app.ui.pad_tools import PadTools
 from app.ui.screenfit import resize_within_screen
-from app.ui.style import app_icon, named
+from app.ui.style import app_icon, muted, named
 from app.ui.training_panel import TrainingPanel
 from app.ui.widgets import AnswerView, PreviewView, ProbabilityView, WrappedLabel
 
@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
                                              "centred like MNIST", lines=5), "previewCaption")
         preview_caption.setMinimumWidth(100)
         preview_caption.setToolTip(self.preview_view.toolTip())
-        preview_caption.setStyleSheet("color: gray;")
+        muted(preview_caption)
         preview_row = QHBoxLayout()
         preview_row.addWidget(self.preview_view)
         preview_row.addWidget(preview_caption, 1)
@@ -255,7 +255,8 @@ class MainWindow(QMainWindow):
         self.view_menu = named(mb.addMenu("&View"), "viewMenu")
         steps = tour_steps(pad=lambda: self.pad, bars=lambda: self.probability_view,
                            train=lambda: self.train_button, curves=lambda: self.curves,
-                           menus=lambda: self.menuBar())
+                           explain=lambda: (self.explain.dock if self.explain.dock.isVisible()
+                                            else self.menuBar()))
         self.help = HelpMenu(self, mb, self.prefs, steps, lambda: self.models.entry)
         mb.addMenu(self.help.menu)
         for act in self.help.menu.actions():

@@ -32,7 +32,7 @@ from app.core.errors import DigitPadError
 from app.ui.feedback import Prefs
 from app.ui.personal_samples import PersonalSamples
 from app.ui.screenfit import resize_within_screen
-from app.ui.style import ERROR_STYLE, named
+from app.ui.style import ERROR_STYLE, muted_span, named
 from app.ui.thumbs import DigitGrid
 
 THUMB = 44
@@ -161,7 +161,7 @@ class SamplesWindow(QDialog):
             grid.setUpdatesEnabled(True)
             n = counts[d]
             self.row_labels[d].setText(f"<b style='font-size:15pt'>{d}</b><br>"
-                                       f"<span style='color:gray'>{n or 'none'}</span>")
+                                       + muted_span(self.row_labels[d], str(n or 'none')))
         if total:
             self.summary.setText(
                 f"<b>{total}</b> samples of your handwriting. Select thumbnails, then press a digit key "

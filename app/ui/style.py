@@ -10,11 +10,12 @@ by the palette they have, so they stay readable in both. ``DIGITPAD_COLOR_SCHEME
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QIcon, QPalette
-from PySide6.QtWidgets import QApplication, QTableWidgetItem
+from PySide6.QtWidgets import QApplication, QTableWidgetItem, QWidget
 
 from app.core import paths
 
@@ -22,6 +23,7 @@ ERROR_STYLE = "color: #c0392b; font-weight: 600;"
 LIVE_STYLE = "color: #d35400;"
 
 W = TypeVar("W", bound=QObject)
+Wd = TypeVar("Wd", bound=QWidget)
 
 
 def named(obj: W, name: str) -> W:
@@ -88,6 +90,53 @@ def muted_text(palette: QPalette, background: QPalette.ColorRole = QPalette.Colo
     return mix(palette.color(QPalette.ColorRole.Text), palette.color(background), 0.38)
 
 
+class _TextColor(QObject):
+    """Keeps a widget's text colour a function of its palette, through palette changes."""
+
+    def __init__(self, widget: QWidget, color_of: Callable[[QPalette], QColor]) -> None:
+        super().__init__(widget)
+        self.widget = widget
+        self.color_of = color_of
+        widget.installEventFilter(self)
+        self.apply()
+
+    def apply(self) -> None:
+        pal = self.widget.palette()
+        color = self.color_of(pal)
+        if pal.color(QPalette.ColorRole.WindowText) != color:
+            pal.setColor(QPalette.ColorRole.WindowText, color)
+            self.widget.setPalette(pal)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply()
+        return False
+
+
+def text_color(widget: QWidget, color_of: Callable[[QPalette], QColor]) -> None:
+    """Colour ``widget``'s text (a label's) by ``color_of(palette)``, now and whenever the
+    palette changes (light / dark); a style sheet's fixed colour would not follow."""
+    keeper = widget.findChild(_TextColor, options=Qt.FindChildOption.FindDirectChildrenOnly)
+    if keeper is None:
+        _TextColor(widget, color_of)
+    else:
+        keeper.color_of = color_of
+        keeper.apply()
+
+
+def muted(widget: Wd) -> Wd:
+    """Secondary text (captions, hints) in :func:`muted_text`'s colour; returns ``widget``."""
+    text_color(widget, lambda pal: muted_text(pal, QPalette.ColorRole.Window))
+    return widget
+
+
+def muted_span(widget: QWidget, text: str) -> str:
+    """``text`` as rich text in :func:`muted_text`'s colour for ``widget``'s palette (a part
+    of a label's text; the colour is the palette's when the text is set)."""
+    color = muted_text(widget.palette(), QPalette.ColorRole.Window).name()
+    return f"<span style='color:{color}'>{text}</span>"
+
+
 class PadColors(NamedTuple):
     background: QColor
     ink: QColor
@@ -112,7 +161,7 @@ class BarColors(NamedTuple):
 def bar_colors(palette: QPalette) -> BarColors:
     if is_dark(palette):
         return BarColors(QColor("#3fbf98"), QColor("#8593b3"), QColor(255, 255, 255, 34))
-    return BarColors(QColor("#2f9e7e"), QColor("#6b7a99"), QColor(127, 127, 127, 40))
+    return BarColors(QColor("#2c9677"), QColor("#6b7a99"), QColor(127, 127, 127, 40))
 
 
 class ChartColors(NamedTuple):

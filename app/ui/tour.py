@@ -50,7 +50,10 @@ class _Outline(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(QPen(bar_colors(self.palette()).accent, 3))
-        p.drawRoundedRect(QRectF(self.rect_shown).adjusted(-3, -3, 3, 3), 6, 6)
+        # around the widget, but inside the window (the menu bar's top edge is the window's)
+        inside = QRectF(self.rect()).adjusted(2, 2, -2, -2)
+        ring = QRectF(self.rect_shown).adjusted(-3, -3, 3, 3).intersected(inside)
+        p.drawRoundedRect(ring, 6, 6)
         p.end()
 
 

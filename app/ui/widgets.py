@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPaintEvent,
+    QPalette,
     QPen,
 )
 from PySide6.QtWidgets import (
@@ -30,7 +31,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.verdict import DIGIT, NOT_DIGIT
-from app.ui.style import bar_colors, chart_colors, named
+from app.ui.style import bar_colors, chart_colors, muted, named, text_color
+
+
+def accent(palette: QPalette) -> QColor:
+    """The colour of the digit read (as its bar's), for a light or a dark palette."""
+    return bar_colors(palette).accent
 
 
 class WrappedLabel(QLabel):
@@ -73,7 +79,7 @@ class AnswerView(QWidget):
         self._not_digit: bool | None = False
         self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.digit_label.setMinimumWidth(90)
-        self.digit_label.setStyleSheet("color: #2f9e7e;")
+        text_color(self.digit_label, accent)
         self.confidence_label = named(QLabel(""), "confidenceLabel")
         mid = QFont(self.font())
         mid.setPointSize(16)
@@ -83,7 +89,7 @@ class AnswerView(QWidget):
         hint_font.setPointSize(14)
         self.hint_label.setFont(hint_font)
         self.hint_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.hint_label.setStyleSheet("color: gray;")
+        muted(self.hint_label)
         text = QVBoxLayout()
         text.addStretch(1)
         text.addWidget(self.confidence_label)
@@ -99,8 +105,8 @@ class AnswerView(QWidget):
         """The digit read and its probability; "Not a digit?" in a neutral colour when the
         verdict says so (the bars still show the ten probabilities)."""
         if verdict == NOT_DIGIT:
-            if self._not_digit is not True:  # (style changes are slow: only on a change)
-                self.digit_label.setStyleSheet("color: gray;")
+            if self._not_digit is not True:  # (only on a change: this runs per mouse move)
+                muted(self.digit_label)
                 self.digit_label.setFont(self._small)
                 self._not_digit = True
             self.digit_label.setText("Not a digit?")
@@ -108,7 +114,7 @@ class AnswerView(QWidget):
             self.hint_label.hide()
             return
         if self._not_digit is not False:
-            self.digit_label.setStyleSheet("color: #2f9e7e;")
+            text_color(self.digit_label, accent)
             self.digit_label.setFont(self._big)
             self._not_digit = False
         top = int(probs.argmax())

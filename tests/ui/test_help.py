@@ -78,6 +78,27 @@ def test_tour_walks_through_the_window(window, qtbot) -> None:  # type: ignore[n
     assert window.prefs.tour_seen()
 
 
+def test_tours_explain_step_shows_the_open_dock(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """With the Explain dock open, the tour's last step outlines the dock itself (else the
+    menu bar, whose outline stays inside the window)."""
+    _help_item(window, qtbot, "Tour")
+    tour = window.help.tour
+    for _ in range(len(tour.steps) - 1):
+        QTest.mouseClick(tour.card.next_button, Qt.MouseButton.LeftButton)
+    assert tour.card.title.text() == "Explain"
+    assert tour.target_rect().topLeft() == window.menuBar().mapTo(window, QPoint(0, 0))
+    QTest.mouseClick(tour.card.back_button, Qt.MouseButton.LeftButton)
+    QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # View ▸ Explain
+    dock = window.findChild(QDockWidget, "explainDock")
+    assert dock.isVisible()
+    QTest.mouseClick(tour.card.next_button, Qt.MouseButton.LeftButton)
+    assert tour.target_rect() == QRect(dock.mapTo(window, QPoint(0, 0)), dock.size())
+    placed = QRect(tour.card.mapTo(window, QPoint(0, 0)), tour.card.size())
+    assert window.rect().contains(placed) and not placed.intersects(tour.target_rect())
+    QTest.mouseClick(tour.card.next_button, Qt.MouseButton.LeftButton)  # Done
+    assert not tour.is_active()
+
+
 def test_tour_once_at_the_first_start_and_skippable(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     window.help.first_run()
     tour = window.help.tour

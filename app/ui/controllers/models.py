@@ -26,7 +26,7 @@ from app.ui.dialogs import ManageModelsDialog
 from app.ui.evaluation import EvalDetails, EvaluationView
 from app.ui.feedback import Feedback, Prefs
 from app.ui.jobs import Jobs, error_text
-from app.ui.style import LIVE_STYLE
+from app.ui.style import LIVE_STYLE, muted_span
 from app.ui.worker import FunctionWorker, Worker
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class ModelsController(QObject):
         acc = None if e.test_accuracy is None else f"{e.test_accuracy * 100:.2f} %"
         said = [part for part in (short if short not in e.name else None,
                                   f"{acc} on MNIST test" if acc and acc not in e.name else None) if part]
-        more = f"<br><span style='color:gray'>{', '.join(said)}</span>" if said else ""
+        more = f"<br>{muted_span(self.view.model_label, ', '.join(said))}" if said else ""
         self.view.model_label.setText(f"Model: <b>{e.name}</b>{more}")
         self.view.model_label.setToolTip(f"{arch}\n{e.path}")
         self.view.status_model.setText(f"Model: {e.name}")
@@ -179,7 +179,7 @@ class ModelsController(QObject):
         """Say that the weights in training, not the model in use, read the drawing."""
         self.view.model_label.setText(
             f"<span style='{LIVE_STYLE}'><b>{text}</b></span><br>"
-            "<span style='color:gray'>the model being trained reads your drawing</span>")
+            + muted_span(self.view.model_label, "the model being trained reads your drawing"))
         self.view.status_model.setText(text)
 
     def weights_in_use(self) -> str:
