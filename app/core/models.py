@@ -140,7 +140,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         title="Larger convnet (five convolutions)",
         description="Five 3x3 convolutions (32, 32, 64, 64, 128 filters, two with stride 2) "
         "with batch normalisation, Dense 128, dropout, softmax; about five times the work "
-        "of \"cnn\". Adam with a warm-up and cosine schedule, augmentation, all the pen data.",
+        "of the Convnet. Adam with a warm-up and cosine schedule, augmented, on all the "
+        "pen-like renderings of the digits and the non-digit drawings.",
         epochs=3,
         batch_size=128,
         learning_rate=3e-3,

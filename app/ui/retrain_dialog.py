@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import DigitPadError, TrainingError
 from app.core.models import ARCHITECTURES, DEFAULT_ARCH
 from app.core.training import LIMITS, TrainConfig
-from app.ui.style import ERROR_STYLE, named
+from app.ui.style import ERROR_STYLE, muted_span, named
 
 MNIST_TRAIN_SIZE = 60000
 # Rough training throughput on a 2-core machine (images per second), for the estimate only.
@@ -90,6 +90,7 @@ class RetrainDialog(QDialog):
         self.setObjectName("retrainDialog")
         self.setWindowTitle("Retrain the model")
         self._chosen: TrainConfig | None = None
+        self._fitted = -1  # the height _fit() gave the dialog last
 
         self.arch_combo = named(QComboBox(), "archCombo")
         for name, arch in ARCHITECTURES.items():
@@ -178,15 +179,17 @@ class RetrainDialog(QDialog):
         self._fit()
 
     def _fit(self) -> None:
-        """Grow to show the whole description (each architecture has its own length)."""
+        """Grow to show the whole description (each architecture has its own length) and an
+        error; shrink back once it is gone, unless the user made the dialog taller."""
         layout = self.layout()
         if layout is None:
             return
         layout.activate()
         need = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
         need = max(need, layout.totalMinimumSize().height(), self.minimumSizeHint().height())
-        if need > self.height():
+        if need > self.height() or (need < self.height() and self.height() == self._fitted):
             self.resize(self.width(), need)
+            self._fitted = need
 
     def config(self) -> TrainConfig:
         """The settings entered, checked (raises TrainingError with a message)."""
@@ -231,11 +234,13 @@ class RetrainDialog(QDialog):
                 self.error_label.setText(str(exc))
                 self._fit()
             return
-        self.error_label.hide()  # (fixed: the error shown before no longer applies)
+        if self.error_label.isVisible():  # fixed: the error shown before no longer applies
+            self.error_label.hide()
+            self._fit()
         secs = estimate_seconds(cfg)
         self.estimate_label.setText(
             f"Estimated training time: about {format_duration(secs)} "
-            "<span style='color:gray'>(rough estimate)</span>")
+            + muted_span(self.estimate_label, "(rough estimate)"))
 
     def accept(self) -> None:
         try:

@@ -48,16 +48,21 @@ def test_description_is_whole_for_every_architecture(window, qtbot) -> None:  # 
 
 def test_error_goes_when_the_value_is_fixed(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     dlg = _open(window, qtbot)
+    before = dlg.height()
     _type(dlg.epochs_edit, "0")
     QTest.keyClick(dlg.epochs_edit, Qt.Key.Key_Return)  # Train: refused
     assert dlg.isVisible() and dlg.error_label.isVisible()
     assert dlg.error_label.text() == "Epochs must be between 1 and 200 (you typed '0')."
     assert widget_problems(dlg) == []  # the message is whole
+    with_error = dlg.height()
     QTest.keyClick(dlg.epochs_edit, Qt.Key.Key_Backspace)
     assert dlg.error_label.text() == "Epochs must be a whole number (the field is empty)."
     QTest.keyClicks(dlg.epochs_edit, "3")  # fixed: the error goes at once, before any click
     assert not dlg.error_label.isVisible()
     assert "–" not in dlg.estimate_label.text()
+    # and the room it took goes with it (no empty bands above and below the estimate)
+    QApplication.processEvents()
+    assert dlg.height() < with_error and dlg.height() <= before + 1, (before, with_error, dlg.height())
     QTest.keyClick(dlg, Qt.Key.Key_Escape)
 
 
