@@ -189,8 +189,8 @@ def cmd_predict_number(args: argparse.Namespace) -> int:
 def add_predict_parser(sub: SubParsers, common: Parser) -> None:
     """The ``predict`` command's arguments."""
     p = sub.add_parser("predict", parents=[common], help="recognise the digit in image files",
-                       description="Recognise the digit in each image (any format Pillow reads; "
-                                   "dark-on-light or light-on-dark).")
+                       description="Recognise the digit in each image (PNG, JPEG, BMP, GIF, TIFF, "
+                                   "WebP and others; dark-on-light or light-on-dark).")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--model", metavar="NAME|PATH", help=MODEL_HELP)
     p.add_argument("--number", action="store_true",

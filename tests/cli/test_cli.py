@@ -45,6 +45,12 @@ def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
+def test_predict_help_names_formats_not_libraries(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "predict", "--help")
+    assert rc == 0
+    assert "PNG, JPEG" in " ".join(out.split()) and "Pillow" not in out
+
+
 @pytest.mark.parametrize("argv", [
     ["--bogus"],
     ["predict", "--bogus", "x.png"],

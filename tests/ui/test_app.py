@@ -43,6 +43,7 @@ def test_run_gui_sets_names_and_icon(qtbot) -> None:  # type: ignore[no-untyped-
     assert isinstance(app, QApplication)
     configure_application(app)
     assert app.applicationName() == "DigitPad"
+    assert app.applicationDisplayName() == "DigitPad"  # the platform adds it to window titles
     assert app.organizationName() == "DigitPad"
     assert not app.windowIcon().isNull()
     assert app.windowIcon().availableSizes()

@@ -37,7 +37,7 @@ def _click_row(qtbot, table, row: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_manage_models_switch(two_models, window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    assert window.models.current_name() == "beta"
+    assert window.models.current_name() == "beta" and window.windowTitle() == "beta"
     draw_digit(window.pad, "7")
     QTest.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)  # Model > Manage models…
     dlg = window.models.manage_dialog
@@ -62,6 +62,9 @@ def test_manage_models_switch(two_models, window, qtbot) -> None:  # type: ignor
     assert dlg.active_in_table() == "alpha"
     assert window.probability_view.probabilities() is not None  # the drawing was re-predicted
     assert "alpha" in window.model_label.text()
+    # the title is the model's name; the platform adds " — DigitPad" (the application's
+    # display name, test_app checks it is set) once
+    assert window.windowTitle() == "alpha" and window.windowHandle().title() == "alpha"
 
 
 

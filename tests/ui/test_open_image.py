@@ -126,6 +126,7 @@ def test_bad_image_file_in_the_window(window, qtbot, tmp_path: Path, kind: str, 
     assert window.last_error is not None
     assert path.name in window.last_error and words in window.last_error.lower(), window.last_error
     assert "Traceback" not in window.last_error
+    assert "Pillow" not in window.last_error and "PIL" not in window.last_error  # no internal library
     assert window.message_box is not None and window.message_box.isVisible()
     # nothing changed: the drawing, its prediction and the model
     assert len(window.pad.strokes()) == 1 and not window.pad.has_background()
