@@ -47,6 +47,34 @@ def test_training_result_is_forgotten_when_another_model_is_used(window, qtbot) 
     dlg.close()
 
 
+def test_training_result_is_forgotten_when_its_model_is_deleted(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A new model that is not in use, deleted from Model ▸ Manage models…: the panel no
+    longer says it is in the store."""
+    window.training.config = TINY
+    with qtbot.waitSignal(window.training.finished, timeout=180_000) as blocker:
+        QTest.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
+    name = blocker.args[0]
+    QApplication.processEvents()
+    for w in QApplication.topLevelWidgets():  # (the question about the new model: kept the old one)
+        if w is not window and w.isVisible() and w.isWindow():
+            w.close()
+    assert window.models.current_name() != name  # (a tiny MLP is not as good as the shipped model)
+    said = window.train_status.text()
+    assert name in said and "in the store" in said
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    QTest.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    dlg = window.models.manage_dialog
+    qtbot.waitExposed(dlg)
+    rect = dlg.table.visualItemRect(dlg.table.item(dlg.names().index(name), 0))
+    QTest.mouseClick(dlg.table.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     rect.center())
+    QTest.mouseClick(dlg.delete_button, Qt.MouseButton.LeftButton)  # (the window's confirm says yes)
+    assert name not in dlg.names()
+    assert name not in window.train_status.text()
+    dlg.close()
+
+
 def test_cancelling_message_gives_way_to_the_outcome(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     window.training.config = LONG
     QTest.mouseClick(window.train_button, Qt.MouseButton.LeftButton)

@@ -51,6 +51,7 @@ class ModelsController(QObject):
     """Owns the store and the model in use; hands its predictor to live prediction."""
 
     changed = Signal(str)  # the name of the model now used for predictions
+    stored = Signal()  # the store's models changed (renamed, deleted, imported …)
     evaluation_finished = Signal(object)  # Evaluation, or None on failure
     import_finished = Signal(object)  # the imported model's name, or None
 
@@ -151,6 +152,7 @@ class ModelsController(QObject):
                                      f"{self.current_name() or 'no model'!r}.", 15000)
         else:
             self.show_info()
+        self.stored.emit()
 
     def show_info(self) -> None:
         """The model in use under the probabilities, in the status bar and the title."""

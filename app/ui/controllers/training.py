@@ -63,6 +63,7 @@ class TrainingController(QObject):
         self.trainer: Trainer | None = None  # passed to each worker; None: the shared training process
         self._worker: ProcessJobWorker | None = None
         self._result: str | None = None
+        self._about: str | None = None  # the model the panel's last words name
         self._failed = False
         hovered = getattr(view.train_button, "hovered", None)  # (a HoverButton)
         if hovered is not None:
@@ -72,6 +73,7 @@ class TrainingController(QObject):
         view.settings_button.clicked.connect(self.open_retrain_dialog)
         jobs.changed.connect(self.update_buttons)
         models.changed.connect(self._model_changed)
+        models.stored.connect(self._store_edited)
         self.update_buttons()
         self.show_idle_status()
 
@@ -79,8 +81,15 @@ class TrainingController(QObject):
     def _model_changed(self, _name: str) -> None:
         """Another model in use: what the panel said about the last training is stale."""
         if self._worker is None:
+            self._about = None
             self.view.status.setText("")
             self.show_idle_status()
+
+    @Slot()
+    def _store_edited(self) -> None:
+        """The model the panel speaks of was deleted or renamed: its words are stale too."""
+        if self._worker is None and self._about is not None and self._about not in self.models.store:
+            self._model_changed("")
 
     @property
     def config(self) -> TrainConfig:
@@ -118,6 +127,7 @@ class TrainingController(QObject):
             return False
         v = self.view
         self._result = None
+        self._about = None
         self._failed = False
         self.progress_history = []
         v.curves.reset(cfg.epochs or 1)
@@ -249,6 +259,7 @@ class TrainingController(QObject):
             return  # cancelled: said in _on_done
         name = result.name
         self._result = name
+        self._about = name
         self.models.store.refresh()
         if result.activated:
             self.models.load_active()
@@ -284,6 +295,7 @@ class TrainingController(QObject):
             self.question = None
             if box.clickedButton() is use and self.models.use(name):
                 self.view.status.setText(f"Now using {name!r}.")
+                self._about = name
 
         box.finished.connect(answered)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
