@@ -139,9 +139,9 @@ def deb_arch() -> str:
 def build_deb(bundle: Path, out: Path, version: str, level: int = 19) -> Path:
     """Make ``out/digitpad_<version>_<arch>.deb`` from the bundle folder ``bundle``.
 
-    Compressed with zstd at ``level``, as the archive (tools/release.py): every system the
-    bundle runs on (glibc 2.35+: Debian 12, Ubuntu 22.04 and newer) has a dpkg that reads
-    it, and it unpacks in a fraction of xz's time."""
+    Compressed with zstd at ``level``: every system the bundle runs on (glibc 2.35+: Debian
+    12, Ubuntu 22.04 and newer) has a dpkg that reads it, and dpkg unpacks it in a fraction
+    of xz's time at install."""
     arch = deb_arch()
     deb = out / f"digitpad_{version}_{arch}.deb"
     with tempfile.TemporaryDirectory(prefix="digitpad-deb-", dir=out) as tmp:

@@ -65,10 +65,10 @@ def test_artifact_names_and_sums(artifacts: dict[str, Path]) -> None:
 
 
 def test_archive_unpacks_to_a_working_app(artifacts: dict[str, Path], bundle: Path, tmp_path: Path) -> None:
-    """Unpacked the way a user does (zstd | tar -x): the same files, holes kept, and it starts."""
+    """Unpacked the way a user does (a plain ``tar -xf``): the same files, holes kept, and it starts."""
     archive = next(p for n, p in artifacts.items() if n.startswith("DigitPad-"))
     assert archive.stat().st_size < 600 * 2**20
-    release.unpack_archive(archive, tmp_path, release.METHODS[release.FAST_METHOD])
+    subprocess.run(["tar", "-xf", str(archive), "-C", str(tmp_path)], check=True, timeout=600)
     app = tmp_path / "DigitPad"
     names = sorted(str(p.relative_to(app)) for p in app.rglob("*"))
     assert names == sorted(str(p.relative_to(bundle / "DigitPad")) for p in (bundle / "DigitPad").rglob("*"))

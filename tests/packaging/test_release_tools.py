@@ -59,32 +59,55 @@ def test_elf_reads_what_readelf_reads(tmp_path: Path) -> None:
     assert elf.blank_section(copy, ".no_such_section") == 0
 
 
-@linux_only
-@pytest.mark.parametrize("name", [release.FAST_METHOD, "gzip-9"])
-def test_archive_round_trip_keeps_files_links_and_holes(tmp_path: Path, name: str) -> None:
-    method = release.METHODS[name]
-    if shutil.which(method.tool) is None:
-        pytest.skip(f"{method.tool} is not installed")
+def _stand_in_bundle(tmp_path: Path) -> Path:
+    """dist/DigitPad with an executable, a library and its link, and a 64 MiB file of holes."""
     app = tmp_path / "dist" / "DigitPad"
     (app / "_internal").mkdir(parents=True)
     (app / "DigitPad").write_bytes(b"#!/bin/sh\necho hi\n")
     (app / "DigitPad").chmod(0o755)
     (app / "_internal" / "libx.so.1").write_bytes(os.urandom(5000))
     os.symlink("libx.so.1", app / "_internal" / "libx.so")
-    sparse = app / "_internal" / "zeros.bin"
-    with open(sparse, "wb") as fh:
-        fh.truncate(64 * 2**20)  # 64 MiB of holes
-    out = tmp_path / f"a.{method.ext}"
-    release.make_archive(app, out, method)
-    assert out.stat().st_size < 2**20
-    release.unpack_archive(out, tmp_path / "x", method)
-    got = tmp_path / "x" / "DigitPad"
+    with open(app / "_internal" / "zeros.bin", "wb") as fh:
+        fh.truncate(64 * 2**20)
+    return app
+
+
+def _same_as_stand_in(got: Path, app: Path) -> None:
     assert (got / "DigitPad").read_bytes() == (app / "DigitPad").read_bytes()
     assert os.access(got / "DigitPad", os.X_OK)
     assert os.readlink(got / "_internal" / "libx.so") == "libx.so.1"
     assert (got / "_internal" / "libx.so.1").read_bytes() == (app / "_internal" / "libx.so.1").read_bytes()
     st = (got / "_internal" / "zeros.bin").stat()
     assert st.st_size == 64 * 2**20 and st.st_blocks * 512 < 2**20  # unpacked as holes again
+
+
+@linux_only
+@pytest.mark.parametrize("name", [release.FAST_METHOD, release.RELEASE_METHOD, "gzip-9"])
+def test_archive_round_trip_keeps_files_links_and_holes(tmp_path: Path, name: str) -> None:
+    method = release.METHODS[name]
+    if shutil.which(method.tool) is None:
+        pytest.skip(f"{method.tool} is not installed")
+    app = _stand_in_bundle(tmp_path)
+    out = tmp_path / f"a.{method.ext}"
+    release.make_archive(app, out, method)
+    assert out.stat().st_size < 2**20
+    release.unpack_archive(out, tmp_path / "x", method)
+    _same_as_stand_in(tmp_path / "x" / "DigitPad", app)
+
+
+@linux_only
+def test_release_archive_opens_with_a_plain_tar(tmp_path: Path) -> None:
+    """What the README tells a user to type, ``tar -xf FILE``, opens the release's archive
+    (tar picks the decompressor itself: no option, no extra tool)."""
+    method = release.METHODS[release.RELEASE_METHOD]
+    if shutil.which(method.tool) is None:
+        pytest.skip(f"{method.tool} is not installed")
+    app = _stand_in_bundle(tmp_path)
+    out = tmp_path / f"DigitPad-1.2.3-linux-x86_64.{method.ext}"
+    release.make_archive(app, out, method)
+    (tmp_path / "x").mkdir()
+    subprocess.run(["tar", "-xf", str(out)], cwd=tmp_path / "x", check=True, timeout=60)
+    _same_as_stand_in(tmp_path / "x" / "DigitPad", app)
 
 
 def test_sha256sums(tmp_path: Path) -> None:
