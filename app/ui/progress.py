@@ -49,9 +49,9 @@ class FineTuneSummary:
 @dataclass(frozen=True)
 class JobOutcome:
     """A training or fine-tuning that saved the new model ``name``: in use now (``activated``)
-    or not, both models' scores in words (``comparison``), and whether the window is to ask
-    the user to use it anyway (``ask``; fine-tuning's result window asks instead), and which
-process did the job."""
+    or not, both models' scores in words (``comparison``), whether the window is to ask the
+    user to use it anyway (``ask``; fine-tuning's result window asks instead), and which
+    process did the job."""
 
     name: str
     activated: bool
