@@ -1,8 +1,9 @@
 """The drawings the "read what people draw" benchmark replays on the pad, as strokes.
 
-* **Digits**: MNIST *test* digits (never used in training) thinned to their skeleton and
-  traced into pen strokes, each placed at a random height (35-85 % of the pad's height)
-  and a random place on the pad, drawn with one of several brush sizes.
+* **Digits**: MNIST *test* digits (never used in training) turned into pen strokes, each
+  at the ink threshold whose strokes look most like the digit
+  (:func:`app.core.penrender.digit_strokes`), placed at a random height (35-85 % of the
+  pad's height) and a random place on the pad, drawn with one of several brush sizes.
 * **Not digits**: built apart from the training negatives (``app.core.negatives``):
   letters of system fonts (Debian's fonts-dejavu-core and fonts-urw-base35: DejaVu Sans,
   Nimbus Sans, Nimbus Roman, URW Gothic, Z003 script — training uses Pillow's own font),
@@ -57,8 +58,7 @@ def digit_drawings(x_test: np.ndarray, y_test: np.ndarray, n: int, seed: int = 2
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(x_test), min(n, len(x_test)), replace=False)
     out = []
-    for k, (i, sk) in enumerate(zip(idx, pr.skeletons(x_test[idx]), strict=True)):
-        strokes = pr.skeleton_strokes(sk)
+    for k, (i, strokes) in enumerate(zip(idx, pr.digit_strokes(x_test[idx]), strict=True)):
         if strokes:
             out.append(Drawing(int(y_test[i]), "mnist-test", _place(strokes, rng), BRUSHES[k % len(BRUSHES)],
                                int(i)))

@@ -69,7 +69,7 @@ def rendered(which: str, digits: int, others: int
     from app.core import penrender as pr
     from app.core.preprocess import preprocess
 
-    path = CACHE / f"{which}-{digits}-{others}-v2.npz"
+    path = CACHE / f"{which}-{digits}-{others}-v3.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as f:
             return f["x"], f["y"], [str(k) for k in f["kind"]], f["brush"], f["source"]

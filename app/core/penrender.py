@@ -118,6 +118,45 @@ def skeleton_strokes(skel: np.ndarray) -> Strokes:
     return [(line[:, ::-1] + 0.5) / side for line in trace(skel)]
 
 
+LEVELS = (0.25, 0.4, 0.55, 0.7)  # ink thresholds tried for each digit's skeleton
+
+
+def pen_width(strokes: Strokes, image: np.ndarray) -> float:
+    """The pen width, in pixels, that wrote the (H, W) uint8 ``image`` along ``strokes``
+    (in its unit box): its ink over the strokes' length, within 1 and a seventh of H."""
+    side = max(image.shape)
+    length = sum(float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum()) for s in strokes) * side
+    ink = float(image.sum()) / 255.0
+    return float(np.clip(ink / max(length, 1.0), 1.0, side / 7))
+
+
+def redraw_error(strokes: Strokes, image: np.ndarray) -> float:
+    """How far ``strokes`` (in the image's unit box) drawn again at the image's own pen
+    width are from the (H, W) uint8 ``image``: the mean absolute difference of the two
+    pictures, 0..1 (1 when there are no strokes)."""
+    if not strokes:
+        return 1.0
+    side = max(image.shape)
+    again = render(strokes, pen_width(strokes, image), size=side).astype(np.float32)
+    return float(np.abs(again - image.astype(np.float32)).mean()) / 255.0
+
+
+def digit_strokes(images: np.ndarray, up: int = 2) -> list[Strokes]:
+    """Pen strokes of (N, 28, 28) uint8 digit images (ink high), each in its unit box.
+
+    One ink threshold does not suit every scanned digit: at a low one the small loop of a
+    thick 9 fills in and its skeleton is a stick; at a high one a faint stroke breaks into
+    dots. So each digit is thinned at every level of :data:`LEVELS`, and the strokes kept
+    are those that, drawn again with the digit's own pen width, look most like it.
+    """
+    candidates = [skeletons(images, up, level) for level in LEVELS]
+    out = []
+    for i, image in enumerate(images):
+        tries = [skeleton_strokes(sk[i]) for sk in candidates]
+        out.append(min(tries, key=lambda strokes: redraw_error(strokes, image)))
+    return out
+
+
 def fit_box(strokes: Strokes, height: float, centre: tuple[float, float]) -> Strokes:
     """Scale strokes so that their points span ``height`` (pad fraction) and centre them."""
     allp = np.concatenate(strokes)

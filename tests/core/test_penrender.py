@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
 from app.core import negatives, pendata
 from app.core import penrender as pr
+from app.core.segment import label
 
 
 def _bar(width: int) -> np.ndarray:
@@ -34,6 +36,28 @@ def test_trace_turns_a_ring_and_a_cross_into_strokes_covering_every_pixel() -> N
     cross = np.zeros((21, 21), bool)
     cross[10, :] = cross[:, 10] = True
     assert len(pr.trace(cross)) >= 2
+
+
+def _holes(strokes: pr.Strokes) -> int:
+    """Closed loops of the strokes drawn with a thin pen (enclosed background regions)."""
+    ink = pr.render(strokes, 3, size=56) > 127
+    space, n = label(~ink)
+    edge = set(np.unique(np.concatenate([space[0], space[-1], space[:, 0], space[:, -1]])).tolist())
+    return sum(k not in edge and (space == k).sum() >= 4 for k in range(1, n + 1))
+
+
+def test_a_thick_nine_keeps_its_small_loop_in_its_strokes() -> None:
+    img = Image.new("L", (28, 28), 0)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((8, 4, 18, 13), outline=255, width=4)  # a small loop, written with a thick pen
+    draw.line((17, 8, 16, 25), fill=255, width=4)
+    nine = np.asarray(img.filter(ImageFilter.GaussianBlur(1.0)))  # scanned: the loop's hole greys
+    at_one_level = pr.skeleton_strokes(pr.skeletons(nine[None], 2, 0.4)[0])
+    assert _holes(at_one_level) == 0  # one threshold fills the hole: the 9 becomes a stick
+    strokes = pr.digit_strokes(nine[None])[0]
+    assert _holes(strokes) == 1
+    assert pr.redraw_error(strokes, nine) < pr.redraw_error(at_one_level, nine)
+    assert pr.redraw_error([], nine) == 1.0
 
 
 def test_pad_image_looks_like_the_pad_input_at_any_brush() -> None:
