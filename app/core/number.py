@@ -19,6 +19,7 @@ all; such a digit reads "?" and marks the number as uncertain.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -45,6 +46,8 @@ InkStroke = tuple[np.ndarray, float]
 
 INK_LEVEL = 0.2  # a picture's pixels with at least this much ink make its components
 MARGIN = 2  # pixels around a digit's ink in its cut-out
+HALF_DIGIT = 0.95  # a piece read alone with a lower score may be half of a digit
+TIE = 1e-3  # scores this close are equal (sure readings all end up near 1)
 
 
 @dataclass(frozen=True)
@@ -115,23 +118,53 @@ class NumberReader:
     def __init__(self, predictor: DigitPredictor | BatchPredictor, judge: Judge | None = None) -> None:
         self.predictor = predictor
         self.judge = judge
-        self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, str]] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, str, float]] = OrderedDict()
 
     def forget(self) -> None:
         """Drop the remembered digits (after the model's weights changed)."""
         self._cache.clear()
 
     def read_drawing(self, pixels: np.ndarray, strokes: Sequence[InkStroke]) -> NumberReading:
-        """Read the number drawn with ``strokes`` into ``pixels`` (uint8, 0 = paper)."""
-        return self._read(drawing_cuts(pixels, strokes))
+        """Read the number drawn with ``strokes`` into ``pixels`` (uint8, 0 = paper).
+
+        Two neighbouring digits whose strokes touch are also read as one digit, and taken
+        as one when one of the two alone is doubtful (:data:`HALF_DIGIT`) and the model is
+        at least as sure of the one digit as of either of the two (a score: the top
+        probability times the chance that it is a digit at all)."""
+        cuts, joins = drawing_options(pixels, strokes)
+        return self._read(cuts, joins)
 
     def read_image(self, image: Image.Image | np.ndarray, ink: Ink = "auto") -> NumberReading:
         """Read the number in a picture (any mode; ``ink`` as for ``preprocess``)."""
         ink_map = ink_levels(image, ink)
         return NumberReading() if ink_map is None else self._read(image_cuts(ink_map))
 
-    def _read(self, cuts: list[_Cut]) -> NumberReading:
-        found: list[tuple[_Cut, bytes]] = []
+    def _read(self, cuts: list[_Cut], joins: Sequence[tuple[int, _Cut]] = ()) -> NumberReading:
+        seen = self._classify([*cuts, *(c for _, c in joins)])
+        alone, together = seen[: len(cuts)], dict(zip((i for i, _ in joins), seen[len(cuts):], strict=True))
+        chosen: list[tuple[_Cut, tuple[np.ndarray, np.ndarray, str, float]]] = []
+        i = 0
+        while i < len(cuts):
+            one, a = together.get(i), alone[i]
+            b = alone[i + 1] if i + 1 < len(cuts) else None
+            if (one is not None and a is not None and b is not None
+                    and min(a[3], b[3]) < HALF_DIGIT and one[3] >= max(a[3], b[3]) - TIE):
+                chosen.append((dict(joins)[i], one))
+                i += 2
+                continue
+            if a is not None:
+                chosen.append((cuts[i], a))
+            i += 1
+        digits = []
+        for cut, (x, p, verdict, _) in chosen:
+            digit = int(np.argmax(p))
+            digits.append(DigitReading(cut.box, digit, float(p[digit]), p, x, verdict, cut.strokes))
+        return NumberReading(tuple(digits))
+
+    def _classify(self, cuts: list[_Cut]) -> list[tuple[np.ndarray, np.ndarray, str, float] | None]:
+        """Each cut's (input, probabilities, verdict, score), None where it has no ink; the
+        model sees only the cuts it has not seen before, in one batch."""
+        keys: list[bytes | None] = []
         todo: dict[bytes, np.ndarray] = {}
         for cut in cuts:
             key = hashlib.blake2b(cut.pixels.tobytes(), digest_size=16,
@@ -139,9 +172,10 @@ class NumberReader:
             if key not in self._cache and key not in todo:
                 x = preprocess(cut.pixels, ink="light")
                 if x is None:
+                    keys.append(None)
                     continue
                 todo[key] = x
-            found.append((cut, key))
+            keys.append(key)
         if todo:
             batch = np.stack(list(todo.values()))
             if isinstance(self.predictor, DigitPredictor):  # its own "not a digit" verdict
@@ -149,22 +183,23 @@ class NumberReader:
                 verdicts = [self.predictor.verdict(float(o)) for o in other]
             else:
                 probs = self.predictor.predict_batch(batch)
+                other = np.zeros(len(todo))
                 verdicts = [VERDICT_DIGIT] * len(todo)
             probs = np.asarray(probs, dtype=np.float64).reshape(len(todo), 10)
-            for (key, x), p, own in zip(todo.items(), probs, verdicts, strict=True):
+            for (key, x), p, o, own in zip(todo.items(), probs, other, verdicts, strict=True):
                 verdict = self.judge(x, p) if self.judge is not None else own
-                self._cache[key] = (x, p, verdict)
-        digits = []
-        for cut, key in found:
-            if key not in self._cache:
+                score = float(p.max()) * (1.0 - float(o)) * (1.0 if verdict == VERDICT_DIGIT else 0.1)
+                self._cache[key] = (x, p, verdict, score)
+        out: list[tuple[np.ndarray, np.ndarray, str, float] | None] = []
+        for known in keys:
+            if known is None or known not in self._cache:
+                out.append(None)
                 continue
-            self._cache.move_to_end(key)
-            x, p, verdict = self._cache[key]
-            digit = int(np.argmax(p))
-            digits.append(DigitReading(cut.box, digit, float(p[digit]), p, x, verdict, cut.strokes))
+            self._cache.move_to_end(known)
+            out.append(self._cache[known])
         while len(self._cache) > self.CACHE:
             self._cache.popitem(last=False)
-        return NumberReading(tuple(digits))
+        return out
 
 
 def read_number_file(path: str | os.PathLike[str], predictor: DigitPredictor | BatchPredictor,
@@ -269,8 +304,17 @@ def _split(crop: np.ndarray, box: Box, strokes: tuple[int, ...] = (),
 def drawing_cuts(pixels: np.ndarray, strokes: Sequence[InkStroke]) -> list[_Cut]:
     """The digits of a drawing, left to right: its strokes grouped, each group's ink cut out
     of ``pixels`` (ink that lies nearer to another digit's strokes is removed)."""
+    return drawing_options(pixels, strokes)[0]
+
+
+def drawing_options(pixels: np.ndarray, strokes: Sequence[InkStroke]
+                    ) -> tuple[list[_Cut], list[tuple[int, _Cut]]]:
+    """:func:`drawing_cuts`, and the joins worth asking the model about: ``(i, cut)`` where
+    the cuts ``i`` and ``i + 1`` are neighbouring groups whose strokes touch, and ``cut`` is
+    the two as one digit (an open 4 written as its L and a stem that meets the L's end
+    overlaps it too little to be grouped by extents alone)."""
     if not strokes:
-        return []
+        return [], []
     pts = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p, _ in strokes]
     widths = [float(w) for _, w in strokes]
     extents = [(float(p[:, 0].min()) - w / 2, float(p[:, 1].min()) - w / 2,
@@ -281,22 +325,39 @@ def drawing_cuts(pixels: np.ndarray, strokes: Sequence[InkStroke]) -> list[_Cut]
         return segment.strokes_touch(pts[i], widths[i], pts[j], widths[j])
 
     groups, keep = segment.digit_groups(extents, touching)
-    spans = [segment.union_extent(extents, g) for g in groups]
     h, w = pixels.shape
-    boxes = [_box(s, MARGIN, w, h) for s in spans]
-    cuts: list[_Cut] = []
-    for k, (group, box, kept) in enumerate(zip(groups, boxes, keep, strict=True)):
-        if not kept or box[2] <= box[0] or box[3] <= box[1]:
-            continue
+    boxes = [_box(segment.union_extent(extents, g), MARGIN, w, h) for g in groups]
+
+    def cut(members: list[int], box: Box, apart: set[int], split: bool = True) -> list[_Cut]:
         left, top, right, bottom = box
         crop = pixels[top:bottom, left:right].copy()
         for m, other in enumerate(boxes):
-            if m != k and other[0] < right and left < other[2] and other[1] < bottom and top < other[3]:
-                _remove_nearer(crop, box, other, [(pts[i], widths[i]) for i in group],
+            if m in apart:
+                continue
+            if other[0] < right and left < other[2] and other[1] < bottom and top < other[3]:
+                _remove_nearer(crop, box, other, [(pts[i], widths[i]) for i in members],
                                [(pts[i], widths[i]) for i in groups[m]])
-        own = [(pts[i] - (left, top), widths[i]) for i in group]
-        cuts += _split(crop, box, tuple(group), own)
-    return cuts
+        if not split:
+            return [_Cut(box, crop, tuple(members))]
+        own = [(pts[i] - (left, top), widths[i]) for i in members]
+        return _split(crop, box, tuple(members), own)
+
+    cuts: list[_Cut] = []
+    single: list[tuple[int, int]] = []  # (group, its cut) for groups read as one cut
+    for k, (group, box, kept) in enumerate(zip(groups, boxes, keep, strict=True)):
+        if not kept or box[2] <= box[0] or box[3] <= box[1]:
+            continue
+        parts = cut(group, box, {k})
+        if len(parts) == 1:
+            single.append((k, len(cuts)))
+        cuts += parts
+    joins: list[tuple[int, _Cut]] = []
+    for (a, i), (b, j) in itertools.pairwise(single):
+        if j == i + 1 and any(touching(p, q) for p in groups[a] for q in groups[b]):
+            box = (min(boxes[a][0], boxes[b][0]), min(boxes[a][1], boxes[b][1]),
+                   max(boxes[a][2], boxes[b][2]), max(boxes[a][3], boxes[b][3]))
+            joins.append((i, cut(sorted(groups[a] + groups[b]), box, {a, b}, split=False)[0]))
+    return cuts, joins
 
 
 def _remove_nearer(crop: np.ndarray, box: Box, other: Box, own: list[tuple[np.ndarray, float]],

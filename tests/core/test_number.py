@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from app.core import segment
 from app.core.data import load_mnist
 from app.core.inference import Predictor
-from app.core.number import NO_DIGITS, VERDICT_NOT_A_DIGIT, NumberReader, drawing_cuts
+from app.core.number import NO_DIGITS, VERDICT_NOT_A_DIGIT, NumberReader, drawing_cuts, drawing_options
 from app.core.paths import bundled_store_dir
 from app.core.preprocess import preprocess
 from tools.handwriting import DIGITS
@@ -139,6 +139,46 @@ def test_drawing_a_two_stroke_four_stays_one_digit(predictor):
     reading = NumberReader(predictor).read_drawing(pixels, strokes)
     assert reading.number is not None and len(reading.number) == 4
     assert reading.digits[1].strokes == (1, 2)
+
+
+def _paint(strokes: list[tuple[np.ndarray, float]], width: int) -> np.ndarray:
+    img = Image.new("L", (width, HEIGHT), 0)
+    draw = ImageDraw.Draw(img)
+    for pts, w in strokes:
+        draw.line([tuple(p) for p in pts], fill=255, width=int(w), joint="curve")
+        for x, y in pts[[0, -1]]:
+            draw.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=255)
+    return np.asarray(img)
+
+
+def test_an_open_four_whose_stem_only_touches_its_corner_stays_one_digit(predictor):
+    """An open 4: its L, then a slightly bowed stem that meets the L's end. The two overlap
+    too little to be grouped by their extents; read as one, the model is sure of a 4."""
+    u, w = 0.49 * HEIGHT, 20.0
+    x0, top, mid, bottom = 0.75 * HEIGHT, 0.12 * HEIGHT, 0.62 * HEIGHT, 0.86 * HEIGHT
+    sx = x0 + 0.7 * u
+    ell = np.array([(x0 + 0.3 * u, top), (x0 + 0.05 * u, mid), (sx - 0.9 * w, mid)])
+    stem = np.array([(sx + 0.15 * u, top), (sx, mid), (sx + 0.06 * u, bottom)])
+    _, ones = written("11", advance=1.3)
+    strokes = [ones[0], (segment.densify(ell, 3.0), w), (segment.densify(stem, 3.0), w), ones[1]]
+    pixels = _paint(strokes, int(2.4 * HEIGHT))
+    cuts, joins = drawing_options(pixels, strokes)
+    assert [c.strokes for c in cuts] == [(0,), (1,), (2,), (3,)]  # grouped by extents: apart
+    assert [(i, c.strokes) for i, c in joins] == [(1, (1, 2))]  # they touch: worth asking
+    reading = NumberReader(predictor).read_drawing(pixels, strokes)
+    assert reading.number == "141"
+    assert reading.digits[1].strokes == (1, 2)
+    assert reading.digits[1].box == joins[0][1].box
+
+
+@pytest.mark.parametrize("number", ["17", "71"])
+def test_touching_digits_each_sure_of_itself_are_not_joined(predictor, number):
+    """Two digits whose strokes touch are read as one only when one of them alone is
+    doubtful: a 7 and a touching 1 (a wide 7 to the model) stay two."""
+    pixels, strokes = written(number, advance=0.28)
+    cuts, joins = drawing_options(pixels, strokes)
+    assert len(cuts) == 2 and [i for i, _ in joins] == [0]  # touching: the join is asked about
+    assert NumberReader(predictor).read_drawing(pixels, strokes).number == number
 
 
 def test_a_five_with_its_flag_written_apart_stays_one_digit(predictor):
