@@ -127,10 +127,10 @@ class NumberReader:
     def read_drawing(self, pixels: np.ndarray, strokes: Sequence[InkStroke]) -> NumberReading:
         """Read the number drawn with ``strokes`` into ``pixels`` (uint8, 0 = paper).
 
-        Two neighbouring digits whose strokes touch are also read as one digit, and taken
-        as one when one of the two alone is doubtful (:data:`HALF_DIGIT`) and the model is
-        at least as sure of the one digit as of either of the two (a score: the top
-        probability times the chance that it is a digit at all)."""
+        Two neighbouring digits whose strokes (all but) touch are also read as one digit,
+        and taken as one when one of the two alone is doubtful (:data:`HALF_DIGIT`) and the
+        model is at least as sure of the one digit as of either of the two (a score: the
+        top probability times the chance that it is a digit at all)."""
         cuts, joins = drawing_options(pixels, strokes)
         return self._read(cuts, joins)
 
@@ -310,9 +310,10 @@ def drawing_cuts(pixels: np.ndarray, strokes: Sequence[InkStroke]) -> list[_Cut]
 def drawing_options(pixels: np.ndarray, strokes: Sequence[InkStroke]
                     ) -> tuple[list[_Cut], list[tuple[int, _Cut]]]:
     """:func:`drawing_cuts`, and the joins worth asking the model about: ``(i, cut)`` where
-    the cuts ``i`` and ``i + 1`` are neighbouring groups whose strokes touch, and ``cut`` is
-    the two as one digit (an open 4 written as its L and a stem that meets the L's end
-    overlaps it too little to be grouped by extents alone)."""
+    the cuts ``i`` and ``i + 1`` are neighbouring groups whose strokes touch or all but
+    touch (less than a pen width apart), and ``cut`` is the two as one digit (an open 4
+    written as its L and a stem that meets the L's end overlaps it too little to be
+    grouped by extents alone)."""
     if not strokes:
         return [], []
     pts = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p, _ in strokes]
@@ -323,6 +324,9 @@ def drawing_options(pixels: np.ndarray, strokes: Sequence[InkStroke]
 
     def touching(i: int, j: int) -> bool:
         return segment.strokes_touch(pts[i], widths[i], pts[j], widths[j])
+
+    def near(i: int, j: int) -> bool:  # touching, or all but: less than a pen width apart
+        return segment.strokes_touch(pts[i], 2 * widths[i], pts[j], 2 * widths[j])
 
     groups, keep = segment.digit_groups(extents, touching)
     h, w = pixels.shape
@@ -353,7 +357,7 @@ def drawing_options(pixels: np.ndarray, strokes: Sequence[InkStroke]
         cuts += parts
     joins: list[tuple[int, _Cut]] = []
     for (a, i), (b, j) in itertools.pairwise(single):
-        if j == i + 1 and any(touching(p, q) for p in groups[a] for q in groups[b]):
+        if j == i + 1 and any(near(p, q) for p in groups[a] for q in groups[b]):
             box = (min(boxes[a][0], boxes[b][0]), min(boxes[a][1], boxes[b][1]),
                    max(boxes[a][2], boxes[b][2]), max(boxes[a][3], boxes[b][3]))
             joins.append((i, cut(sorted(groups[a] + groups[b]), box, {a, b}, split=False)[0]))

@@ -17,6 +17,7 @@ BUFFER_SIZE = 280  # model buffer pixels per pad unit (the pad's height; 10x MNI
 BRUSH_DEFAULT = 20  # brush diameter in buffer pixels
 MARK_COLOR = QColor("#5aa9ff")  # (legible on the light and the dark pad)
 MARK_SELECTED = QColor("#f0a500")
+LABEL = 0.12  # a mark's label height, pad units
 _GREY_BYTE = 1  # a byte of an opaque grey RGB32 pixel holding its level (G or R, either endianness)
 
 
@@ -132,7 +133,8 @@ class ModelBuffer:
 def paint_marks(p: QPainter, marks: list[tuple[QRectF, str, bool]], area: QRectF, unit: float,
                 base_font: QFont) -> None:
     """Boxes in pad units over the drawing ``area`` (widget pixels, ``unit`` per pad unit),
-    each with its label above it (inside when there is no room)."""
+    each with its label above it, or below it when the box touches the area's top (inside
+    only when there is room on neither side: the label never covers the ink if it can)."""
     font = QFont(base_font)
     font.setPointSizeF(max(9.0, unit / 14))
     font.setBold(True)
@@ -143,10 +145,19 @@ def paint_marks(p: QPainter, marks: list[tuple[QRectF, str, bool]], area: QRectF
         style = Qt.PenStyle.SolidLine if selected else Qt.PenStyle.DashLine
         p.setPen(QPen(MARK_SELECTED if selected else MARK_COLOR, 2.0 if selected else 1.0, style))
         p.drawRect(r)
-        above = QRectF(r.x(), r.y() - unit * 0.12, r.width(), unit * 0.12)
-        if above.top() < area.top():
-            above.moveTop(r.y())
-        p.drawText(above, Qt.AlignmentFlag.AlignCenter, label)
+        p.drawText(label_rect(r, area, unit), Qt.AlignmentFlag.AlignCenter, label)
+
+
+def label_rect(box: QRectF, area: QRectF, unit: float) -> QRectF:
+    """Where a mark's label goes (widget pixels): above its ``box``, else below, else inside."""
+    label = QRectF(box.x(), box.y() - unit * LABEL, box.width(), unit * LABEL)
+    if label.top() >= area.top():
+        return label
+    label.moveTop(box.bottom())
+    if label.bottom() <= area.bottom():
+        return label
+    label.moveTop(box.y())
+    return label
 
 
 class History:
@@ -233,6 +244,6 @@ def marks_damage(old: list[Mark], new: list[Mark], area: QRectF, unit: float) ->
 
     out = []
     for (x, y, w, h), _, _ in set(map(key, old)) ^ set(map(key, new)):
-        r = QRectF(area.x() + x * unit, area.y() + (y - 0.14) * unit, w * unit, (h + 0.14) * unit)
+        r = QRectF(area.x() + x * unit, area.y() + (y - LABEL) * unit, w * unit, (h + 2 * LABEL) * unit)
         out.append(r.adjusted(-3, -3, 3, 3).toAlignedRect())
     return out

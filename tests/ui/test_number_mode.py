@@ -114,6 +114,37 @@ def test_a_written_2026_reads_2026_with_a_box_per_digit(window, qtbot) -> None: 
     assert not view.reading().uncertain
 
 
+def test_a_digits_label_goes_below_its_box_when_the_box_touches_the_top(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Digits written high on the strip: no room above their boxes, so each label (in the
+    marks' blue) is drawn under its box, not inside it over the ink."""
+    view = number_mode(window)
+    pad = window.pad
+    high = [[(x, y - 0.2) for x, y in s] for s in number_strokes("37", height=0.6)]
+    write(pad, high)
+    qtbot.waitUntil(lambda: view.number() == "37")
+    pad.repaint()
+    shot = pad.grab().toImage()
+    area, unit, dpr = pad.drawing_area(), pad.unit(), shot.devicePixelRatio()
+
+    def blue(x0: float, y0: float, x1: float, y1: float) -> int:
+        """Label-blue pixels in a widget rectangle (the marks' colour, not the ink's)."""
+        count = 0
+        for y in range(int(y0 * dpr), int(y1 * dpr)):
+            for x in range(int(x0 * dpr), int(x1 * dpr)):
+                c = shot.pixelColor(x, y)
+                count += c.blue() > 200 and c.red() < 150 and c.green() > 120
+        return count
+
+    marks = pad.marks()
+    assert [label for _, label, _ in marks] == ["3", "7"]
+    for rect, _, _ in marks:
+        left, top = area.x() + rect.x() * unit, area.y() + rect.y() * unit
+        right, bottom = left + rect.width() * unit, top + rect.height() * unit
+        assert top - 0.12 * unit < area.top()  # no room above the box
+        assert blue(left + 4, top + 4, right - 4, top + 0.12 * unit) == 0  # nothing inside its top
+        assert blue(left + 4, bottom + 3, right - 4, bottom + 0.12 * unit) > 5  # the label below
+
+
 def test_a_two_stroke_4_between_other_digits_stays_one_digit(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     assert len(DIGITS["4"]) == 2
     view = number_mode(window)
@@ -121,6 +152,22 @@ def test_a_two_stroke_4_between_other_digits_stays_one_digit(window, qtbot) -> N
     qtbot.waitUntil(lambda: view.number() is not None and len(window.pad.strokes()) == 4)
     assert view.number() == "747"
     assert view.reading().digits[1].strokes == (1, 2)
+
+
+def test_an_open_4_whose_stem_just_misses_its_corner_reads_4(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """An open 4 written as its L, then a bowed stem that stops short of the L's end: the
+    two pieces are apart on the strip, yet the window reads one 4 in one box."""
+    view = number_mode(window)
+    u, pen = 0.49, 20 / 280  # a digit's width, the default brush (pad units)
+    x0, top, mid, bottom = 0.75, 0.12, 0.62, 0.86
+    sx = x0 + 0.7 * u
+    ell = [(x0 + 0.3 * u, top), (x0 + 0.05 * u, mid), (sx - 1.6 * pen, mid)]
+    stem = [(sx + 0.15 * u, top), (sx, mid), (sx + 0.06 * u, bottom)]
+    write(window.pad, [*number_strokes("1", start=0.3), ell, stem, *number_strokes("3", start=1.3)])
+    qtbot.waitUntil(lambda: view.number() is not None and len(window.pad.strokes()) == 4)
+    assert view.number() == "143"
+    assert view.reading().digits[1].strokes == (1, 2)
+    assert [label for _, label, _ in window.pad.marks()] == ["1", "4", "3"]
 
 
 def test_esc_clears_the_strip_and_the_number(window, qtbot) -> None:  # type: ignore[no-untyped-def]
