@@ -50,6 +50,17 @@ def side_by_side(images: list[np.ndarray], gap: int, scale: int = 1) -> np.ndarr
     return np.kron(row, np.ones((scale, scale), np.uint8)) if scale > 1 else row
 
 
+def _paint(strokes: list[tuple[np.ndarray, float]], width: int) -> np.ndarray:
+    """Strokes (points in pixels, pen diameter) drawn with round pens on a strip HEIGHT high."""
+    img = Image.new("L", (width, HEIGHT), 0)
+    draw = ImageDraw.Draw(img)
+    for pts, w in strokes:
+        draw.line([tuple(p) for p in pts], fill=255, width=int(w), joint="curve")
+        for x, y in pts[[0, -1]]:
+            draw.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=255)
+    return np.asarray(img)
+
+
 def written(number: str, height: float = 0.7, advance: float = 0.62, width: float = 20.0
             ) -> tuple[np.ndarray, list[tuple[np.ndarray, float]]]:
     """``number`` written with the test digits' strokes on a strip HEIGHT pixels high:
@@ -61,13 +72,7 @@ def written(number: str, height: float = 0.7, advance: float = 0.62, width: floa
             pts = np.array([(x0 + x * height * 0.7 * HEIGHT, (0.15 + y * height) * HEIGHT)
                             for x, y in line])
             strokes.append((segment.densify(pts, 3.0), width))
-    img = Image.new("L", (int((0.6 + len(number) * advance) * HEIGHT), HEIGHT), 0)
-    draw = ImageDraw.Draw(img)
-    for pts, w in strokes:
-        draw.line([tuple(p) for p in pts], fill=255, width=int(w), joint="curve")
-        for x, y in pts[[0, -1]]:
-            draw.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=255)
-    return np.asarray(img), strokes
+    return _paint(strokes, int((0.6 + len(number) * advance) * HEIGHT)), strokes
 
 
 def test_number_from_a_picture_reads_each_digit_as_the_single_digit_path_does(predictor, mnist_test):
@@ -139,16 +144,6 @@ def test_drawing_a_two_stroke_four_stays_one_digit(predictor):
     reading = NumberReader(predictor).read_drawing(pixels, strokes)
     assert reading.number is not None and len(reading.number) == 4
     assert reading.digits[1].strokes == (1, 2)
-
-
-def _paint(strokes: list[tuple[np.ndarray, float]], width: int) -> np.ndarray:
-    img = Image.new("L", (width, HEIGHT), 0)
-    draw = ImageDraw.Draw(img)
-    for pts, w in strokes:
-        draw.line([tuple(p) for p in pts], fill=255, width=int(w), joint="curve")
-        for x, y in pts[[0, -1]]:
-            draw.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=255)
-    return np.asarray(img)
 
 
 @pytest.mark.parametrize("apart", [0.9, 1.6])  # the L's end and the stem, in pen widths
