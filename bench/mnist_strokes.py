@@ -1,7 +1,9 @@
 """MNIST digits turned into pen strokes, to be written on the pad with the mouse.
 
-A 28x28 digit is enlarged 4x, thinned to a one-pixel skeleton (Zhang-Suen) and the
-skeleton walked into polylines (from its ends first, then round its loops), lightly
+A 28x28 digit is enlarged 4x, thinned to a one-pixel skeleton (Zhang-Suen,
+:func:`app.core.penrender.thin`) at the ink threshold whose strokes look most like the
+digit (:func:`app.core.penrender.redraw_error`, as the drawn-digits bench chooses it), and
+the skeleton walked into polylines (from its ends first, then round its loops), lightly
 smoothed and thinned out to a point every couple of pixels. The pen width is the ink's
 area over the skeleton's length. Coordinates are in units of the 28-pixel MNIST frame
 (0..1), so a caller scales them to the pad.
@@ -10,6 +12,8 @@ area over the skeleton's length. Coordinates are in units of the 28-pixel MNIST 
 from __future__ import annotations
 
 import numpy as np
+
+from app.core import penrender as pr
 
 UP = 4  # enlargement before thinning
 STEP = 2  # keep a point every this many skeleton pixels
@@ -27,30 +31,6 @@ def _enlarge(img: np.ndarray) -> np.ndarray:
     rows = img[i0] * (1 - f)[:, None] + img[i1] * f[:, None]
     out: np.ndarray = rows[:, i0] * (1 - f)[None, :] + rows[:, i1] * f[None, :]
     return out
-
-
-def thin(mask: np.ndarray) -> np.ndarray:
-    """Zhang-Suen thinning of a boolean mask."""
-    img = np.pad(mask.astype(np.uint8), 1)
-    while True:
-        changed = False
-        for step in (0, 1):
-            p = np.pad(img, 1)
-            n = [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:],  # p2 p3 p4 p5
-                 p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]  # p6 p7 p8 p9
-            b = sum(x.astype(int) for x in n)
-            a = sum(((n[i] == 0) & (n[(i + 1) % 8] == 1)).astype(int) for i in range(8))
-            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
-            if step == 0:
-                c = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
-            else:
-                c = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
-            kill = (img == 1) & (b >= 2) & (b <= 6) & (a == 1) & c
-            if kill.any():
-                img[kill] = 0
-                changed = True
-        if not changed:
-            return img[1:-1, 1:-1].astype(bool)
 
 
 _NEIGHBOURS = [(-1, 0), (0, 1), (1, 0), (0, -1), (-1, 1), (1, 1), (1, -1), (-1, -1)]
@@ -101,12 +81,22 @@ def digit_strokes(image: np.ndarray) -> tuple[list[Polyline], float]:
     """An MNIST digit (28x28 uint8) as strokes in 0..1 frame units, and the pen width."""
     img = image.astype(np.float32) / 255.0
     big = _enlarge(img)
-    skeleton = thin(big >= 0.4)
+    tries = []
+    for level in pr.LEVELS:
+        skeleton = pr.thin(big >= level)
+        strokes = _polylines(skeleton)
+        error = pr.redraw_error([np.asarray(s, np.float32) for s in strokes], image)
+        tries.append((error, len(tries), strokes, skeleton))
+    _, _, strokes, skeleton = min(tries, key=lambda t: t[:2])
+    length = max(int(skeleton.sum()), 1) / UP  # skeleton length in MNIST pixels
+    width = float(img.sum()) / length / 28  # (frame units)
+    return strokes, float(np.clip(width, 1.2 / 28, 3.5 / 28))
+
+
+def _polylines(skeleton: np.ndarray) -> list[Polyline]:
     strokes: list[Polyline] = []
     for path in trace(skeleton):
         pts = _smooth(np.array(path, dtype=np.float64))
         keep = [*range(0, len(pts) - 1, STEP), len(pts) - 1]
         strokes.append([((c + 0.5) / (28 * UP), (r + 0.5) / (28 * UP)) for r, c in pts[keep]])
-    length = max(int(skeleton.sum()), 1) / UP  # skeleton length in MNIST pixels
-    width = float(img.sum()) / length / 28  # (frame units)
-    return strokes, float(np.clip(width, 1.2 / 28, 3.5 / 28))
+    return strokes
