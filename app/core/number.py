@@ -140,8 +140,9 @@ class NumberReader:
         return NumberReading() if ink_map is None else self._read(image_cuts(ink_map))
 
     def _read(self, cuts: list[_Cut], joins: Sequence[tuple[int, _Cut]] = ()) -> NumberReading:
-        seen = self._classify([*cuts, *(c for _, c in joins)])
-        alone, together = seen[: len(cuts)], dict(zip((i for i, _ in joins), seen[len(cuts):], strict=True))
+        joined = dict(joins)
+        seen = self._classify([*cuts, *joined.values()])
+        alone, together = seen[: len(cuts)], dict(zip(joined, seen[len(cuts):], strict=True))
         chosen: list[tuple[_Cut, tuple[np.ndarray, np.ndarray, str, float]]] = []
         i = 0
         while i < len(cuts):
@@ -149,7 +150,7 @@ class NumberReader:
             b = alone[i + 1] if i + 1 < len(cuts) else None
             if (one is not None and a is not None and b is not None
                     and min(a[3], b[3]) < HALF_DIGIT and one[3] >= max(a[3], b[3]) - TIE):
-                chosen.append((dict(joins)[i], one))
+                chosen.append((joined[i], one))
                 i += 2
                 continue
             if a is not None:
