@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import DigitPadError, TrainingError
 from app.core.models import ARCHITECTURES, DEFAULT_ARCH
 from app.core.training import LIMITS, TrainConfig
-from app.ui.style import ERROR_STYLE, muted_span, named
+from app.ui.style import ERROR_STYLE, muted_span, named, rich_text
 
 MNIST_TRAIN_SIZE = 60000
 # Rough training throughput on a 2-core machine (images per second), for the estimate only.
@@ -238,9 +238,8 @@ class RetrainDialog(QDialog):
             self.error_label.hide()
             self._fit()
         secs = estimate_seconds(cfg)
-        self.estimate_label.setText(
-            f"Estimated training time: about {format_duration(secs)} "
-            + muted_span(self.estimate_label, "(rough estimate)"))
+        rich_text(self.estimate_label, lambda: f"Estimated training time: about {format_duration(secs)} "
+                  + muted_span(self.estimate_label, "(rough estimate)"))
 
     def accept(self) -> None:
         try:

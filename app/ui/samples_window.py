@@ -9,6 +9,7 @@ or object array is refused).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from app.core.errors import DigitPadError
 from app.ui.feedback import Prefs
 from app.ui.personal_samples import PersonalSamples
 from app.ui.screenfit import resize_within_screen
-from app.ui.style import ERROR_STYLE, muted_span, named
+from app.ui.style import ERROR_STYLE, muted_span, named, rich_text
 from app.ui.thumbs import DigitGrid
 
 THUMB = 44
@@ -159,9 +160,7 @@ class SamplesWindow(QDialog):
                 if s.id in selected:
                     item.setSelected(True)
             grid.setUpdatesEnabled(True)
-            n = counts[d]
-            self.row_labels[d].setText(f"<b style='font-size:15pt'>{d}</b><br>"
-                                       + muted_span(self.row_labels[d], str(n or 'none')))
+            rich_text(self.row_labels[d], functools.partial(self._row_text, d, counts[d]))
         if total:
             self.summary.setText(
                 f"<b>{total}</b> samples of your handwriting. Select thumbnails, then press a digit key "
@@ -174,6 +173,11 @@ class SamplesWindow(QDialog):
         if store.problems:
             self.show_message(" ".join(store.problems), error=True)
         self.update_buttons()
+
+    def _row_text(self, digit: int, count: int) -> str:
+        """A row's label: the digit, and how many samples of it (muted)."""
+        return (f"<b style='font-size:15pt'>{digit}</b><br>"
+                + muted_span(self.row_labels[digit], str(count or "none")))
 
     def selected_ids(self) -> list[int]:
         out: list[int] = []

@@ -15,7 +15,7 @@ from typing import NamedTuple, TypeVar
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QIcon, QPalette
-from PySide6.QtWidgets import QApplication, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QTableWidgetItem, QWidget
 
 from app.core import paths
 
@@ -132,9 +132,38 @@ def muted(widget: Wd) -> Wd:
 
 def muted_span(widget: QWidget, text: str) -> str:
     """``text`` as rich text in :func:`muted_text`'s colour for ``widget``'s palette (a part
-    of a label's text; the colour is the palette's when the text is set)."""
+    of a label's text, set with :func:`rich_text` so that it follows the palette)."""
     color = muted_text(widget.palette(), QPalette.ColorRole.Window).name()
     return f"<span style='color:{color}'>{text}</span>"
+
+
+class _RichText(QObject):
+    """Keeps a label's rich text composed for its palette, through palette changes."""
+
+    def __init__(self, label: QLabel, compose: Callable[[], str]) -> None:
+        super().__init__(label)
+        self.label, self.compose, self.last = label, compose, ""
+        label.installEventFilter(self)
+
+    def apply(self) -> None:
+        self.last = self.compose()
+        self.label.setText(self.last)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # (only while the text is still ours: a plain setText since then wins)
+        if event.type() == QEvent.Type.PaletteChange and self.label.text() == self.last:
+            self.apply()
+        return False
+
+
+def rich_text(label: QLabel, compose: Callable[[], str]) -> None:
+    """Set ``label``'s text to ``compose()`` now and again whenever its palette changes, so
+    that the colours it takes from the palette (:func:`muted_span`) follow light / dark."""
+    keeper = label.findChild(_RichText, options=Qt.FindChildOption.FindDirectChildrenOnly)
+    if keeper is None:
+        keeper = _RichText(label, compose)
+    keeper.compose = compose
+    keeper.apply()
 
 
 class PadColors(NamedTuple):

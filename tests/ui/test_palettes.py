@@ -9,10 +9,10 @@ import numpy as np
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDockWidget, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QWidget
 
 from app.ui.explain_panel import ExplainPanel
-from app.ui.style import bar_colors, contrast, pad_colors
+from app.ui.style import bar_colors, contrast, dark_palette, muted_text, pad_colors
 from tests import ui_helpers
 from tests.ui_helpers import draw_digit
 
@@ -106,3 +106,21 @@ def test_number_view_text_is_readable(window, qtbot, scheme) -> None:  # type: i
     qtbot.waitUntil(lambda: view.number() is not None)
     assert _most_contrast(_shot(window, view), background) >= 7.0  # the digit, in the text colour
     QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_muted_lines_follow_a_switch_of_palette_while_running(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The model label's second line is muted rich text: after the system switches between
+    light and dark with the window open, it is drawn in the new palette's muted colour."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    label = window.model_label
+    before = app.palette()
+    try:
+        for pal in (dark_palette(), app.style().standardPalette()):
+            app.setPalette(pal)
+            QApplication.processEvents()
+            want = muted_text(label.palette(), QPalette.ColorRole.Window)
+            assert want.name() in label.text()
+            qtbot.waitUntil(lambda want=want: _near(_shot(window, label), want, tol=20) > 20)
+    finally:
+        app.setPalette(before)

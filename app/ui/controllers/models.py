@@ -26,7 +26,7 @@ from app.ui.dialogs import ManageModelsDialog
 from app.ui.evaluation import EvalDetails, EvaluationView
 from app.ui.feedback import Feedback, Prefs
 from app.ui.jobs import Jobs, error_text
-from app.ui.style import LIVE_STYLE, muted_span
+from app.ui.style import LIVE_STYLE, muted_span, rich_text
 from app.ui.worker import FunctionWorker, Worker
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,9 @@ class ModelsController(QObject):
         acc = None if e.test_accuracy is None else f"{e.test_accuracy * 100:.2f} %"
         said = [part for part in (short if short not in e.name else None,
                                   f"{acc} on MNIST test" if acc and acc not in e.name else None) if part]
-        more = f"<br>{muted_span(self.view.model_label, ', '.join(said))}" if said else ""
-        self.view.model_label.setText(f"Model: <b>{e.name}</b>{more}")
+        label = self.view.model_label
+        rich_text(label, lambda: f"Model: <b>{e.name}</b>"
+                  + (f"<br>{muted_span(label, ', '.join(said))}" if said else ""))
         self.view.model_label.setToolTip(f"{arch}\n{e.path}")
         self.view.status_model.setText(f"Model: {e.name}")
         # the platform adds " — DigitPad" (the application's display name) itself
@@ -179,9 +180,9 @@ class ModelsController(QObject):
 
     def show_live_weights(self, text: str) -> None:
         """Say that the weights in training, not the model in use, read the drawing."""
-        self.view.model_label.setText(
-            f"<span style='{LIVE_STYLE}'><b>{text}</b></span><br>"
-            + muted_span(self.view.model_label, "the model being trained reads your drawing"))
+        label = self.view.model_label
+        rich_text(label, lambda: f"<span style='{LIVE_STYLE}'><b>{text}</b></span><br>"
+                  + muted_span(label, "the model being trained reads your drawing"))
         self.view.status_model.setText(text)
 
     def weights_in_use(self) -> str:
