@@ -86,8 +86,8 @@ def digit_strokes(image: np.ndarray) -> tuple[list[Polyline], float]:
         skeleton = pr.thin(big >= level)
         strokes = _polylines(skeleton)
         error = pr.redraw_error([np.asarray(s, np.float32) for s in strokes], image)
-        tries.append((error, len(tries), strokes, skeleton))
-    _, _, strokes, skeleton = min(tries, key=lambda t: t[:2])
+        tries.append((error, strokes, skeleton))
+    _, strokes, skeleton = min(tries, key=lambda t: t[0])  # (the first level on a tie)
     length = max(int(skeleton.sum()), 1) / UP  # skeleton length in MNIST pixels
     width = float(img.sum()) / length / 28  # (frame units)
     return strokes, float(np.clip(width, 1.2 / 28, 3.5 / 28))

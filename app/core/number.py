@@ -359,9 +359,9 @@ def drawing_options(pixels: np.ndarray, strokes: Sequence[InkStroke]
     joins: list[tuple[int, _Cut]] = []
     for (a, i), (b, j) in itertools.pairwise(single):
         if j == i + 1 and any(near(p, q) for p in groups[a] for q in groups[b]):
-            box = (min(boxes[a][0], boxes[b][0]), min(boxes[a][1], boxes[b][1]),
-                   max(boxes[a][2], boxes[b][2]), max(boxes[a][3], boxes[b][3]))
-            joins.append((i, cut(sorted(groups[a] + groups[b]), box, {a, b}, split=False)[0]))
+            both = sorted(groups[a] + groups[b])
+            box = _box(segment.union_extent(extents, both), MARGIN, w, h)
+            joins.append((i, cut(both, box, {a, b}, split=False)[0]))
     return cuts, joins
 
 
