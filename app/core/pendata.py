@@ -9,7 +9,9 @@ Qt-free and TensorFlow-free.
 from __future__ import annotations
 
 import functools
+import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -20,11 +22,22 @@ NOT_A_DIGIT = 10  # the label (and output index) of "not a digit"
 CLASSES = 11  # ten digits + not a digit
 PEN_DATA = "pen_data.npz"
 
+_file: Path | None = None  # another file than the shipped one (use_pen_data)
+
+
+def use_pen_data(path: str | os.PathLike[str] | None) -> None:
+    """Train from ``path`` instead of the shipped file (``None``: the shipped file again).
+    For ``tools/train_default.py``: the shipped model learns from renderings of all 60 000
+    training digits, more than the Train button needs or the app ships."""
+    global _file
+    _file = None if path is None else Path(path)
+    load_pen_data.cache_clear()
+
 
 @functools.lru_cache(maxsize=1)
 def load_pen_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x uint8 (N, 28, 28), y int64 (N,), source int64 (N,)) from the shipped file."""
-    path = resources_dir() / PEN_DATA
+    path = _file or resources_dir() / PEN_DATA
     try:
         with np.load(path, allow_pickle=False) as f:
             x, y, src = f["x"], f["y"].astype(np.int64), f["source"].astype(np.int64)

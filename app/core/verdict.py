@@ -24,7 +24,7 @@ DIGIT, NOT_DIGIT, EMPTY = "digit", "not a digit", "empty"
 THRESHOLD = 0.5  # calibrated P(not a digit) from which the verdict says so (at most)
 DOUBT = "doubt"  # calibration "score" of a ten-output model whose verdict reads the doubt
 MAX_DOUBT = 0.9  # the doubt of ten equal digit probabilities: a threshold there rejects nothing
-FALSE_REJECT = 0.005  # share of held-out digits the fitted threshold may call "not a digit"
+FALSE_REJECT = 0.008  # share of held-out digits the fitted threshold may call "not a digit"
 _TINY = 1e-12
 
 

@@ -76,10 +76,10 @@ print(json.dumps({{"layers": [[l.name, l.kind, l.shape_text, l.params] for l in 
     assert out["tf"] == []
     meta = json.loads((DEFAULT / "meta.json").read_text())
     assert out["total"] == meta["params"]
-    assert out["kernel"] == [5, 5, 1, 16]
-    assert out["first"].startswith("conv1: 16 filters 5×5, stride 2")
+    assert out["kernel"] == [3, 3, 1, 32]
+    assert out["first"].startswith("conv1: 32 filters 3×3")
     shapes = {name: shape for name, _k, shape, _p in out["layers"]}
-    assert shapes["conv1"] == "14×14×16" and shapes["flatten"] == "3136" and shapes["probabilities"] == "11"
+    assert shapes["conv1"] == "28×28×32" and shapes["flatten"] == "6272" and shapes["probabilities"] == "11"
     assert len(summary_rows(read_anatomy(DEFAULT / "model.keras"))) == len(out["layers"])
 
 
@@ -99,7 +99,7 @@ def test_numpy_first_layer_matches_keras() -> None:
     ref = np.asarray(probe(x, training=False))
     for i in range(3):
         mine = first_layer_activations(anatomy.first, x[i])
-        assert mine.shape == (16, 14, 14)
+        assert mine.shape == (32, 28, 28)
         np.testing.assert_allclose(np.moveaxis(ref[i], -1, 0), mine, atol=1e-4)
     live = anatomy_from_keras(model)  # the same from the model in memory (while training)
     assert [(a.name, a.shape_text, a.params) for a in live.layers] == \

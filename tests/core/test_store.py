@@ -202,7 +202,7 @@ def test_shipped_default_model_metadata() -> None:
     entry = ModelStore().get(DEFAULT_MODEL)
     assert entry.builtin
     meta = entry.meta
-    assert meta["arch"] == "cnn"
+    assert meta["arch"] == "cnn-large"
     assert meta["test_accuracy"] >= 0.995
     assert len(meta["per_class_accuracy"]) == 10
     for key in ("params", "training", "seed", "created"):

@@ -229,9 +229,9 @@ def test_explain_panel_saliency_lies_on_the_strokes(window, qtbot) -> None:  # t
     assert hot.any() and (hot & grown).sum() >= 0.85 * hot.sum()
     assert np.array_equal(panel.saliency_view.saliency(), s.map)
     acts = panel.activations_view.activations()
-    assert acts is not None and acts.shape == (16, 14, 14)
-    assert panel.layers.rowCount() == 10  # 9 layers + the total
-    assert panel.layers.item(2, 0).text() == "conv1" and panel.layers.item(2, 2).text() == "14×14×16"
+    assert acts is not None and acts.shape == (32, 28, 28)
+    assert panel.layers.rowCount() == 22  # 21 layers + the total
+    assert panel.layers.item(2, 0).text() == "conv1" and panel.layers.item(2, 2).text() == "28×28×32"
     assert "conv1" in panel.activations_title.text()
     assert window.live.last_update_ms < 50  # live prediction is not held up by the explanation
     QTest.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
