@@ -4,7 +4,7 @@ Such a model cannot say "not a digit"; what it can say is how sure it is. Its ve
 the *doubt* (one minus the top calibrated digit probability, ``app.core.verdict.split``),
 against a threshold fitted on held-out data when the model is imported: the temperature on
 held-out digits, the threshold as for DigitPad's own models (the lowest that calls at most
-0.5 % of the held-out digits "not a digit"). The held-out data: MNIST training images that
+``verdict.FALSE_REJECT`` of the held-out digits "not a digit"). The held-out data: MNIST training images that
 DigitPad's own recipe keeps out of training, their pen renderings, and non-digit drawings
 (``app.core.pendata``). An imported model may well have been trained on those MNIST
 images; the pen renderings it has never seen. The doubt is a weaker judge than a trained
