@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from app.core import negatives, pendata
@@ -93,3 +94,27 @@ def test_shipped_pen_data_has_digits_and_negatives_and_no_test_digits() -> None:
     held_renderings = int((np.isin(src, held) & (y != pendata.NOT_A_DIGIT)).sum())
     assert held_renderings > 0 and (yv != pendata.NOT_A_DIGIT).sum() == held_renderings
     assert len(pendata.split(None)[2]) == 0  # no validation split: everything trains
+
+
+def test_training_can_use_another_pen_data_file_and_go_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from app.core.errors import DatasetError
+
+    shipped = len(pendata.load_pen_data()[0])
+    other = tmp_path / "pen_full.npz"
+    np.savez(other, x=np.arange(3, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8),
+             y=np.array([10, 1, 2], np.int8), source=np.array([-1, 4, 5], np.int32))
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    try:
+        pendata.use_pen_data(other)
+        x, y, src = pendata.load_pen_data()
+        assert len(x) == 3 and y.tolist() == [10, 1, 2] and src.tolist() == [-1, 4, 5]
+        xt, yt, xv, yv = pendata.split(np.array([5]))  # image 5's rendering is held out
+        assert yt.tolist() == [1] and int(xt[0, 0, 0]) == 1
+        assert yv.tolist() == [10, 2] and [int(v[0, 0]) for v in xv] == [0, 2]
+        pendata.use_pen_data(broken)
+        with pytest.raises(DatasetError, match=r"broken\.npz"):
+            pendata.load_pen_data()
+    finally:
+        pendata.use_pen_data(None)
+    assert len(pendata.load_pen_data()[0]) == shipped
