@@ -1,8 +1,9 @@
 """Whether a new model replaces the one in use (Qt-free).
 
 A newly trained or fine-tuned model becomes the model in use at once only when it is at
-least as good as the model in use: on the MNIST test set, and on the user's personal
-samples where there are any (those neither model was trained on). Otherwise it stays in
+least as good as the model in use: on the MNIST test set (the whole set for both, or the
+same number of its images), and on the user's personal samples where there are any (those
+neither model was trained on). Otherwise it stays in
 the store and the front asks ("New: MLP, 56.30 % — In use: default, 99.56 %"); the
 window's default answer and the CLI's default (``--activate if-better``) keep the model
 in use. Accuracies on personal samples are measured with each model's ``.tflite``
@@ -30,6 +31,7 @@ ACTIVATE_MODES: tuple[ActivateMode, ...] = ("always", "if-better", "never")
 # Accuracies closer than this count as equal (float noise; a test set of 10 000 images
 # moves in steps of 0.0001).
 EPSILON = 1e-9
+MNIST_TEST = 10_000  # images in the MNIST test set
 
 Personal = tuple[np.ndarray, np.ndarray, list[int]]  # images (N, 28, 28), labels (N,), sample ids
 
@@ -43,10 +45,13 @@ class Standing:
     mnist: float | None
     personal: float | None = None
     personal_count: int = 0
+    tested: int | None = None  # MNIST test images the accuracy was measured on (None: all)
 
     def text(self, label: str | None = None) -> str:
         """``MLP, 56.30 %`` (+ ``, your drawings 8/10``); ``label`` replaces the title."""
         acc = "accuracy unknown" if self.mnist is None else f"{self.mnist * 100:.2f} %"
+        if self.mnist is not None and self.tested is not None:
+            acc += f" on {self.tested} test images"
         mine = ""
         if self.personal is not None and self.personal_count:
             right = round(self.personal * self.personal_count)
@@ -65,6 +70,8 @@ class Comparison:
         cur = self.current
         if cur is None:
             return True
+        if not self.comparable():
+            return False
         if cur.mnist is not None and (self.new.mnist is None or self.new.mnist < cur.mnist - EPSILON):
             return False
         if cur.mnist is None and self.new.mnist is None:
@@ -72,6 +79,23 @@ class Comparison:
         worse_on_mine = cur.personal is not None and self.new.personal is not None \
             and self.new.personal < cur.personal - EPSILON
         return not worse_on_mine
+
+    def comparable(self) -> bool:
+        """False when both MNIST accuracies are known but were measured on different numbers
+        of test images (a fine-tune measured on a few hundred): neither is then evidence."""
+        cur = self.current
+        return cur is None or cur.mnist is None or self.new.mnist is None or self.new.tested == cur.tested
+
+    def looks_worse(self) -> bool:
+        """The new model scored lower on MNIST or on the user's drawings (on whatever test
+        images each was measured), or nothing says it is as good."""
+        cur = self.current
+        if cur is None or self.comparable():
+            return not self.at_least_as_good()
+        assert cur.mnist is not None and self.new.mnist is not None
+        lower_mine = cur.personal is not None and self.new.personal is not None \
+            and self.new.personal < cur.personal - EPSILON
+        return self.new.mnist < cur.mnist - EPSILON or lower_mine
 
     def text(self) -> str:
         """``New: MLP, 56.30 % — In use: default, 99.56 %``."""
@@ -96,6 +120,8 @@ class Outcome:
             return f"{self.name!r} is now the model in use{why}."
         kept = "no model" if cur is None else repr(cur.name)
         why = "" if self.mode == "never" else " because it is not as good"
+        if self.mode != "never" and not self.comparison.looks_worse():
+            why = " because it was measured on other test images"
         return (f"{self.name!r} is saved but not in use{why}; still using {kept}. "
                 f"{self.comparison.text()}")
 
@@ -109,6 +135,13 @@ def check_mode(mode: str) -> ActivateMode:
 def _short_title(entry: ModelEntry) -> str:
     title = str(entry.meta.get("title") or entry.arch or entry.name)
     return re.sub(r"\s*\([^)]*\)", "", title.split(",")[0]).strip() or entry.name
+
+
+def _tested(entry: ModelEntry) -> int | None:
+    """How many MNIST test images the model's accuracy was measured on, when fewer than all
+    (``digitpad finetune --mnist-test N``); None for the whole test set or when unknown."""
+    n = entry.meta.get("test_count")
+    return int(n) if isinstance(n, int) and not isinstance(n, bool) and 0 < n < MNIST_TEST else None
 
 
 def _trained_on(entry: ModelEntry) -> set[int]:
@@ -150,9 +183,9 @@ def compare(store: ModelStore, new_name: str, current_name: str | None,
             if p_new is None or p_cur is None:
                 p_new = p_cur = None
                 count = 0
-    new_standing = Standing(new.name, _short_title(new), new.test_accuracy, p_new, count)
+    new_standing = Standing(new.name, _short_title(new), new.test_accuracy, p_new, count, _tested(new))
     cur_standing = None if cur is None else Standing(cur.name, _short_title(cur), cur.test_accuracy,
-                                                     p_cur, count)
+                                                     p_cur, count, _tested(cur))
     return Comparison(new_standing, cur_standing)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.activation import Comparison, Standing, compare, settle
+from app.core.activation import Comparison, Outcome, Standing, compare, settle
 from app.core.errors import DigitPadError
 from app.core.store import ModelStore
 
@@ -26,6 +26,16 @@ def test_comparison_rules() -> None:
     assert not Comparison(Standing("new", "MLP", None), cur).at_least_as_good()
     text = Comparison(Standing("new", "MLP", 0.563), cur).text()
     assert text == "New: MLP, 56.30 % — In use: default, 99.56 %"
+    # measured on 100 of the test images against all of them: not comparable, even at 100 %
+    lucky = Comparison(Standing("new", "CNN", 1.0, tested=100), cur)
+    assert not lucky.comparable() and not lucky.at_least_as_good()
+    assert lucky.text() == "New: CNN, 100.00 % on 100 test images — In use: default, 99.56 %"
+    kept = Outcome("new", False, lucky, "if-better").text()
+    assert "not in use because it was measured on other test images; still using 'default'" in kept
+    worse = Outcome("new", False, Comparison(Standing("new", "CNN", 0.98, tested=100), cur), "if-better")
+    assert "not in use because it is not as good" in worse.text()
+    few = Standing("few", "CNN", 0.99, tested=100)
+    assert Comparison(Standing("new", "CNN", 0.99, tested=100), few).at_least_as_good()
 
 
 def test_settle_modes(store: ModelStore, saved) -> None:  # type: ignore[no-untyped-def]
