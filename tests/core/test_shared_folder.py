@@ -139,8 +139,8 @@ def test_two_finetunes_at_once_both_save_their_model(tmp_path: Path) -> None:
     samples = SampleStore(home)
     for i in pick:
         samples.add(x[i], int(y[i]))
-    # (--activate always: 100 test images cannot show a fine-tuned model as good as the
-    # shipped one's figure on all 10 000, and which one ends up in use is what is tested)
+    # (--activate always: a score on 100 test images is not compared with the model in
+    # use's on all 10 000; which of the two ends up in use is what is tested)
     argv = [sys.executable, "-m", "app", "finetune", "--epochs", "1", "--mnist-images", "100",
             "--mnist-test", "100", "--activate", "always"]
     procs = [subprocess.Popen(argv, cwd=ROOT, env=_env(home), stdout=subprocess.PIPE,
