@@ -7,6 +7,7 @@ line segments, so fast drags leave no gaps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,29 +134,37 @@ class ModelBuffer:
 def paint_marks(p: QPainter, marks: list[tuple[QRectF, str, bool]], area: QRectF, unit: float,
                 base_font: QFont) -> None:
     """Boxes in pad units over the drawing ``area`` (widget pixels, ``unit`` per pad unit),
-    each with its label above it, or below it when the box touches the area's top (inside
-    only when there is room on neither side: the label never covers the ink if it can)."""
+    each with its label above it, or below it when the box touches the area's top, or
+    beside it when the box spans the area's height (inside only when there is room
+    nowhere else: the label never covers the ink if it can)."""
     font = QFont(base_font)
     font.setPointSizeF(max(9.0, unit / 14))
     font.setBold(True)
     p.setFont(font)
-    for rect, label, selected in marks:
-        r = QRectF(area.x() + rect.x() * unit, area.y() + rect.y() * unit, rect.width() * unit,
-                   rect.height() * unit)
+    boxes = [QRectF(area.x() + rect.x() * unit, area.y() + rect.y() * unit, rect.width() * unit,
+                    rect.height() * unit) for rect, _, _ in marks]
+    for k, (r, (_, label, selected)) in enumerate(zip(boxes, marks, strict=True)):
         style = Qt.PenStyle.SolidLine if selected else Qt.PenStyle.DashLine
         p.setPen(QPen(MARK_SELECTED if selected else MARK_COLOR, 2.0 if selected else 1.0, style))
         p.drawRect(r)
-        p.drawText(label_rect(r, area, unit), Qt.AlignmentFlag.AlignCenter, label)
+        others = boxes[:k] + boxes[k + 1:]
+        p.drawText(label_rect(r, area, unit, others), Qt.AlignmentFlag.AlignCenter, label)
 
 
-def label_rect(box: QRectF, area: QRectF, unit: float) -> QRectF:
-    """Where a mark's label goes (widget pixels): above its ``box``, else below, else inside."""
-    label = QRectF(box.x(), box.y() - unit * LABEL, box.width(), unit * LABEL)
+def label_rect(box: QRectF, area: QRectF, unit: float, others: Sequence[QRectF] = ()) -> QRectF:
+    """Where a mark's label goes (widget pixels): above its ``box``, else below, else beside
+    it (right, then left) where no other box (``others``) is, else inside."""
+    size = unit * LABEL
+    label = QRectF(box.x(), box.y() - size, box.width(), size)
     if label.top() >= area.top():
         return label
     label.moveTop(box.bottom())
     if label.bottom() <= area.bottom():
         return label
+    for x in (box.right() + 1, box.left() - size - 1):
+        beside = QRectF(x, box.y(), size, size)
+        if area.contains(beside) and not any(beside.intersects(o) for o in others):
+            return beside
     label.moveTop(box.y())
     return label
 
@@ -237,13 +246,14 @@ Mark = tuple[QRectF, str, bool]  # a box in pad units, its label, highlighted
 
 def marks_damage(old: list[Mark], new: list[Mark], area: QRectF, unit: float) -> list[QRect]:
     """The widget rectangles to repaint when the marks change from ``old`` to ``new``:
-    those of the marks that appeared or went, labels included."""
+    those of the marks that appeared or went, labels included (above, below or beside)."""
     def key(m: Mark) -> tuple[tuple[float, float, float, float], str, bool]:
         r = m[0]
         return (r.x(), r.y(), r.width(), r.height()), m[1], m[2]
 
     out = []
     for (x, y, w, h), _, _ in set(map(key, old)) ^ set(map(key, new)):
-        r = QRectF(area.x() + x * unit, area.y() + (y - LABEL) * unit, w * unit, (h + 2 * LABEL) * unit)
+        r = QRectF(area.x() + (x - LABEL) * unit, area.y() + (y - LABEL) * unit, (w + 2 * LABEL) * unit,
+                   (h + 2 * LABEL) * unit)
         out.append(r.adjusted(-3, -3, 3, 3).toAlignedRect())
     return out

@@ -114,6 +114,30 @@ def test_a_written_2026_reads_2026_with_a_box_per_digit(window, qtbot) -> None: 
     assert not view.reading().uncertain
 
 
+def _label_blue(pad):  # type: ignore[no-untyped-def]
+    """A counter of label-blue pixels (the marks' colour, not the ink's) in a widget
+    rectangle of the pad as painted now."""
+    pad.repaint()
+    shot = pad.grab().toImage()
+    dpr = shot.devicePixelRatio()
+
+    def blue(x0: float, y0: float, x1: float, y1: float) -> int:
+        count = 0
+        for y in range(int(y0 * dpr), int(y1 * dpr)):
+            for x in range(int(x0 * dpr), int(x1 * dpr)):
+                c = shot.pixelColor(x, y)
+                count += c.blue() > 200 and c.red() < 150 and c.green() > 120
+        return count
+
+    return blue
+
+
+def _boxes(pad):  # type: ignore[no-untyped-def]
+    area, unit = pad.drawing_area(), pad.unit()
+    return [(area.x() + r.x() * unit, area.y() + r.y() * unit, area.x() + r.right() * unit,
+             area.y() + r.bottom() * unit) for r, _, _ in pad.marks()]
+
+
 def test_a_digits_label_goes_below_its_box_when_the_box_touches_the_top(window, qtbot) -> None:  # type: ignore[no-untyped-def]
     """Digits written high on the strip: no room above their boxes, so each label (in the
     marks' blue) is drawn under its box, not inside it over the ink."""
@@ -122,27 +146,55 @@ def test_a_digits_label_goes_below_its_box_when_the_box_touches_the_top(window, 
     high = [[(x, y - 0.2) for x, y in s] for s in number_strokes("37", height=0.6)]
     write(pad, high)
     qtbot.waitUntil(lambda: view.number() == "37")
-    pad.repaint()
-    shot = pad.grab().toImage()
-    area, unit, dpr = pad.drawing_area(), pad.unit(), shot.devicePixelRatio()
-
-    def blue(x0: float, y0: float, x1: float, y1: float) -> int:
-        """Label-blue pixels in a widget rectangle (the marks' colour, not the ink's)."""
-        count = 0
-        for y in range(int(y0 * dpr), int(y1 * dpr)):
-            for x in range(int(x0 * dpr), int(x1 * dpr)):
-                c = shot.pixelColor(x, y)
-                count += c.blue() > 200 and c.red() < 150 and c.green() > 120
-        return count
-
-    marks = pad.marks()
-    assert [label for _, label, _ in marks] == ["3", "7"]
-    for rect, _, _ in marks:
-        left, top = area.x() + rect.x() * unit, area.y() + rect.y() * unit
-        right, bottom = left + rect.width() * unit, top + rect.height() * unit
+    blue, area, unit = _label_blue(pad), pad.drawing_area(), pad.unit()
+    assert [label for _, label, _ in pad.marks()] == ["3", "7"]
+    for left, top, right, bottom in _boxes(pad):
         assert top - 0.12 * unit < area.top()  # no room above the box
         assert blue(left + 4, top + 4, right - 4, top + 0.12 * unit) == 0  # nothing inside its top
         assert blue(left + 4, bottom + 3, right - 4, bottom + 0.12 * unit) > 5  # the label below
+
+
+def test_a_digits_label_goes_beside_its_box_when_the_box_spans_the_strip(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Digits as tall as the strip: no room above or below, so each label goes to the right
+    of its box, in the gap before the next digit, not inside the box over the ink."""
+    view = number_mode(window)
+    pad = window.pad
+    write(pad, number_strokes("37", height=0.94, advance=0.9))
+    qtbot.waitUntil(lambda: view.number() == "37")
+    blue, area, unit = _label_blue(pad), pad.drawing_area(), pad.unit()
+    boxes = _boxes(pad)
+    assert [label for _, label, _ in pad.marks()] == ["3", "7"] and len(boxes) == 2
+    for left, top, right, bottom in boxes:
+        assert top - 0.12 * unit < area.top() and bottom + 0.12 * unit > area.bottom()
+        assert blue(left + 4, top + 4, right - 4, top + 0.12 * unit) == 0  # nothing inside its top
+        assert blue(right + 3, top, right + 0.12 * unit, top + 0.12 * unit) > 5  # the label beside
+    assert boxes[0][2] + 0.12 * unit < boxes[1][0]  # (in the gap between the two)
+
+
+def test_the_region_repainted_for_a_new_mark_holds_its_label_wherever_it_goes() -> None:
+    """The pad repaints only the regions of marks that changed: each must hold the mark's
+    label, above, below or beside its box (a label beside a tall box was never painted)."""
+    from PySide6.QtCore import QRectF
+
+    from app.ui.ink import label_rect, marks_damage
+
+    area, unit = QRectF(10, 20, 600, 120), 120.0
+    marks = [(QRectF(0.5, 0.3, 0.4, 0.5), "1", False),  # room above
+             (QRectF(1.2, 0.0, 0.4, 0.6), "2", False),  # at the top: below
+             (QRectF(2.0, 0.0, 0.5, 1.0), "3", True),   # the strip's height: beside, right
+             (QRectF(4.62, 0.0, 0.38, 1.0), "4", False),  # at the right end, a box on its left
+             (QRectF(4.2, 0.0, 0.35, 1.0), "5", False)]  # the box on its right: beside, left
+    boxes = [QRectF(area.x() + r.x() * unit, area.y() + r.y() * unit, r.width() * unit, r.height() * unit)
+             for r, _, _ in marks]
+    places = []
+    for k, box in enumerate(boxes):
+        label = label_rect(box, area, unit, boxes[:k] + boxes[k + 1:])
+        damage = marks_damage([], [marks[k]], area, unit)
+        assert len(damage) == 1 and QRectF(damage[0]).contains(label), (k, label, damage)
+        places.append("above" if label.bottom() <= box.top() else "below" if label.top() >= box.bottom()
+                      else "beside" if not label.intersects(box) else "inside")
+    assert places == ["above", "below", "beside", "inside", "beside"]
+    assert boxes[4].left() > label_rect(boxes[4], area, unit, boxes[:4]).right()  # (on the left)
 
 
 def test_a_two_stroke_4_between_other_digits_stays_one_digit(window, qtbot) -> None:  # type: ignore[no-untyped-def]
