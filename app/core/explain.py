@@ -153,17 +153,24 @@ class FirstLayer:
     activation: str
     strides: tuple[int, int] = (1, 1)
     padding: str = "valid"
+    through: tuple[str, ...] = ()  # the batch normalisation and activation folded in after it
 
     @property
     def units(self) -> int:
         return int(self.kernel.shape[-1])
 
+    @property
+    def output_name(self) -> str:
+        """The layer whose output :func:`first_layer_activations` computes."""
+        return self.through[-1] if self.through else self.name
+
     def describe(self) -> str:
+        names = " → ".join((self.name, *self.through))
         if self.kind == "conv":
             kh, kw = self.kernel.shape[:2]
             s = f", stride {self.strides[0]}" if self.strides != (1, 1) else ""
-            return f"{self.name}: {self.units} filters {kh}×{kw}{s}, {self.activation}"
-        return f"{self.name}: {self.units} units, {self.activation}"
+            return f"{names}: {self.units} filters {kh}×{kw}{s}, {self.activation}"
+        return f"{names}: {self.units} units, {self.activation}"
 
 
 @dataclass
@@ -268,6 +275,7 @@ def _build_anatomy(config: dict[str, Any], weights_of: Callable[[int, dict[str, 
     anatomy = Anatomy()
     shape: tuple[int | None, ...] | None = None
     first_found = False
+    folding = False  # a linear first layer takes in the batch normalisation and activation after it
     blocked = ""
     for i, lay in enumerate(layer_list(config)):
         kind = str(lay.get("class_name", "?"))
@@ -283,6 +291,8 @@ def _build_anatomy(config: dict[str, Any], weights_of: Callable[[int, dict[str, 
                                         params=int(sum(w.size for w in weights)),
                                         activation=activation_name(cfg)))
         if first_found:
+            if folding and anatomy.first is not None:
+                folding = _fold(anatomy.first, name, kind, cfg, weights)
             continue
         if weights:
             first_found = True
@@ -290,11 +300,36 @@ def _build_anatomy(config: dict[str, Any], weights_of: Callable[[int, dict[str, 
                 anatomy.note = f"the layers before {name} ({blocked}) cannot be computed here"
                 continue
             anatomy.first, anatomy.note = _first_layer(name, kind, cfg, weights)
+            folding = anatomy.first is not None and anatomy.first.activation == "linear"
         elif kind not in _PASS_THROUGH:
             blocked = kind
     if not first_found and not anatomy.note:
         anatomy.note = "the model has no layer with weights"
     return anatomy
+
+
+def _fold(first: FirstLayer, name: str, kind: str, cfg: dict[str, Any], weights: list[np.ndarray]) -> bool:
+    """Take the layer after a linear first layer into it when it is its batch normalisation
+    (a per-filter scale and shift: folded into the kernel and bias) or its activation, so
+    that the maps shown are what the network passes on. True while more may follow."""
+    if kind == "BatchNormalization" and not first.through and len(weights) == 4 \
+            and cfg.get("axis", -1) in (-1, 3 if first.kind == "conv" else 1, [-1]) \
+            and cfg.get("center", True) and cfg.get("scale", True):
+        gamma, beta, mean, var = (np.asarray(w, np.float64) for w in weights)
+        if gamma.shape != (first.units,):
+            return False
+        scale = gamma / np.sqrt(var + float(cfg.get("epsilon", 1e-3)))
+        bias = first.bias if first.bias is not None else np.zeros(first.units)
+        first.kernel = np.asarray(first.kernel * scale, np.float32)
+        first.bias = np.asarray((bias - mean) * scale + beta, np.float32)
+        first.through += (name,)
+        return True
+    act = activation_name(cfg) if kind == "Activation" else "relu" if kind == "ReLU" and not any(
+        cfg.get(k) for k in ("max_value", "negative_slope", "threshold")) else None
+    if act in _ACTIVATIONS and act != "linear":
+        first.activation = str(act)
+        first.through += (name,)
+    return False
 
 
 def _first_layer(name: str, kind: str, cfg: dict[str, Any], weights: list[np.ndarray]

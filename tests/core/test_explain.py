@@ -77,7 +77,8 @@ print(json.dumps({{"layers": [[l.name, l.kind, l.shape_text, l.params] for l in 
     meta = json.loads((DEFAULT / "meta.json").read_text())
     assert out["total"] == meta["params"]
     assert out["kernel"] == [3, 3, 1, 32]
-    assert out["first"].startswith("conv1: 32 filters 3×3")
+    # (the batch normalisation and ReLU after it are folded in: the maps the network passes on)
+    assert out["first"] == "conv1 → norm1 → relu1: 32 filters 3×3, relu"
     shapes = {name: shape for name, _k, shape, _p in out["layers"]}
     assert shapes["conv1"] == "28×28×32" and shapes["flatten"] == "6272" and shapes["probabilities"] == "11"
     assert len(summary_rows(read_anatomy(DEFAULT / "model.keras"))) == len(out["layers"])
@@ -95,7 +96,8 @@ def test_numpy_first_layer_matches_keras() -> None:
     assert anatomy.first is not None
     _, (x_test, _y) = load_mnist()
     x = x_test[:3].astype(np.float32) / 255.0
-    probe = keras.Model(model.input, model.get_layer(anatomy.first.name).output)
+    assert anatomy.first.output_name == "relu1"
+    probe = keras.Model(model.input, model.get_layer(anatomy.first.output_name).output)
     ref = np.asarray(probe(x, training=False))
     for i in range(3):
         mine = first_layer_activations(anatomy.first, x[i])
