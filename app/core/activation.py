@@ -67,18 +67,7 @@ class Comparison:
     def at_least_as_good(self) -> bool:
         """True when the new model is not worse on anything both were measured on (and an
         unknown accuracy of the model in use is not evidence that the new one is better)."""
-        cur = self.current
-        if cur is None:
-            return True
-        if not self.comparable():
-            return False
-        if cur.mnist is not None and (self.new.mnist is None or self.new.mnist < cur.mnist - EPSILON):
-            return False
-        if cur.mnist is None and self.new.mnist is None:
-            return False
-        worse_on_mine = cur.personal is not None and self.new.personal is not None \
-            and self.new.personal < cur.personal - EPSILON
-        return not worse_on_mine
+        return self.current is None or (self.comparable() and not self.looks_worse())
 
     def comparable(self) -> bool:
         """False when both MNIST accuracies are known but were measured on different numbers
@@ -90,12 +79,14 @@ class Comparison:
         """The new model scored lower on MNIST or on the user's drawings (on whatever test
         images each was measured), or nothing says it is as good."""
         cur = self.current
-        if cur is None or self.comparable():
-            return not self.at_least_as_good()
-        assert cur.mnist is not None and self.new.mnist is not None
-        lower_mine = cur.personal is not None and self.new.personal is not None \
+        if cur is None:
+            return False
+        if cur.mnist is not None and (self.new.mnist is None or self.new.mnist < cur.mnist - EPSILON):
+            return True
+        if cur.mnist is None and self.new.mnist is None:
+            return True
+        return cur.personal is not None and self.new.personal is not None \
             and self.new.personal < cur.personal - EPSILON
-        return self.new.mnist < cur.mnist - EPSILON or lower_mine
 
     def text(self) -> str:
         """``New: MLP, 56.30 % — In use: default, 99.56 %``."""
