@@ -143,17 +143,17 @@ def paint_marks(p: QPainter, marks: list[tuple[QRectF, str, bool]], area: QRectF
     p.setFont(font)
     boxes = [QRectF(area.x() + rect.x() * unit, area.y() + rect.y() * unit, rect.width() * unit,
                     rect.height() * unit) for rect, _, _ in marks]
-    for k, (r, (_, label, selected)) in enumerate(zip(boxes, marks, strict=True)):
+    for r, (_, label, selected) in zip(boxes, marks, strict=True):
         style = Qt.PenStyle.SolidLine if selected else Qt.PenStyle.DashLine
         p.setPen(QPen(MARK_SELECTED if selected else MARK_COLOR, 2.0 if selected else 1.0, style))
         p.drawRect(r)
-        others = boxes[:k] + boxes[k + 1:]
-        p.drawText(label_rect(r, area, unit, others), Qt.AlignmentFlag.AlignCenter, label)
+        p.drawText(label_rect(r, area, unit, boxes), Qt.AlignmentFlag.AlignCenter, label)
 
 
-def label_rect(box: QRectF, area: QRectF, unit: float, others: Sequence[QRectF] = ()) -> QRectF:
+def label_rect(box: QRectF, area: QRectF, unit: float, boxes: Sequence[QRectF] = ()) -> QRectF:
     """Where a mark's label goes (widget pixels): above its ``box``, else below, else beside
-    it (right, then left) where no other box (``others``) is, else inside."""
+    it (right, then left) where none of the marks' ``boxes`` is (the place beside ``box``
+    never meets ``box`` itself), else inside."""
     size = unit * LABEL
     label = QRectF(box.x(), box.y() - size, box.width(), size)
     if label.top() >= area.top():
@@ -163,7 +163,7 @@ def label_rect(box: QRectF, area: QRectF, unit: float, others: Sequence[QRectF] 
         return label
     for x in (box.right() + 1, box.left() - size - 1):
         beside = QRectF(x, box.y(), size, size)
-        if area.contains(beside) and not any(beside.intersects(o) for o in others):
+        if area.contains(beside) and not any(beside.intersects(b) for b in boxes):
             return beside
     label.moveTop(box.y())
     return label

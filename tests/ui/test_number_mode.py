@@ -188,13 +188,13 @@ def test_the_region_repainted_for_a_new_mark_holds_its_label_wherever_it_goes() 
              for r, _, _ in marks]
     places = []
     for k, box in enumerate(boxes):
-        label = label_rect(box, area, unit, boxes[:k] + boxes[k + 1:])
+        label = label_rect(box, area, unit, boxes)
         damage = marks_damage([], [marks[k]], area, unit)
         assert len(damage) == 1 and QRectF(damage[0]).contains(label), (k, label, damage)
         places.append("above" if label.bottom() <= box.top() else "below" if label.top() >= box.bottom()
                       else "beside" if not label.intersects(box) else "inside")
     assert places == ["above", "below", "beside", "inside", "beside"]
-    assert boxes[4].left() > label_rect(boxes[4], area, unit, boxes[:4]).right()  # (on the left)
+    assert boxes[4].left() > label_rect(boxes[4], area, unit, boxes).right()  # (on the left)
 
 
 def test_a_two_stroke_4_between_other_digits_stays_one_digit(window, qtbot) -> None:  # type: ignore[no-untyped-def]
